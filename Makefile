@@ -1,0 +1,35 @@
+# The README's quick start: `make run` and `make test` each do every set-up step.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= pool-data
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-long lint bench-ftp bench-catalog bench-sftp bench-client clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	test -f $(DATA)/pool.toml || $(BIN)/pool-server --data $(DATA) init --demo
+	$(BIN)/pool-server --data $(DATA) serve
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -x -p no:cacheprovider
+
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-ftp: $(STAMP)
+	$(BIN)/python benchmarks/ftp_bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

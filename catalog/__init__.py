@@ -1,0 +1,1 @@
+"""Ortak catalog: schema, metadata extraction, folding, search, indexer and published feed."""

@@ -1,0 +1,190 @@
+"""Members and users in pool.db: the admin operations and password checks."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils.db import NotFoundError
+
+from .errors import AlreadyExists, AuthenticationFailed, NotFound, UsageError
+from .passwords import burn_time, hash_password, verify_password
+from .store import Store
+
+MEMBER_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CONTRIBUTOR = "contributor"
+    READER = "reader"
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: Role
+    member: str | None
+    disabled: bool = False
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> User:
+        return cls(row["name"], Role(row["role"]), row["member"] or None, bool(row["disabled"]))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Accounts:
+    def __init__(self, store: Store, pool_root: Path, min_password_length: int = 10) -> None:
+        self.store = store
+        self.pool_root = pool_root
+        self.min_password_length = min_password_length
+
+    # --- members
+
+    def add_member(self, code: str, name: str, country: str | None = None) -> dict[str, Any]:
+        if not MEMBER_CODE.match(code):
+            raise UsageError(
+                f"member code {code!r} must be 1-32 capital letters, digits, '-' or '_'"
+            )
+        if not name.strip():
+            raise UsageError("member name must not be empty")
+        if country is not None and not re.match(r"^[A-Z]{2}$", country):
+            raise UsageError(f"country {country!r} must be a two-letter ISO code such as TR")
+        if self.store.db["members"].count_where("code = ?", [code]):
+            raise AlreadyExists(f"member {code} already exists")
+        row = {"code": code, "name": name.strip(), "country": country, "quota_bytes": 0,
+               "created": now_iso()}
+        self.store.db["members"].insert(row)
+        (self.pool_root / code).mkdir(parents=True, exist_ok=True)
+        return row
+
+    def get_member(self, code: str) -> dict[str, Any]:
+        try:
+            return dict(self.store.db["members"].get(code))
+        except NotFoundError:
+            raise NotFound(f"no member {code!r} (see `pool-server member list`)")
+
+    def list_members(self) -> list[dict[str, Any]]:
+        return list(self.store.db["members"].rows_where(order_by="code"))
+
+    def remove_member(self, code: str) -> None:
+        self.get_member(code)
+        users = [r["name"] for r in self.store.db["users"].rows_where("member = ?", [code])]
+        if users:
+            raise UsageError(
+                f"member {code} still has users ({', '.join(users)}); remove them first"
+            )
+        area = self.pool_root / code
+        if area.is_dir() and any(area.iterdir()):
+            raise UsageError(f"member {code} still has files in {area}; remove them first")
+        self.store.db["members"].delete(code)
+        if area.is_dir():
+            shutil.rmtree(area)
+
+    def set_quota(self, code: str, quota_bytes: int) -> None:
+        self.get_member(code)
+        self.store.db["members"].update(code, {"quota_bytes": quota_bytes})
+
+    def quota_of(self, code: str) -> int:
+        row = self.store.db.execute(
+            "SELECT quota_bytes FROM members WHERE code = ?", [code]
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    # --- users
+
+    def check_password(self, password: str) -> None:
+        if len(password) < self.min_password_length:
+            raise UsageError(
+                f"password is too short: at least {self.min_password_length} characters"
+            )
+
+    def add_user(self, name: str, role: str, member: str | None, password: str) -> User:
+        if not USER_NAME.match(name):
+            raise UsageError(
+                f"user name {name!r} must be 1-64 letters, digits, '.', '_', '@' or '-'"
+            )
+        try:
+            role_ = Role(role)
+        except ValueError:
+            raise UsageError(f"role {role!r} is not one of admin, contributor, reader")
+        if role_ is Role.CONTRIBUTOR and not member:
+            raise UsageError("a contributor must belong to a member: add --member CODE")
+        if member:
+            self.get_member(member)
+        if self.store.db["users"].count_where("name = ?", [name]):
+            raise AlreadyExists(f"user {name} already exists")
+        self.check_password(password)
+        self.store.db["users"].insert({
+            "name": name, "role": role_.value, "member": member, "disabled": 0,
+            "pw_hash": hash_password(password), "created": now_iso(), "last_login": None,
+        })
+        return User(name, role_, member)
+
+    def _row(self, name: str) -> dict[str, Any]:
+        try:
+            return dict(self.store.db["users"].get(name))
+        except NotFoundError:
+            raise NotFound(f"no user {name!r} (see `pool-server user list`)")
+
+    def get_user(self, name: str) -> User:
+        return User.from_row(self._row(name))
+
+    def user_info(self, name: str) -> dict[str, Any]:
+        row = self._row(name)
+        row.pop("pw_hash")
+        row["disabled"] = bool(row["disabled"])
+        row["keys"] = self.store.db["user_keys"].count_where("user = ?", [name])
+        return row
+
+    def list_users(self) -> list[dict[str, Any]]:
+        return [self.user_info(r["name"]) for r in
+                self.store.db["users"].rows_where(select="name", order_by="name")]
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        self._row(name)
+        self.store.db["users"].update(name, {"disabled": int(disabled)})
+
+    def set_password(self, name: str, password: str) -> None:
+        self._row(name)
+        self.check_password(password)
+        self.store.db["users"].update(name, {"pw_hash": hash_password(password)})
+
+    def remove_user(self, name: str) -> None:
+        self._row(name)
+        self.store.db["user_keys"].delete_where("user = ?", [name])
+        self.store.db["users"].delete(name)
+
+    def authenticate(self, name: str, password: str) -> User:
+        """The user, if the password is right and the account enabled.
+
+        Raises `AuthenticationFailed` (its `known_user` tells the defender if the name existed).
+        """
+        row = self.store.db.execute(
+            "SELECT name, role, member, disabled, pw_hash FROM users WHERE name = ?", [name]
+        ).fetchone()
+        if row is None:
+            burn_time(password)
+            raise AuthenticationFailed(known_user=False)
+        if not verify_password(password, row[4]):
+            raise AuthenticationFailed()
+        if row[3]:
+            raise AuthenticationFailed("account disabled")
+        self.store.db.execute("UPDATE users SET last_login = ? WHERE name = ?", [now_iso(), name])
+        return User(row[0], Role(row[1]), row[2] or None, False)
+
+    def find_user(self, name: str) -> User | None:
+        row = self.store.db.execute(
+            "SELECT name, role, member, disabled FROM users WHERE name = ?", [name]
+        ).fetchone()
+        return User(row[0], Role(row[1]), row[2] or None, bool(row[3])) if row else None
+

@@ -1,0 +1,122 @@
+"""`pool-server`: a thin click layer over the library. Errors become one line on
+stderr and a non-zero exit here, and nowhere else."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import click
+
+from . import __version__
+from .app import Pool
+from .audit import Actor
+from .context import DataDir
+from .errors import PoolError
+
+
+class CliContext:
+    """What every command is given: the data folder, and the pool opened once on use."""
+
+    def __init__(self, data: DataDir) -> None:
+        self.data = data
+        self._pool: Pool | None = None
+
+    @property
+    def pool(self) -> Pool:
+        if self._pool is None:
+            self._pool = Pool.open(self.data)
+        return self._pool
+
+    def catalog_settings(self) -> dict[str, Any]:
+        return self.pool.catalog_settings()
+
+    def admin_change(self, detail: str) -> None:
+        """Every admin change goes to the audit trail, as the local operator."""
+        actor = Actor(f"cli:{getpass.getuser()}", None, "local", "cli")
+        self.pool.audit.record(actor, "admin", detail=detail)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+class PoolGroup(click.Group):
+    """Turns the library's errors into a clear message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PoolError as err:
+            raise click.ClickException(str(err)) from None
+
+
+@click.group(cls=PoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", "data", type=click.Path(file_okay=False), default=None,
+              help="Data folder (default: $POOL_DATA, else ./pool-data).")
+@click.option("-v", "--verbose", is_flag=True, help="Log every command and transfer.")
+@click.version_option(__version__, prog_name="pool-server")
+@click.pass_context
+def main(ctx: click.Context, data: str | None, verbose: bool) -> None:
+    """Ortak pool server: FTP/FTPS and SFTP over one pool, its accounts and catalog."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pyftpdlib").setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("paramiko").setLevel(logging.INFO if verbose else logging.WARNING)
+    obj = CliContext(DataDir.resolve(data))
+    ctx.obj = obj
+    ctx.call_on_close(obj.close)
+
+
+# --- output helpers, shared by every listing command
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str]) -> None:
+    cols = list(columns)
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True)))
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
+
+
+def with_pool(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Pass the opened pool as the first argument."""
+
+    @pass_ctx
+    @functools.wraps(f)
+    def wrapper(obj: CliContext, *args: Any, **kwargs: Any) -> Any:
+        return f(obj, *args, **kwargs)
+
+    return wrapper
+
+
+def _register() -> None:
+    from . import cli_accounts, cli_serve
+
+    for command in (*cli_serve.COMMANDS, *cli_accounts.COMMANDS):
+        main.add_command(command)
+    try:
+        from . import cli_catalog
+    except ImportError:  # the catalog commands arrive with the catalog package
+        return
+    for command in cli_catalog.COMMANDS:
+        main.add_command(command)
+
+
+_register()

@@ -1,0 +1,90 @@
+"""`pool-server init`, `serve` and `info`."""
+
+from __future__ import annotations
+
+import click
+
+from .cli import CliContext, json_option, pass_ctx, print_json
+from .init import initialise
+from .serve import ServeOptions, Server
+
+
+@click.command()
+@click.option("--demo", is_flag=True,
+              help="Add six demo members with users, and print their passwords once.")
+@pass_ctx
+def init(obj: CliContext, demo: bool) -> None:
+    """Make the data folder: pool.toml, pool.db, TLS certificate, SSH host keys.
+
+    Running it again completes what is missing and never destroys anything.
+    """
+    result = initialise(obj.data, demo=demo)
+    for item in result.created:
+        click.echo(f"created {item}")
+    if not result.created and not result.passwords:
+        click.echo(f"{obj.data.path} is already initialised; nothing changed")
+    if result.passwords:
+        click.echo("\nDemo users (passwords are shown only this once):")
+        for user, (password, role, member) in result.passwords.items():
+            click.echo(f"  {user:<14} {role:<12} {member or '-':<6} {password}")
+    if demo or result.created:
+        obj.admin_change(f"init{' --demo' if demo else ''}: {len(result.created)} created")
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default from pool.toml: "
+              "127.0.0.1).")
+@click.option("--ftp-port", type=int, default=None, help="FTP port; 0 picks a free one.")
+@click.option("--sftp-port", type=int, default=None, help="SFTP port; 0 picks a free one.")
+@click.option("--no-ftp", is_flag=True, help="Do not serve FTP/FTPS.")
+@click.option("--no-sftp", is_flag=True, help="Do not serve SFTP.")
+@click.option("--no-indexer", is_flag=True, help="Do not run the catalog indexer.")
+@click.option("--auth-failed-delay", type=float, default=1.0, show_default=True,
+              help="Seconds before answering a failed FTP login.")
+@pass_ctx
+def serve(obj: CliContext, host: str | None, ftp_port: int | None, sftp_port: int | None,
+          no_ftp: bool, no_sftp: bool, no_indexer: bool, auth_failed_delay: float) -> None:
+    """Serve the pool over FTP/FTPS and SFTP until SIGINT or SIGTERM.
+
+    Writes <data>/serve.json with the process id and ports once listening.
+    """
+    cfg = obj.pool.config
+    options = ServeOptions(
+        host=host or cfg.get("server", "host"),
+        ftp_port=None if no_ftp else (cfg.get("server", "ftp_port") if ftp_port is None
+                                      else ftp_port),
+        sftp_port=None if no_sftp else (cfg.get("server", "sftp_port") if sftp_port is None
+                                        else sftp_port),
+        indexer=not no_indexer,
+        auth_failed_delay=auth_failed_delay,
+    )
+    server = Server(obj.pool, options)
+    try:
+        server.start()
+    except OSError as exc:
+        server.shutdown()
+        raise click.ClickException(f"cannot listen on {options.host}: {exc.strerror}")
+    server.run()
+
+
+@click.command()
+@json_option
+@pass_ctx
+def info(obj: CliContext, as_json: bool) -> None:
+    """Where the pool lives, its listeners and the fingerprints of its keys."""
+    from .fingerprints import describe
+
+    data = describe(obj.pool)
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        if isinstance(value, list):
+            click.echo(f"{key}:")
+            for item in value:
+                click.echo(f"  {item}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+COMMANDS = [init, serve, info]

@@ -1,0 +1,149 @@
+"""pool.toml: every setting declared once, as data.
+
+The same table builds the defaults, validates the file and writes the commented
+pool.toml that `pool-server init` creates. Lookup order: command-line flag (applied by
+the caller) > pool.toml > the default here.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from catalog.settings import SETTINGS as CATALOG_SETTINGS
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str
+    name: str
+    default: Any
+    help: str
+
+
+def _table(section: str, rows: tuple[tuple[str, Any, str], ...]) -> list[Setting]:
+    return [Setting(section, name, default, help_) for name, default, help_ in rows]
+
+
+SETTINGS: list[Setting] = [
+    *_table("server", (
+        ("host", "127.0.0.1", "address to listen on; 0.0.0.0 for every interface"),
+        ("ftp_port", 2121, "FTP/FTPS control port (0 picks a free port)"),
+        ("sftp_port", 2222, "SFTP port (0 picks a free port)"),
+        ("max_connections", 512, "connections accepted at once, all addresses together"),
+        ("max_connections_per_ip", 64, "connections accepted at once from one address"),
+        ("idle_timeout", 600, "seconds a logged-in session may stay silent"),
+        ("banner", "Ortak content-exchange pool", "greeting shown before login"),
+    )),
+    *_table("ftp", (
+        ("require_tls", False, "refuse logins on connections without AUTH TLS"),
+        ("passive_ports", "", "passive data port range, e.g. '60000-60999' (empty: any)"),
+        ("masquerade_address", "", "public address announced in PASV replies (behind NAT)"),
+        ("tls_cert", "tls/cert.pem", "TLS certificate (PEM), relative to the data folder"),
+        ("tls_key", "tls/key.pem", "TLS private key (PEM), relative to the data folder"),
+        ("data_timeout", 300, "seconds a data transfer may stall before it is cut"),
+        ("max_command_line", 4096, "longest FTP command line accepted, in bytes"),
+        ("use_sendfile", True, "zero-copy downloads on plain FTP"),
+    )),
+    *_table("sftp", (
+        ("host_keys", "keys/ssh_host_ed25519_key,keys/ssh_host_rsa_key",
+         "SSH host keys, comma-separated, relative to the data folder"),
+    )),
+    *_table("security", (
+        ("min_password_length", 10, "shortest password accepted"),
+        ("ban_threshold", 10, "failure score within the window that bans an address"),
+        ("ban_window_seconds", 600, "window over which failed logins are scored"),
+        ("failure_score", 1, "score of a wrong password for an existing user"),
+        ("unknown_user_score", 3, "score of a login attempt for a user that does not exist"),
+        ("ban_seconds", 900, "length of a first ban; doubles on each repeat offence"),
+        ("ban_max_seconds", 86400 * 7, "longest ban"),
+    )),
+    *_table("uploads", (
+        ("partial_max_age_hours", 72, "interrupted uploads older than this are swept"),
+        ("sweep_minutes", 30, "minutes between sweeps of stale partial uploads"),
+        ("max_path_depth", 16, "deepest folder nesting accepted below the pool root"),
+        ("fsync_on_complete", False,
+         "flush each completed upload to disk before it is renamed into place (slower)"),
+    )),
+    *_table("catalog", CATALOG_SETTINGS),
+]
+
+_BY_KEY = {(s.section, s.name): s for s in SETTINGS}
+
+
+def _check_type(setting: Setting, value: Any, source: Path) -> Any:
+    want = type(setting.default)
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not want:
+        raise ConfigError(
+            f"{source}: [{setting.section}] {setting.name} must be {want.__name__}, "
+            f"got {value!r}"
+        )
+    return value
+
+
+class Config:
+    """Settings read from pool.toml, with the table's defaults for anything unset."""
+
+    def __init__(self, values: dict[tuple[str, str], Any], source: Path) -> None:
+        self._values = values
+        self.source = source
+
+    @classmethod
+    def defaults(cls) -> Config:
+        return cls({(s.section, s.name): s.default for s in SETTINGS}, Path("<defaults>"))
+
+    @classmethod
+    def load(cls, path: Path) -> Config:
+        try:
+            with path.open("rb") as fh:
+                raw = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path} not found: run `pool-server init` first")
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}")
+        values = {(s.section, s.name): s.default for s in SETTINGS}
+        for section, table in raw.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
+            for name, value in table.items():
+                setting = _BY_KEY.get((section, name))
+                if setting is None:
+                    raise ConfigError(f"{path}: unknown setting [{section}] {name}")
+                values[(section, name)] = _check_type(setting, value, path)
+        return cls(values, path)
+
+    def get(self, section: str, name: str) -> Any:
+        return self._values[(section, name)]
+
+    def section(self, section: str) -> dict[str, Any]:
+        return {n: v for (s, n), v in self._values.items() if s == section}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def render_default_toml() -> str:
+    """The commented pool.toml that `init` writes: every setting with its default."""
+    lines = ["# Ortak pool configuration. Every setting is shown with its default.", ""]
+    section = None
+    for s in SETTINGS:
+        if s.section != section:
+            if section is not None:
+                lines.append("")
+            lines.append(f"[{s.section}]")
+            section = s.section
+        lines.append(f"# {s.help}")
+        lines.append(f"{s.name} = {_toml_value(s.default)}")
+    return "\n".join(lines) + "\n"

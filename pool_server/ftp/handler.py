@@ -1,0 +1,188 @@
+"""The FTP/FTPS command handler: login through the pool's accounts and defender,
+atomic resumable uploads through `PoolFS.open_upload`, audit of every transfer.
+
+Classes here are never configured by assigning to them globally: `server.py` builds a
+subclass per server with the settings as class attributes (pyftpdlib's way).
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+from typing import Any, ClassVar
+
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.exceptions import AuthenticationFailed as FtpAuthFailed
+from pyftpdlib.exceptions import _FileReadWriteError
+from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
+from pyftpdlib.log import logger
+
+from ..audit import Actor
+from ..errors import AuthenticationFailed, Banned, PoolError
+from ..fs import PoolFS, Session, Upload
+from .filesystem import PoolAbstractedFS
+from .replies import reply_for
+
+_FULL = (errno.EDQUOT, errno.ENOSPC)
+
+
+class PoolAuthorizer(DummyAuthorizer):
+    """Accounts and the brute-force defender behind pyftpdlib's authorizer interface.
+
+    Permissions are not decided here: `PoolFS` applies the access table on every call,
+    for FTP and SFTP alike, so pyftpdlib's coarse per-command check always passes.
+    """
+
+    def __init__(self, pool_fs: PoolFS, defender: Any) -> None:
+        super().__init__()
+        self.pool_fs = pool_fs
+        self.defender = defender
+
+    def validate_authentication(self, username: str, password: str, handler: Any) -> None:
+        ip = handler.remote_ip
+        protocol = "ftps" if getattr(handler, "_ssl_established", False) else "ftp"
+        audit, accounts = self.pool_fs.audit, self.pool_fs.accounts
+        actor = Actor(username, None, ip, protocol)
+        try:
+            self.defender.check(ip)
+            user = accounts.authenticate(username, password)
+        except Banned as err:
+            audit.record(actor, "login", status="banned")
+            raise FtpAuthFailed(str(err))
+        except AuthenticationFailed as err:
+            banned = self.defender.failure(ip, err.known_user)
+            audit.record(actor, "login", status="failed",
+                         detail=str(err) + ("; address banned" if banned else ""))
+            raise FtpAuthFailed("Login incorrect.")
+        self.defender.success(ip)
+        handler.session = Session(user, ip, protocol)
+        audit.record(handler.session.actor, "login")
+
+    def get_home_dir(self, username: str) -> str:
+        return str(self.pool_fs.root)
+
+    def has_user(self, username: str) -> bool:
+        return self.pool_fs.accounts.find_user(username) is not None
+
+    def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
+        return True
+
+    def get_perms(self, username: str) -> str:
+        user = self.pool_fs.accounts.find_user(username)
+        return "elr" if user is None or user.role == "reader" else "elradfmwT"
+
+    def get_msg_login(self, username: str) -> str:
+        return "Welcome to the pool."
+
+    def get_msg_quit(self, username: str) -> str:
+        return "Goodbye."
+
+
+class AtomicUploadDTPHandler(TLS_DTPHandler):
+    """Data channel that commits an upload before replying, and answers 552 when the
+    quota or the disk is full (discarding the partial: it could never complete)."""
+
+    def close(self) -> None:
+        upload = self.file_obj
+        if not self._closed and self.receive and isinstance(upload, Upload):
+            if self.transfer_finished:
+                try:
+                    upload.commit()
+                except PoolError as err:
+                    self.transfer_finished = False
+                    self._resp = (reply_for(err), logger.warning)
+            else:
+                upload.abandon("connection closed before the end of the transfer")
+        super().close()
+
+    def handle_error(self) -> None:
+        exc = sys.exc_info()[1]
+        cause = exc.__cause__ if isinstance(exc, _FileReadWriteError) else None
+        upload = self.file_obj
+        if isinstance(cause, OSError) and cause.errno in _FULL and isinstance(upload, Upload):
+            why = cause.strerror or "no space left"
+            upload.discard(why)
+            self._resp = (f"552 {why}; transfer aborted, nothing was stored.", logger.warning)
+            self.close()
+            return
+        super().handle_error()
+
+
+class PoolFTPHandler(TLS_FTPHandler):
+    """FTP and explicit FTPS (AUTH TLS) on one port."""
+
+    abstracted_fs = PoolAbstractedFS
+    dtp_handler = AtomicUploadDTPHandler
+    pool_fs: PoolFS
+    defender: Any
+    proto_cmds: ClassVar[dict[str, Any]] = {k: v for k, v in TLS_FTPHandler.proto_cmds.items()
+                  if k not in ("STOU", "SITE CHMOD")}
+
+    session: Session | None = None
+
+    def handle(self) -> None:
+        try:
+            self.defender.check(self.remote_ip)
+        except Banned as err:
+            self.respond(f"421 {err}.")
+            self.close_when_done()
+            return
+        super().handle()
+
+    def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+        try:
+            super().pre_process_command(line, cmd, arg)
+        except PoolError as err:
+            self.respond(reply_for(err))
+
+    def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
+        """STOR/APPE (and REST+STOR) into a hidden partial, renamed on completion."""
+        offset, self._restart_position = self._restart_position, 0
+        try:
+            target = self.pool_fs.target_of_real(file)
+            upload = self.pool_fs.open_upload(self.session, target, offset, append="a" in mode)
+        except PoolError as err:
+            self.respond(reply_for(err))
+            return None
+        cmd = "APPE" if "a" in mode else "STOR"
+        if self.data_channel is not None:
+            self.respond("125 Data connection already open. Transfer starting.")
+            self.data_channel.file_obj = upload
+            self.data_channel.enable_receiving(self._current_type, cmd)
+        else:
+            self.respond("150 File status okay. About to open data connection.")
+            self._in_dtp_queue = (upload, cmd)
+        return file
+
+    def ftp_SIZE(self, path: str) -> None:
+        """The size of the file — or, to its owner, of an interrupted upload of it, so
+        stock clients (curl -C -, lftp put -c) resume where they stopped."""
+        if self._current_type != "a":
+            try:
+                target = self.pool_fs.target_of_real(path)
+                partial = self.pool_fs.resume_size(self.session, target)
+            except PoolError as err:
+                self.respond(reply_for(err))
+                return
+            if partial is not None:
+                self.respond(f"213 {partial}")
+                return
+        super().ftp_SIZE(path)
+
+    def log_transfer(
+        self, cmd: str, filename: str, receive: bool, completed: bool, elapsed: float,
+        bytes: int,
+    ) -> None:
+        super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)
+        if not receive and self.session is not None:
+            try:
+                target = self.pool_fs.target_of_real(filename)
+            except PoolError:
+                return
+            self.pool_fs.record_download(self.session, target, bytes, completed)
+
+    def on_file_received(self, file: str) -> None:
+        pass  # committed by AtomicUploadDTPHandler before the reply
+
+    def on_incomplete_file_received(self, file: str) -> None:
+        pass  # the partial stays hidden and resumable (or was discarded)

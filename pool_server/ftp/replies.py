@@ -1,0 +1,38 @@
+"""The package's errors as FTP replies: the one place that decides the codes."""
+
+from __future__ import annotations
+
+from ..errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    Busy,
+    InvalidPath,
+    NotFound,
+    PathOutsidePool,
+    PoolError,
+    QuotaExceeded,
+    StorageFull,
+)
+
+_CODES: tuple[tuple[type[PoolError], int], ...] = (
+    (PathOutsidePool, 550),
+    (InvalidPath, 553),
+    (QuotaExceeded, 552),
+    (StorageFull, 552),
+    (Busy, 450),
+    (AuthenticationFailed, 530),
+    (AccessDenied, 550),
+    (NotFound, 550),
+)
+
+
+def code_for(err: PoolError) -> int:
+    for cls, code in _CODES:
+        if isinstance(err, cls):
+            return code
+    return 550
+
+
+def reply_for(err: PoolError) -> str:
+    text = str(err) or type(err).__name__
+    return f"{code_for(err)} {text[0].upper()}{text[1:]}."

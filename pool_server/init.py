@@ -1,0 +1,77 @@
+"""`pool-server init`: make a data folder, or complete one, never destroying anything."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from catalog.layout import FEED_DIR
+
+from .accounts import Accounts, Role
+from .config import Config, render_default_toml
+from .context import DataDir
+from .keys import make_host_keys, make_tls_certificate
+from .store import Store
+
+DEMO_MEMBERS = (
+    ("TRT", "Türkiye Radyo-Televizyon Kurumu", "TR"),
+    ("AZTV", "Azərbaycan Televiziyası", "AZ"),
+    ("QAZAQ", "Qazaqstan Ulttyq Arnasy", "KZ"),
+    ("MTRK", "Oʻzbekiston Milliy Teleradiokompaniyasi", "UZ"),
+    ("KTRK", "Кыргыз Телерадиоберүү Корпорациясы", "KG"),
+    ("MTVA", "Médiaszolgáltatás-támogató és Vagyonkezelő Alap", "HU"),
+)
+
+
+@dataclass
+class InitResult:
+    created: list[str] = field(default_factory=list)
+    passwords: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+
+
+def initialise(data: DataDir, demo: bool = False) -> InitResult:
+    result = InitResult()
+    for folder in (data.path, data.pool_root, data.pool_root / FEED_DIR, data.keys_dir,
+                   data.tls_dir):
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            result.created.append(f"{folder}/")
+    if not data.config_path.exists():
+        data.config_path.write_text(render_default_toml(), encoding="utf-8")
+        result.created.append(str(data.config_path))
+    config = Config.load(data.config_path)
+    new_db = not data.db_path.exists()
+    store = Store(data.db_path)
+    try:
+        store.create_schema()
+        if new_db:
+            result.created.append(str(data.db_path))
+        ftp = config.section("ftp")
+        if make_tls_certificate(data.path / ftp["tls_cert"], data.path / ftp["tls_key"]):
+            result.created.append(str(data.path / ftp["tls_cert"]))
+        result.created += [str(p) for p in make_host_keys(data.keys_dir)]
+        if demo:
+            _add_demo(Accounts(store, data.pool_root,
+                               config.get("security", "min_password_length")), result)
+    finally:
+        store.close()
+    return result
+
+
+def _add_demo(accounts: Accounts, result: InitResult) -> None:
+    """Six members, each with a contributor and a newsroom reader, and one admin.
+    Existing members and users are left as they are (their passwords too)."""
+    existing = {m["code"] for m in accounts.list_members()}
+    wanted: list[tuple[str, Role, str | None]] = [("admin", Role.ADMIN, None)]
+    for code, name, country in DEMO_MEMBERS:
+        if code not in existing:
+            accounts.add_member(code, name, country)
+            result.created.append(f"member {code}")
+        wanted += [(f"{code.lower()}-upload", Role.CONTRIBUTOR, code),
+                   (f"{code.lower()}-news", Role.READER, code)]
+    for user, role, member in wanted:
+        if accounts.find_user(user) is not None:
+            continue
+        password = secrets.token_urlsafe(12)
+        accounts.add_user(user, role.value, member, password)
+        result.passwords[user] = (password, role.value, member)
