@@ -9,6 +9,7 @@ import click
 
 from .audit import parse_since
 from .cli import CliContext, json_option, pass_ctx, print_json, print_table
+from .cli_keys import key_group
 from .errors import UsageError
 from .quota import format_size, parse_size, tree_size
 
@@ -249,3 +250,5 @@ def audit(obj: CliContext, since: str | None, user_: str | None, action: str | N
 
 
 COMMANDS = [member, quota, user, bans, unban, audit]
+
+user.add_command(key_group)

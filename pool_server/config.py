@@ -48,6 +48,9 @@ SETTINGS: list[Setting] = [
         ("data_timeout", 300, "seconds a data transfer may stall before it is cut"),
         ("max_command_line", 4096, "longest FTP command line accepted, in bytes"),
         ("use_sendfile", True, "zero-copy downloads on plain FTP"),
+        ("upload_end_grace_ms", 20,
+         "after an upload's data ends, wait this long to tell a finished client from a "
+         "killed one (whose control connection closes too) before committing"),
     )),
     *_table("sftp", (
         ("host_keys", "keys/ssh_host_ed25519_key,keys/ssh_host_rsa_key",

@@ -49,13 +49,13 @@ class Housekeeping(threading.Thread):
     def __init__(self, pool: Pool) -> None:
         super().__init__(name="housekeeping", daemon=True)
         self.pool = pool
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         uploads = self.pool.config.section("uploads")
         interval = max(1.0, uploads["sweep_minutes"] * 60.0)
         max_age = uploads["partial_max_age_hours"] * 3600.0
-        while not self._stop.wait(interval):
+        while not self._halt.wait(interval):
             try:
                 removed = self.pool.fs.sweep_partials(max_age)
                 self.pool.quotas.forget()
@@ -65,7 +65,7 @@ class Housekeeping(threading.Thread):
                 log.exception("housekeeping failed")
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
 
 

@@ -42,6 +42,18 @@ class Store:
             db = self._local.db = sqlite_utils.Database(conn)
         return db
 
+    def release(self) -> None:
+        """Close the calling thread's connection, if it has one: short-lived threads (an
+        SFTP connection's) call this as they end, so connections do not pile up."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            return
+        self._local.db = None
+        with self._lock:
+            if db.conn in self._all:
+                self._all.remove(db.conn)
+        db.conn.close()
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:

@@ -8,6 +8,8 @@ subclass per server with the settings as class attributes (pyftpdlib's way).
 from __future__ import annotations
 
 import errno
+import os
+import socket
 import sys
 from typing import Any, ClassVar
 
@@ -78,14 +80,56 @@ class PoolAuthorizer(DummyAuthorizer):
         return "Goodbye."
 
 
+def peer_closed(sock: Any) -> bool:
+    """True if the peer of `sock` (plain or TLS) has closed its side: a read would give
+    EOF now. Peeks at the TCP socket without consuming anything."""
+    try:
+        fd = sock.fileno()
+        with socket.socket(fileno=os.dup(fd)) as raw:
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 class AtomicUploadDTPHandler(TLS_DTPHandler):
     """Data channel that commits an upload before replying, and answers 552 when the
-    quota or the disk is full (discarding the partial: it could never complete)."""
+    quota or the disk is full (discarding the partial: it could never complete).
+
+    In stream mode the end of a file is the end of the data connection, and a client
+    that is killed closes it just the same. A killed client's control connection closes
+    too — the kernel releases the sockets of a dead process in reverse order, so the
+    data connection's end often arrives first. The decision therefore waits
+    `eof_grace` seconds (without blocking anyone else) and then looks at the control
+    connection: gone means the upload stays a hidden, resumable partial.
+    """
+
+    eof_grace = 0.02
+    _deciding = False
+
+    def handle_close(self) -> None:
+        if self._closed or self._deciding or not self.receive \
+                or not isinstance(self.file_obj, Upload):
+            super().handle_close()
+            return
+        self._deciding = True
+        self.del_channel()  # stop polling a socket that is at EOF
+        self.ioloop.call_later(self.eof_grace, self._decide, _errback=self.handle_error)
+
+    def _decide(self) -> None:
+        if not self._closed:
+            super().handle_close()
 
     def close(self) -> None:
         upload = self.file_obj
         if not self._closed and self.receive and isinstance(upload, Upload):
-            if self.transfer_finished:
+            if self.transfer_finished and peer_closed(self.cmd_channel.socket):
+                self.transfer_finished = False
+                self._resp = ("426 Control connection lost; upload kept for resume.",
+                              logger.info)
+                upload.abandon("control connection lost at the end of the transfer")
+            elif self.transfer_finished:
                 try:
                     upload.commit()
                 except PoolError as err:
@@ -130,6 +174,8 @@ class PoolFTPHandler(TLS_FTPHandler):
         super().handle()
 
     def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+        if cmd in ("LIST", "NLST", "STAT") and arg.startswith("-"):
+            _flags, _, arg = arg.partition(" ")  # 'LIST -la /path': ls options, ignored
         try:
             super().pre_process_command(line, cmd, arg)
         except PoolError as err:

@@ -38,6 +38,7 @@ def build_ftp_server(
             raise ConfigError(f"{path} not found: run `pool-server init` to make a certificate")
     dtp = type("OrtakDTPHandler", (AtomicUploadDTPHandler,), {
         "timeout": ftp["data_timeout"],
+        "eof_grace": ftp["upload_end_grace_ms"] / 1000.0,
         "ac_in_buffer_size": BUFFER,
         "ac_out_buffer_size": BUFFER,
     })

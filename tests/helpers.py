@@ -1,0 +1,128 @@
+"""Test helpers: a pool data folder with known users, and a real `pool-server serve`
+subprocess on 127.0.0.1 with ports picked by the kernel (port 0)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from pool_server.cli import main as server_cli
+
+BIN = Path(sys.executable).parent
+POOL_SERVER = str(BIN / "pool-server")
+
+# name -> (role, member, password); `disabled-user` is disabled after creation.
+USERS: dict[str, tuple[str, str | None, str]] = {
+    "admin": ("admin", None, "admin-secret-pw"),
+    "trt-up": ("contributor", "TRT", "trt-up-secret-pw"),
+    "aztv-up": ("contributor", "AZTV", "aztv-up-secret-pw"),
+    "news": ("reader", "TRT", "news-secret-pw"),
+    "disabled-user": ("contributor", "TRT", "disabled-secret-pw"),
+}
+MEMBERS = (("TRT", "TRT", "TR"), ("AZTV", "AzTV", "AZ"), ("QAZAQ", "Qazaqstan", "KZ"))
+
+
+def password(user: str) -> str:
+    return USERS[user][2]
+
+
+def run_cli(data: Path, *args: str, input: str | None = None, expect: int | None = 0):
+    """Run `pool-server --data DATA ARGS...` in-process; fail showing its output."""
+    result = CliRunner().invoke(server_cli, ["--data", str(data), *args], input=input,
+                                catch_exceptions=False)
+    if expect is not None:
+        assert result.exit_code == expect, (
+            f"exit {result.exit_code}, wanted {expect}\n{result.output}"
+        )
+    return result
+
+
+def make_template(where: Path) -> Path:
+    """An initialised data folder with the test members and users."""
+    data = where / "data"
+    run_cli(data, "init")
+    for code, name, country in MEMBERS:
+        run_cli(data, "member", "add", code, "--name", name, "--country", country)
+    for user, (role, member, pw) in USERS.items():
+        args = ["user", "add", user, "--role", role, "--password-stdin"]
+        if member:
+            args += ["--member", member]
+        run_cli(data, *args, input=pw + "\n")
+    run_cli(data, "user", "disable", "disabled-user")
+    return data
+
+
+@dataclass
+class ServerProcess:
+    data: Path
+    proc: subprocess.Popen[bytes]
+    ftp_port: int | None
+    sftp_port: int | None
+    stderr_path: Path
+    stopped: bool = field(default=False)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.stopped:
+            return self.proc.returncode
+        self.stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+def start_server(
+    data: Path, *, sftp: bool = True, indexer: bool = False, extra: tuple[str, ...] = (),
+    timeout: float = 30,
+) -> ServerProcess:
+    serve_json = data / "serve.json"
+    if serve_json.exists():
+        serve_json.unlink()
+    args = [POOL_SERVER, "--data", str(data), "serve", "--host", "127.0.0.1",
+            "--ftp-port", "0", "--auth-failed-delay", "0"]
+    args += ["--sftp-port", "0"] if sftp else ["--no-sftp"]
+    if not indexer:
+        args.append("--no-indexer")
+    stderr_path = data / f"serve-{time.monotonic_ns()}.log"
+    with open(stderr_path, "wb") as err:
+        proc = subprocess.Popen([*args, *extra], stdout=err, stderr=err,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited {proc.returncode}:\n{stderr_path.read_text()}")
+        if serve_json.exists():
+            info = json.loads(serve_json.read_text())
+            return ServerProcess(data, proc, info["ftp"], info["sftp"], stderr_path)
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(5)
+    raise AssertionError(f"server did not start in {timeout}s:\n{stderr_path.read_text()}")
+
+
+def copy_template(template: Path, dest: Path) -> Path:
+    shutil.copytree(template, dest, symlinks=True)
+    return dest
