@@ -126,3 +126,37 @@ def start_server(
 def copy_template(template: Path, dest: Path) -> Path:
     shutil.copytree(template, dest, symlinks=True)
     return dest
+
+
+def set_setting(data: Path, section: str, name: str, value: str) -> None:
+    """Set `[section] name = value` (a TOML literal) in the data folder's pool.toml."""
+    path = data / "pool.toml"
+    lines = path.read_text().splitlines()
+    current = None
+    for i, line in enumerate(lines):
+        if line.startswith("["):
+            current = line.strip("[] ")
+        elif current == section and line.split("=")[0].strip() == name:
+            lines[i] = f"{name} = {value}"
+            path.write_text("\n".join(lines) + "\n")
+            return
+    raise KeyError(f"[{section}] {name} not in {path}")
+
+
+def ftp_login(port: int, user: str, source: str = "127.0.0.1", tls: bool = False):
+    """A logged-in ftplib client (FTP_TLS with PROT P when `tls`), binary mode."""
+    import ftplib
+
+    ftp = ftplib.FTP_TLS() if tls else ftplib.FTP()
+    ftp.connect("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    if tls:
+        import ssl
+
+        ftp.context = ssl._create_unverified_context()  # the pool's self-signed certificate
+        ftp.auth()
+        ftp.login(user, password(user))
+        ftp.prot_p()
+    else:
+        ftp.login(user, password(user))
+    ftp.voidcmd("TYPE I")
+    return ftp

@@ -173,6 +173,17 @@ class PoolFTPHandler(TLS_FTPHandler):
             return
         super().handle()
 
+    def found_terminator(self) -> None:
+        # pyftpdlib answers an undecodable line but keeps it in its buffer, so every
+        # later command of the session would fail too: drop it here instead.
+        try:
+            b"".join(self._in_buffer).decode(self.encoding)
+        except UnicodeDecodeError:
+            self._in_buffer, self._in_buffer_len = [], 0
+            self.respond("501 Command is not valid UTF-8.")
+            return
+        super().found_terminator()
+
     def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
         if cmd in ("LIST", "NLST", "STAT") and arg.startswith("-"):
             _flags, _, arg = arg.partition(" ")  # 'LIST -la /path': ls options, ignored
