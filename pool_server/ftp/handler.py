@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import stat
 import sys
 from typing import Any, ClassVar
 
@@ -212,19 +213,22 @@ class PoolFTPHandler(TLS_FTPHandler):
         return file
 
     def ftp_SIZE(self, path: str) -> None:
-        """The size of the file — or, to its owner, of an interrupted upload of it, so
-        stock clients (curl -C -, lftp put -c) resume where they stopped."""
-        if self._current_type != "a":
-            try:
-                target = self.pool_fs.target_of_real(path)
-                partial = self.pool_fs.resume_size(self.session, target)
-            except PoolError as err:
-                self.respond(reply_for(err))
-                return
-            if partial is not None:
-                self.respond(f"213 {partial}")
-                return
-        super().ftp_SIZE(path)
+        """The size in bytes of a file — or, to its owner, of an interrupted upload of
+        it, so stock clients (curl -C -, lftp put -c) resume where they stopped.
+        Answered in ASCII mode too, as vsftpd and ProFTPD do (pyftpdlib refuses)."""
+        try:
+            target = self.pool_fs.target_of_real(path)
+            size = self.pool_fs.resume_size(self.session, target)
+            if size is None:
+                st = self.pool_fs.stat(self.session, target)
+                if not stat.S_ISREG(st.st_mode):
+                    self.respond(f"550 {target.vpath} is not a file.")
+                    return
+                size = st.st_size
+        except PoolError as err:
+            self.respond(reply_for(err))
+            return
+        self.respond(f"213 {size}")
 
     def log_transfer(
         self, cmd: str, filename: str, receive: bool, completed: bool, elapsed: float,
