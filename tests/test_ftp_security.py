@@ -181,3 +181,21 @@ def test_non_utf8_command_is_refused_and_server_carries_on(ftp_server):
         s.sendall(b"NOOP\r\n")
         assert f.readline().startswith(b"200")
     assert not any((ftp_server.data / "pool" / "TRT").iterdir())
+
+
+def test_overlong_command_line_cuts_the_client_off(ftp_server):
+    with socket.create_connection(("127.0.0.1", ftp_server.ftp_port), timeout=10) as s:
+        f = s.makefile("rb")
+        assert f.readline().startswith(b"220")
+        try:
+            s.sendall(b"USER " + b"A" * (1 << 20))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # cut off while still sending: that is the point
+        try:
+            reply, rest = f.readline(), f.read()
+        except ConnectionResetError:  # closed with our unread bytes pending: a reset
+            reply, rest = b"500 Command line too long (reset)", b""
+        assert reply.startswith(b"500 Command line too long")
+        assert rest == b""  # and closed
+    with ftp_login(ftp_server.ftp_port, "news") as ftp:  # everybody else carries on
+        assert "TRT" in ftp.nlst("/")

@@ -174,6 +174,18 @@ class PoolFTPHandler(TLS_FTPHandler):
             return
         super().handle()
 
+    max_command_line = 4096
+
+    def collect_incoming_data(self, data: bytes) -> None:
+        """Cut off a client whose command line outgrows the limit (pyftpdlib only
+        empties its buffer and reads on)."""
+        self._in_buffer.append(data)
+        self._in_buffer_len += len(data)
+        if self._in_buffer_len > self.max_command_line:
+            self._in_buffer, self._in_buffer_len = [], 0
+            self.respond_w_warning("500 Command line too long; closing the connection.")
+            self.close_when_done()
+
     def found_terminator(self) -> None:
         # pyftpdlib answers an undecodable line but keeps it in its buffer, so every
         # later command of the session would fail too: drop it here instead.

@@ -59,6 +59,7 @@ def build_ftp_server(
         "tls_data_required": ftp["require_tls"],
         "auth_failed_timeout": auth_failed_delay,
         "max_login_attempts": 3,
+        "max_command_line": ftp["max_command_line"],
         "encoding": "utf8",
         "unicode_errors": "strict",
         "permit_foreign_addresses": False,
