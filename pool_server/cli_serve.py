@@ -87,4 +87,19 @@ def info(obj: CliContext, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
-COMMANDS = [init, serve, info]
+@click.command()
+@click.argument("dest", type=click.Path(dir_okay=False, writable=True))
+@pass_ctx
+def backup(obj: CliContext, dest: str) -> None:
+    """Copy pool.db consistently to DEST, safe while the server runs."""
+    from pathlib import Path
+
+    path = Path(dest)
+    if path.resolve() == obj.data.db_path.resolve():
+        raise click.UsageError("DEST must not be the live pool.db")
+    obj.pool.store.backup(path)
+    obj.admin_change(f"backup to {path}")
+    click.echo(f"pool.db backed up to {path} (integrity check ok)")
+
+
+COMMANDS = [init, serve, info, backup]

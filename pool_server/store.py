@@ -64,6 +64,22 @@ class Store:
             self._all.clear()
         self._local = threading.local()
 
+    def backup(self, dest: Path) -> None:
+        """A consistent copy of pool.db taken while the server runs (SQLite's online
+        backup API), written to a temporary name and renamed into place."""
+        tmp = dest.with_name(dest.name + ".partial")
+        tmp.unlink(missing_ok=True)
+        target = sqlite3.connect(tmp)
+        try:
+            self.db.conn.backup(target, pages=4096)
+            ok = target.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            target.close()
+        if ok != "ok":
+            tmp.unlink(missing_ok=True)
+            raise RuntimeError(f"backup failed its integrity check: {ok}")
+        tmp.replace(dest)
+
     def create_schema(self) -> None:
         """Create the server's tables if missing (idempotent; never drops anything)."""
         db = self.db

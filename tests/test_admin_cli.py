@@ -142,3 +142,13 @@ def test_info_prints_fingerprints(data):
     assert any(k.startswith("ssh-ed25519 SHA256:") for k in out["ssh_host_keys"])
     assert any(k.startswith("ssh-rsa SHA256:") for k in out["ssh_host_keys"])
     assert out["tls_certificate"][0].startswith("SHA256:")
+
+
+def test_backup_is_consistent_and_refuses_the_live_file(data, ftp_server, tmp_path):
+    dest = tmp_path / "backup.db"
+    run_cli(data, "backup", str(dest))
+    with sqlite3.connect(dest) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 5
+    result = run_cli(data, "backup", str(data / "pool.db"), expect=2)
+    assert "must not be the live pool.db" in result.output
