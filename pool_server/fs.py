@@ -114,22 +114,37 @@ class Upload:
             except QuotaExceeded as exc:
                 raise OSError(errno.EDQUOT, str(exc)) from exc
         try:
-            written = self._fh.write(data)
+            self._write_all(data)
         except OSError:
             if growth > 0 and self._member:
                 self.fs.quotas.credit(self._member, growth)
             raise
         self._size = max(self._size, end)
-        self.received += written
-        return written
+        self.received += len(data)
+        return len(data)
+
+    def _write_all(self, data: bytes) -> None:
+        """An unbuffered write may be short (a disk filling up): finish it or fail."""
+        view, done = memoryview(data), 0
+        while done < len(view):
+            n = self._fh.write(view[done:])
+            if not n:
+                raise OSError(errno.EIO, "write made no progress")
+            done += n
 
     def close(self) -> None:
         """Close the file handle only; what happens to the bytes is commit/abandon's job."""
         if not self._fh.closed:
             self._fh.close()
 
+    def _close_quietly(self) -> None:
+        try:
+            self.close()
+        except OSError:
+            pass  # the bytes are given up or kept as they are on disk
+
     def _finish(self) -> None:
-        self.close()
+        self._close_quietly()
         self._done = True
         self.fs._release(self.partial)
 
@@ -139,18 +154,23 @@ class Upload:
             return
         final = self.target.real
         try:
+            self.close()
             if self.fs.fsync_uploads:
                 with open(self.partial, "rb") as fh:
                     os.fsync(fh.fileno())
-            replaced = final.stat().st_size if final.is_file() else 0
             if final.is_dir():
                 raise InvalidPath(f"{self.target.vpath} is a folder")
+            replaced = final.stat().st_size if final.is_file() else 0
             os.replace(self.partial, final)
         except OSError as exc:
-            self.abandon()
-            raise os_error(exc, self.target)
-        except PoolError:
-            self.abandon()
+            err = os_error(exc, self.target)
+            if isinstance(err, StorageFull | QuotaExceeded):
+                self.discard(str(err))
+            else:
+                self.abandon(str(err))
+            raise err
+        except PoolError as err:
+            self.abandon(str(err))
             raise
         self._finish()
         if replaced and self._member:
@@ -304,7 +324,9 @@ class PoolFS:
                 raise InvalidPath(
                     f"cannot resume {target.vpath} at byte {start}: only {have or 0} received"
                 )
-            fh = open(partial, "r+b" if have is not None else "wb")  # noqa: SIM115 - Upload owns it
+            # Unbuffered: every write reaches the disk call, so a full disk is seen
+            # at once. Upload owns and closes the handle.
+            fh = open(partial, "r+b" if have is not None else "wb", buffering=0)  # noqa: SIM115
             if have is not None and start < have:
                 fh.truncate(start)
                 if member:
