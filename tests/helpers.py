@@ -160,3 +160,13 @@ def ftp_login(port: int, user: str, source: str = "127.0.0.1", tls: bool = False
         ftp.login(user, password(user))
     ftp.voidcmd("TYPE I")
     return ftp
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll `predicate` until true, bounded in time; fail saying what did not happen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import password, run_cli
+from .helpers import password, run_cli, wait_for
 
 USER = "trt-up"
 
@@ -30,15 +30,6 @@ def login(port: int, user: str = USER) -> ftplib.FTP:
 
 def partials(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.startswith(".ortak-part-")]
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def payload(size: int, seed: int = 1) -> bytes:

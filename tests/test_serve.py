@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 import json
 import signal
-import time
 
-from .helpers import ftp_login
+from .helpers import ftp_login, wait_for
 
 
 def test_serve_json_and_clean_shutdown_keeps_inflight_upload_resumable(data, server_factory):
@@ -19,10 +18,8 @@ def test_serve_json_and_clean_shutdown_keeps_inflight_upload_resumable(data, ser
     conn = ftp.transfercmd("STOR /TRT/inflight.mxf")
     conn.sendall(b"z" * 500_000)
     area = data / "pool" / "TRT"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not any(
-            p.stat().st_size == 500_000 for p in area.iterdir()):
-        time.sleep(0.02)
+    wait_for(lambda: any(p.stat().st_size == 500_000 for p in area.iterdir()),
+             what="500000 bytes received")
     assert srv.stop(signal.SIGTERM) == 0
     conn.close()
     ftp.close()
