@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= pool-data
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-long lint bench-ftp bench-catalog bench-sftp bench-client clean
+.PHONY: run test test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: $(STAMP)
 
 bench-ftp: $(STAMP)
 	$(BIN)/python benchmarks/ftp_bench.py
+
+bench-catalog: $(STAMP)
+	$(BIN)/python benchmarks/catalog_bench.py
+
+bench-latency: $(STAMP)
+	$(BIN)/python benchmarks/upload_to_search_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

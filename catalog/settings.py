@@ -11,4 +11,9 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
     ("snapshot_every_minutes", 60, "refresh the feed snapshot at least this often when changed"),
     ("journal_keep_days", 30, "keep feed journals this many days; older clients take a snapshot"),
     ("max_sidecar_bytes", 4 * 1024 * 1024, "sidecars larger than this are not parsed"),
+    (
+        "large_file_bytes",
+        256 * 1024 * 1024,
+        "files this large are hashed off the fast lane, so small items never wait behind them",
+    ),
 )

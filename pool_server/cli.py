@@ -3,7 +3,6 @@ stderr and a non-zero exit here, and nowhere else."""
 
 from __future__ import annotations
 
-import functools
 import getpass
 import json
 import logging
@@ -95,27 +94,10 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
 
 
-def with_pool(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Pass the opened pool as the first argument."""
-
-    @pass_ctx
-    @functools.wraps(f)
-    def wrapper(obj: CliContext, *args: Any, **kwargs: Any) -> Any:
-        return f(obj, *args, **kwargs)
-
-    return wrapper
-
-
 def _register() -> None:
-    from . import cli_accounts, cli_serve
+    from . import cli_accounts, cli_catalog, cli_serve
 
-    for command in (*cli_serve.COMMANDS, *cli_accounts.COMMANDS):
-        main.add_command(command)
-    try:
-        from . import cli_catalog
-    except ImportError:  # the catalog commands arrive with the catalog package
-        return
-    for command in cli_catalog.COMMANDS:
+    for command in (*cli_serve.COMMANDS, *cli_accounts.COMMANDS, *cli_catalog.COMMANDS):
         main.add_command(command)
 
 

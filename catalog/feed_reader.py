@@ -1,0 +1,153 @@
+"""Applying the published feed to a local catalog copy (the client's side of FEED.md).
+
+    index = read_index(fetch("index.json"))
+    plan = plan_update(index, local_seq(db))
+    if plan.snapshot:                      # behind the oldest journal kept
+        db = install_snapshot(fetch(plan.snapshot), local_path)
+    for name in plan.journals:             # oldest first; resume by byte offset if you can
+        apply_journal(db, fetch(name))
+
+The local copy has the catalog schema (`open_catalog`) and can be searched with
+`catalog.search.search` exactly like the server's database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .errors import FeedError
+from .feed import FEED_FORMAT, FEED_VERSION, set_snapshot_seq, snapshot_seq
+from .layout import INTERNAL_PREFIX
+from .schema import open_catalog
+from .store import delete_item_row, put_item_row, transaction
+
+
+@dataclass
+class UpdatePlan:
+    snapshot: str | None = None
+    """File name of the snapshot to install first, or None."""
+    journals: list[str] = field(default_factory=list)
+    """Journal files to apply in this order (records at or below the local seq are skipped)."""
+
+
+def read_index(data: bytes | str) -> dict[str, Any]:
+    """The parsed index.json; FeedError if it is not a feed this version can read."""
+    try:
+        index = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FeedError(f"index.json is not valid JSON: {exc}") from exc
+    if not isinstance(index, dict) or index.get("format") != FEED_FORMAT:
+        raise FeedError("index.json is not an Ortak catalog feed")
+    if index.get("version") != FEED_VERSION:
+        raise FeedError(
+            f"feed version {index.get('version')} is not supported "
+            f"(this program reads version {FEED_VERSION})"
+        )
+    return index
+
+
+def local_seq(db: sqlite_utils.Database) -> int:
+    return snapshot_seq(db)
+
+
+def plan_update(index: dict[str, Any], seq: int) -> UpdatePlan:
+    """What a copy at `seq` must fetch to catch up with `index`."""
+    if seq >= index["seq"]:
+        return UpdatePlan()
+    journals = [j for j in index["journals"] if j["last_seq"] > seq]
+    snap = index["snapshot"]
+    covered = seq >= snap["seq"] or (journals and journals[0]["first_seq"] <= seq + 1)
+    plan = UpdatePlan(snapshot=None if covered else snap["file"])
+    start = seq if covered else snap["seq"]
+    plan.journals = [j["file"] for j in index["journals"] if j["last_seq"] > start]
+    return plan
+
+
+def install_snapshot(snapshot: Path, local_path: Path) -> sqlite_utils.Database:
+    """Replace the local copy by a downloaded snapshot (atomically) and open it."""
+    try:
+        check = sqlite3.connect(f"file:{snapshot}?mode=ro", uri=True)
+        try:
+            ok = check.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            check.close()
+    except sqlite3.DatabaseError as exc:
+        raise FeedError(f"{snapshot.name} is not a catalog snapshot: {exc}") from exc
+    if ok != "ok":
+        raise FeedError(f"{snapshot.name} is damaged: {ok}")
+    tmp = local_path.with_name(f"{INTERNAL_PREFIX}{local_path.name}.tmp")
+    shutil.copyfile(snapshot, tmp)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{local_path}{suffix}").unlink(missing_ok=True)
+    os.replace(tmp, local_path)
+    return open_catalog(local_path)
+
+
+def _records(data: bytes | str | Iterable[bytes | str]) -> Iterable[dict[str, Any]]:
+    if isinstance(data, (bytes, str)):
+        raw = data.encode() if isinstance(data, str) else data
+        if not raw.endswith(b"\n"):  # a torn last line is not a record yet
+            raw = raw[: raw.rfind(b"\n") + 1]
+        lines: Iterable[bytes | str] = raw.splitlines()
+    else:
+        lines = data
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FeedError(f"journal record is not valid JSON: {exc}") from exc
+        yield rec
+
+
+def apply_journal(db: sqlite_utils.Database, data: bytes | str | Iterable[bytes | str]) -> int:
+    """Apply journal lines (a file's bytes, or an iterable of lines) to a local copy.
+
+    Records at or below the copy's seq are skipped, so a journal may be applied twice.
+    A gap in the sequence raises FeedError (take the snapshot). Returns the new seq.
+    """
+    seq = local_seq(db)
+    with transaction(db):
+        for rec in _records(data):
+            n = int(rec["seq"])
+            if n <= seq:
+                continue
+            if n != seq + 1:
+                raise FeedError(f"journal jumps from seq {seq} to {n}: fetch the snapshot")
+            if rec["op"] == "upsert":
+                put_item_row(db, rec["item"])
+            elif rec["op"] == "delete":
+                delete_item_row(db, rec["id"])
+            else:
+                raise FeedError(f"unknown journal op {rec['op']!r} at seq {n}")
+            seq = n
+        set_snapshot_seq(db, seq)
+    return seq
+
+
+def sync_from_folder(feed_dir: Path, local_path: Path) -> int:
+    """Bring a local copy up to a feed folder on this machine (tests, local mirrors)."""
+    index = read_index((feed_dir / "index.json").read_bytes())
+    db = open_catalog(local_path) if local_path.exists() else None
+    seq = local_seq(db) if db is not None else -1
+    plan = plan_update(index, seq)
+    if plan.snapshot or db is None:
+        if db is not None:
+            db.conn.close()
+        db = install_snapshot(feed_dir / index["snapshot"]["file"], local_path)
+        plan = plan_update(index, local_seq(db))
+    for name in plan.journals:
+        apply_journal(db, (feed_dir / name).read_bytes())
+    seq = local_seq(db)
+    db.conn.close()
+    return seq

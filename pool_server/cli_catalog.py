@@ -1,0 +1,165 @@
+"""`pool-server index`, `search` and `report usage`: thin click commands over `catalog`.
+
+Each command gets ``ctx.obj`` with ``.data`` (a DataDir) and ``.catalog_settings()``.
+Catalog errors become one line on stderr (click.ClickException), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+import sqlite_utils
+
+from catalog.errors import CatalogError
+from catalog.indexer import Indexer
+from catalog.report import as_csv, as_dicts, as_table, parse_since, usage_report
+from catalog.schema import open_catalog
+from catalog.search import search as search_catalog
+
+
+@contextmanager
+def _catalog_errors() -> Iterator[None]:
+    try:
+        yield
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def _open_db(obj: Any) -> Iterator[sqlite_utils.Database]:
+    db_path = obj.data.db_path
+    if not db_path.exists():
+        raise click.ClickException(
+            f"no pool database at {db_path}: run `pool-server init` first (or pass --data)"
+        )
+    with _catalog_errors():
+        db = open_catalog(db_path)
+    try:
+        yield db
+    finally:
+        db.conn.close()
+
+
+@click.command("index")
+@click.option("--once", is_flag=True, help="One reconciliation pass, publish the feed, exit.")
+@click.pass_obj
+def index_command(obj: Any, once: bool) -> None:
+    """Run the catalog indexer alone (pool-server serve runs it too).
+
+    Watches the pool, indexes completed uploads and publishes the feed in
+    pool/.catalog/ until interrupted. With --once: one pass over the pool, then exit.
+    """
+    with _catalog_errors():
+        indexer = Indexer(obj.data.pool_root, obj.data.db_path, obj.catalog_settings())
+        if once:
+            stats = indexer.run_once()
+            click.echo(
+                f"{stats['files']} files, {stats['processed']} indexed, "
+                f"{stats['removed']} removed, {stats['errors']} errors"
+            )
+        else:
+            click.echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
+            indexer.run_forever()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+@click.command("search")
+@click.argument("query", required=False, default="")
+@click.option("--member", help="Only this member's items (code, e.g. TRT).")
+@click.option("--category", help="Only this category (e.g. news).")
+@click.option("--lang", "language", help="Only items in this language (tr, kk, uz, ru...).")
+@click.option("--since", help="Uploaded since: 12h, 30d or a date 2026-11-01.")
+@click.option("--until", help="Uploaded before: 12h, 30d or a date.")
+@click.option("--min-duration", type=float, help="At least this many seconds long.")
+@click.option("--max-duration", type=float, help="At most this many seconds long.")
+@click.option(
+    "--subtitles/--no-subtitles",
+    "has_subtitles",
+    default=None,
+    help="Only items with (or without) subtitles.",
+)
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the items as JSON.")
+@click.pass_obj
+def search_command(
+    obj: Any,
+    query: str,
+    member: str | None,
+    category: str | None,
+    language: str | None,
+    since: str | None,
+    until: str | None,
+    min_duration: float | None,
+    max_duration: float | None,
+    has_subtitles: bool | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search the catalog. Words match in any script (Қазақстан = qazaqstan);
+    word* matches a prefix, "two words" a phrase, -word excludes."""
+    with _open_db(obj) as db, _catalog_errors():
+        results = search_catalog(
+            db,
+            query,
+            member=member,
+            category=category,
+            language=language,
+            since=parse_since(since) if since else None,
+            until=parse_since(until) if until else None,
+            min_duration=min_duration,
+            max_duration=max_duration,
+            has_subtitles=has_subtitles,
+            limit=limit,
+        )
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    if not results:
+        click.echo("no items found", err=True)
+        return
+    for item in results:
+        click.echo(f"{item['id']:<16} {_duration(item['duration']):>8}  {item['title'] or ''}")
+        click.echo(f"{'':<16} {'':>8}  {item['path']}")
+
+
+@click.group("report")
+def report_group() -> None:
+    """Reports for the pool's operator."""
+
+
+@report_group.command("usage")
+@click.option(
+    "--since", default="30d", show_default=True, help="Period start: 12h, 30d or a date 2026-11-01."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv_", is_flag=True, help="Print CSV.")
+@click.pass_obj
+def usage_command(obj: Any, since: str, as_json: bool, as_csv_: bool) -> None:
+    """Per member: items and hours contributed, takes of its items by other members,
+    items it took from others."""
+    if as_json and as_csv_:
+        raise click.UsageError("choose one of --json and --csv")
+    with _open_db(obj) as db, _catalog_errors():
+        report = usage_report(db, parse_since(since))
+    if as_json:
+        click.echo(json.dumps(as_dicts(report), ensure_ascii=False, indent=2))
+    elif as_csv_:
+        click.echo(as_csv(report), nl=False)
+    else:
+        click.echo(as_table(report))
+
+
+COMMANDS: list[click.Command] = [index_command, search_command, report_group]
+"""Registered on the `pool-server` group by pool_server.cli."""
