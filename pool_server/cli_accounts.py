@@ -113,7 +113,9 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["admin", "contributor", "reader"]))
+@click.option("--role", required=True, type=click.Choice(["admin", "contributor", "reader"]),
+              help="admin: everything; contributor: writes in its member's area; "
+                   "reader: lists and downloads.")
 @click.option("--member", default=None, help="Member CODE (required for a contributor).")
 @password_options
 @pass_ctx
