@@ -34,6 +34,9 @@ bench-ftp: $(STAMP)
 bench-catalog: $(STAMP)
 	$(BIN)/python benchmarks/catalog_bench.py
 
+bench-sftp: $(STAMP)
+	$(BIN)/python benchmarks/sftp_bench.py --storage /dev/shm --write-section
+
 bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/upload_to_search_bench.py
 

@@ -182,6 +182,10 @@ class Accounts:
         self.store.db.execute("UPDATE users SET last_login = ? WHERE name = ?", [now_iso(), name])
         return User(row[0], Role(row[1]), row[2] or None, False)
 
+    def record_login(self, name: str) -> None:
+        """Note a login that did not go through `authenticate` (an SSH key)."""
+        self.store.db.execute("UPDATE users SET last_login = ? WHERE name = ?", [now_iso(), name])
+
     def find_user(self, name: str) -> User | None:
         row = self.store.db.execute(
             "SELECT name, role, member, disabled FROM users WHERE name = ?", [name]

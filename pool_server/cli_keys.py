@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import IO
+
 import click
 
 from .cli import CliContext, json_option, pass_ctx, print_json, print_table
@@ -21,7 +23,7 @@ def key_group() -> None:
 @click.argument("name")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @pass_ctx
-def key_add(obj: CliContext, name: str, file: click.utils.LazyFile) -> None:
+def key_add(obj: CliContext, name: str, file: IO[str]) -> None:
     """Add the keys in FILE (an OpenSSH .pub file or authorized_keys lines; '-' reads
     stdin) for user NAME."""
     rows = _keys(obj).add(name, file.read())

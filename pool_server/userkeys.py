@@ -148,7 +148,7 @@ class UserKeys:
             "user": user, "fingerprint": k.fingerprint, "key_type": k.key_type,
             "key_data": k.key_data, "comment": k.comment, "added": now_iso(),
         } for k in keys]
-        self.store.db["user_keys"].insert_all(rows)
+        self.store.db.table("user_keys").insert_all(rows)
         return rows
 
     def list(self, user: str) -> list[dict[str, Any]]:
@@ -163,7 +163,7 @@ class UserKeys:
         fp = fp if fp.startswith("SHA256:") else f"SHA256:{fp}"
         if not self.store.db["user_keys"].count_where("user = ? AND fingerprint = ?", [user, fp]):
             raise NotFound(f"user {user} has no key {fp} (see `pool-server user key list {user}`)")
-        self.store.db["user_keys"].delete_where("user = ? AND fingerprint = ?", [user, fp])
+        self.store.db.table("user_keys").delete_where("user = ? AND fingerprint = ?", [user, fp])
 
     def has_key(self, user: str, key_type: str, blob: bytes) -> bool:
         """True if `blob` is one of `user`'s keys (compared in full, not by fingerprint)."""

@@ -170,3 +170,16 @@ def wait_for(predicate, timeout: float = 10.0, what: str = "condition") -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def partials(folder: Path) -> list[Path]:
+    """The hidden partial uploads in `folder`."""
+    return [p for p in folder.iterdir() if p.name.startswith(".ortak-part-")]
+
+
+def payload(size: int, seed: int = 1) -> bytes:
+    """Incompressible-looking, reproducible bytes."""
+    import hashlib
+
+    block = b"".join(hashlib.sha256(f"{seed}-{i}".encode()).digest() for i in range(2048))
+    return (block * (size // len(block) + 1))[:size]

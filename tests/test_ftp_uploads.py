@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ftplib
-import hashlib
 import io
 import json
 import os
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import password, run_cli, wait_for
+from .helpers import partials, password, payload, run_cli, wait_for
 
 USER = "trt-up"
 
@@ -26,15 +25,6 @@ def login(port: int, user: str = USER) -> ftplib.FTP:
     ftp.login(user, password(user))
     ftp.voidcmd("TYPE I")
     return ftp
-
-
-def partials(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.name.startswith(".ortak-part-")]
-
-
-def payload(size: int, seed: int = 1) -> bytes:
-    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
-    return (block * (size // len(block) + 1))[:size]
 
 
 def drop(ftp: ftplib.FTP, data_conn) -> None:

@@ -1,0 +1,178 @@
+"""One SSH connection's view of the pool: who logged in (password or public key, through
+the shared accounts and defender) and which channels and requests it may open.
+
+Only "session" channels are accepted, and on them only the `sftp` subsystem and the
+checksum commands of `exec.py`. Shells, ptys, other commands, port forwarding, agent
+and X11 forwarding are refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import paramiko
+
+from ..accounts import User
+from ..audit import Actor
+from ..errors import AuthenticationFailed, Banned
+from ..fs import Session
+from ..userkeys import UserKeys, fingerprint
+
+if TYPE_CHECKING:
+    from ..app import Pool
+
+log = logging.getLogger("ortak.sftp")
+
+PROTOCOL = "sftp"
+
+
+class Connection(paramiko.ServerInterface):
+    """Created per accepted socket; paramiko calls it from the transport's thread."""
+
+    def __init__(self, pool: Pool, ip: str) -> None:
+        self.pool = pool
+        self.ip = ip
+        self.session: Session | None = None
+        self.accepted = time.monotonic()
+        self._pending: tuple[User, str] | None = None
+        self._key_failure_scored = False
+        self._threads: list[threading.Thread] = []
+        self._awaiting_reply: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    # --- authentication
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey,password"
+
+    def _refused(self, username: str, err: AuthenticationFailed, score: bool = True) -> int:
+        audit = self.pool.audit
+        actor = Actor(username, None, self.ip, PROTOCOL)
+        if isinstance(err, Banned):
+            audit.record(actor, "login", status="banned", detail=str(err))
+            return paramiko.AUTH_FAILED
+        banned = self.pool.defender.failure(self.ip, err.known_user) if score else False
+        audit.record(actor, "login", status="failed",
+                     detail=str(err) + ("; address banned" if banned else ""))
+        return paramiko.AUTH_FAILED
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        try:
+            self.pool.defender.check(self.ip)
+            user = self.pool.accounts.authenticate(username, password)
+        except AuthenticationFailed as err:
+            return self._refused(username, err)
+        self._pending = (user, "password")
+        return paramiko.AUTH_SUCCESSFUL
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        """Called for the client's "would this key do?" query and again with the
+        signature; paramiko verifies the signature after we accept the key."""
+        try:
+            self.pool.defender.check(self.ip)
+        except Banned as err:
+            return self._refused(username, err)
+        blob = key.asbytes()
+        user = self.pool.accounts.find_user(username)
+        keys = UserKeys(self.pool.store, self.pool.accounts)
+        if user is None or user.disabled or not keys.has_key(username, key.get_name(), blob):
+            if user is None:
+                why = AuthenticationFailed("unknown user", known_user=False)
+            elif user.disabled:
+                why = AuthenticationFailed("account disabled")
+            else:
+                why = AuthenticationFailed(f"public key {fingerprint(blob)} not registered")
+            # Clients offer each key they hold in turn: one scored failure per connection.
+            score = not self._key_failure_scored
+            self._key_failure_scored = True
+            return self._refused(username, why, score=score)
+        self._pending = (user, f"publickey {fingerprint(blob)}")
+        return paramiko.AUTH_SUCCESSFUL
+
+    def logged_in(self) -> None:
+        """paramiko has sent USERAUTH_SUCCESS (signature verified, for keys)."""
+        if self._pending is None or self.session is not None:
+            return
+        user, how = self._pending
+        self.session = Session(user, self.ip, PROTOCOL)
+        self.pool.defender.success(self.ip)
+        if how != "password":  # `authenticate` has noted password logins already
+            self.pool.accounts.record_login(user.name)
+        self.pool.audit.record(self.session.actor, "login", detail=how)
+
+    # --- channels
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session":
+            return paramiko.OPEN_SUCCEEDED
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
+        if name != "sftp" or self.session is None:
+            return False
+        from .subsystem import PoolSFTPSubsystem
+
+        self._start(PoolSFTPSubsystem(channel, name, self))
+        return True
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        from .exec import ChecksumCommand, parse_command
+
+        if self.session is None:
+            return False
+        text = command.decode("utf-8", "replace")
+        parsed = parse_command(text)
+        if parsed is None:
+            log.info("refused exec %r from %s", text[:200], self.ip)
+            return False
+        command_thread = ChecksumCommand(self.pool, self.session, channel, *parsed)
+        with self._lock:
+            self._awaiting_reply[channel.remote_chanid] = command_thread.replied
+        self._start(command_thread)
+        return True
+
+    def request_answered(self, remote_chanid: int) -> None:
+        """paramiko has sent CHANNEL_SUCCESS for a request on this channel."""
+        with self._lock:
+            event = self._awaiting_reply.pop(remote_chanid, None)
+        if event is not None:
+            event.set()
+
+    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
+        return False
+
+    def check_channel_pty_request(self, *args: object) -> bool:
+        return False
+
+    def check_channel_x11_request(self, *args: object) -> bool:
+        return False
+
+    def check_channel_forward_agent_request(self, channel: paramiko.Channel) -> bool:
+        return False
+
+    def check_port_forward_request(self, address: str, port: int) -> int | bool:
+        return False
+
+    def check_channel_direct_tcpip_request(self, chanid: int, origin: object,
+                                           destination: object) -> int:
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_global_request(self, kind: str, msg: paramiko.Message) -> bool:
+        return False
+
+    # --- threads started for this connection
+
+    def _start(self, thread: threading.Thread) -> None:
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+
+    def join(self, timeout: float) -> None:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
