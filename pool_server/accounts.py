@@ -13,7 +13,7 @@ from typing import Any
 from sqlite_utils.db import NotFoundError
 
 from .errors import AlreadyExists, AuthenticationFailed, NotFound, UsageError
-from .passwords import burn_time, hash_password, verify_password
+from .passwords import LoginCache, burn_time, hash_password
 from .store import Store
 
 MEMBER_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
@@ -43,10 +43,14 @@ def now_iso() -> str:
 
 
 class Accounts:
-    def __init__(self, store: Store, pool_root: Path, min_password_length: int = 10) -> None:
+    def __init__(
+        self, store: Store, pool_root: Path, min_password_length: int = 10,
+        login_cache_seconds: float = 0,
+    ) -> None:
         self.store = store
         self.pool_root = pool_root
         self.min_password_length = min_password_length
+        self.logins = LoginCache(login_cache_seconds)
 
     # --- members
 
@@ -175,7 +179,7 @@ class Accounts:
         if row is None:
             burn_time(password)
             raise AuthenticationFailed(known_user=False)
-        if not verify_password(password, row[4]):
+        if not self.logins.verify(password, row[4]):
             raise AuthenticationFailed()
         if row[3]:
             raise AuthenticationFailed("account disabled")

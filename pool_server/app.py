@@ -30,7 +30,9 @@ class Pool:
         config = Config.load(data.config_path)
         store = Store(data.db_path)
         store.create_schema()
-        accounts = Accounts(store, data.pool_root, config.get("security", "min_password_length"))
+        security = config.section("security")
+        accounts = Accounts(store, data.pool_root, security["min_password_length"],
+                            security["login_cache_seconds"])
         audit = Audit(store)
         quotas = QuotaLedger(data.pool_root, accounts.quota_of)
         fs = PoolFS(
@@ -38,7 +40,7 @@ class Pool:
             max_depth=config.get("uploads", "max_path_depth"),
             fsync_uploads=config.get("uploads", "fsync_on_complete"),
         )
-        defender = Defender(store, config.section("security"))
+        defender = Defender(store, security)
         return cls(data, config, store, accounts, audit, defender, quotas, fs)
 
     def catalog_settings(self) -> dict[str, object]:

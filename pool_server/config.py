@@ -58,6 +58,9 @@ SETTINGS: list[Setting] = [
     )),
     *_table("security", (
         ("min_password_length", 10, "shortest password accepted"),
+        ("login_cache_seconds", 300,
+         "remember a successful password check this long (in memory, keyed HMAC; "
+         "a password change forgets it; 0 = off)"),
         ("ban_threshold", 10, "failure score within the window that bans an address"),
         ("ban_window_seconds", 600, "window over which failed logins are scored"),
         ("failure_score", 1, "score of a wrong password for an existing user"),

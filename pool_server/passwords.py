@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
+import time
 
 _N, _R, _P = 2**14, 8, 1
 _DKLEN = 32
@@ -41,3 +43,66 @@ _DUMMY = hash_password(os.urandom(8).hex())
 def burn_time(password: str) -> None:
     """Spend as long as a real check, so unknown users cannot be told apart by timing."""
     verify_password(password, _DUMMY)
+
+
+class _Flight:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result = False
+
+
+class LoginCache:
+    """Remembers for `ttl` seconds that a password matched a stored hash, so a member's
+    tool that logs in fifty times at once pays for one scrypt, not fifty.
+
+    - Keys are HMAC-SHA256 under a random per-process key of (stored hash, password):
+      no password is kept, and a password change (a new hash) misses the cache.
+    - Only successes are remembered; a wrong password always costs a full check.
+    - Concurrent checks of the same pair wait for the first one (single flight).
+    - `ttl` 0 turns it off (`[security] login_cache_seconds`).
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._key = os.urandom(32)
+        self._ok: dict[bytes, float] = {}
+        self._flights: dict[bytes, _Flight] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, password: str, stored: str) -> bool:
+        if self.ttl <= 0:
+            return self._check(password, stored)
+        key = hmac.new(self._key, f"{stored}\0{password}".encode(), hashlib.sha256).digest()
+        with self._lock:
+            if self._ok.get(key, 0.0) > time.monotonic():
+                return True
+            flight = self._flights.get(key)
+            owner = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not owner:
+            flight.done.wait(60)
+            return flight.result
+        try:
+            flight.result = self._check(password, stored)
+            if flight.result:
+                self._remember(key)
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+        return flight.result
+
+    def _check(self, password: str, stored: str) -> bool:
+        return verify_password(password, stored)
+
+    def _remember(self, key: bytes) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._ok) >= self.MAX_ENTRIES:
+                self._ok = {k: t for k, t in self._ok.items() if t > now}
+                if len(self._ok) >= self.MAX_ENTRIES:
+                    self._ok.clear()
+            self._ok[key] = now + self.ttl

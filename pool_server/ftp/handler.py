@@ -7,16 +7,19 @@ subclass per server with the settings as class attributes (pyftpdlib's way).
 
 from __future__ import annotations
 
+import collections
 import errno
 import os
 import socket
 import stat
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.exceptions import AuthenticationFailed as FtpAuthFailed
-from pyftpdlib.exceptions import _FileReadWriteError
+from pyftpdlib.exceptions import AuthorizerError, _FileReadWriteError
 from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.log import logger
 
@@ -94,6 +97,80 @@ def peer_closed(sock: Any) -> bool:
         return True
 
 
+class PasswordChecks:
+    """Runs password checks on worker threads and hands each outcome back to the FTP
+    event loop, woken through a pipe.
+
+    A check (scrypt) costs tens of milliseconds of CPU; done on the event loop it froze
+    every transfer and every other session meanwhile, and checks could not use more
+    than one core. `hashlib.scrypt` releases the GIL, and the accounts, the defender and
+    the audit are already shared with SFTP's threads (the store gives each thread its
+    own SQLite connection).
+    """
+
+    def __init__(self, ioloop: Any, workers: int) -> None:
+        self.ioloop = ioloop
+        self._done: collections.deque[Callable[[], None]] = collections.deque()
+        self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._fileno = self._rfd
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ftp-auth")
+        ioloop.register(self._rfd, self, ioloop.READ)
+
+    def submit(self, check: Callable[[], None], then: Callable[[BaseException | None], None]
+               ) -> None:
+        """Run `check()` on a worker; then `then(exception or None)` on the event loop."""
+        def work() -> None:
+            error: BaseException | None = None
+            try:
+                check()
+            except BaseException as exc:
+                error = exc
+            self._done.append(lambda: then(error))
+            try:
+                os.write(self._wfd, b"\0")
+            except (BlockingIOError, OSError):
+                pass  # the pipe is full (a wake-up is pending anyway) or closed
+
+        self._pool.submit(work)
+
+    @property
+    def registered(self) -> bool:
+        return self._fileno is not None
+
+    # pyftpdlib's IOLoop interface for the read end of the pipe
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read_event(self) -> None:
+        try:
+            while os.read(self._rfd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while self._done:
+            self._done.popleft()()
+
+    def handle_error(self) -> None:
+        logger.exception("unhandled error after a password check")
+
+    def handle_close(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._fileno is None:
+            return
+        self._fileno = None
+        self.ioloop.unregister(self._rfd)
+        # Let a check in progress finish (one scrypt at most) before closing the pipe, so
+        # no worker ever writes to a descriptor number reused meanwhile.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        os.close(self._rfd)
+        os.close(self._wfd)
+
+
 class AtomicUploadDTPHandler(TLS_DTPHandler):
     """Data channel that commits an upload before replying, and answers 552 when the
     quota or the disk is full (discarding the partial: it could never complete).
@@ -164,6 +241,9 @@ class PoolFTPHandler(TLS_FTPHandler):
                   if k not in ("STOU", "SITE CHMOD")}
 
     session: Session | None = None
+    password_checks: PasswordChecks | None = None  # set by server.py
+    _checking_password = False
+    _held_lines: list[bytes] | None = None
 
     def handle(self) -> None:
         try:
@@ -187,6 +267,12 @@ class PoolFTPHandler(TLS_FTPHandler):
             self.close_when_done()
 
     def found_terminator(self) -> None:
+        if self._checking_password:
+            # Lines that came in the same read as PASS wait for its answer, as they
+            # would have had the check been done inline.
+            self._held_lines = [*(self._held_lines or []), b"".join(self._in_buffer)]
+            self._in_buffer, self._in_buffer_len = [], 0
+            return
         # pyftpdlib answers an undecodable line but keeps it in its buffer, so every
         # later command of the session would fail too: drop it here instead.
         try:
@@ -204,6 +290,47 @@ class PoolFTPHandler(TLS_FTPHandler):
             super().pre_process_command(line, cmd, arg)
         except PoolError as err:
             self.respond(reply_for(err))
+
+    def ftp_PASS(self, line: str) -> None:
+        """pyftpdlib's PASS with the password check on a worker thread (`PasswordChecks`);
+        the session reads nothing more until it is answered."""
+        checks = self.password_checks
+        if checks is None or self.authenticated or not self.username:
+            super().ftp_PASS(line)
+            return
+        username = self.username
+        self._checking_password = True
+        self.del_channel()
+
+        def check() -> None:
+            self.authorizer.validate_authentication(username, line, self)
+
+        def then(error: BaseException | None) -> None:
+            self._checking_password = False
+            if self._closed:
+                return
+            self.add_channel()
+            try:
+                if error is None:
+                    self.handle_auth_success(self.authorizer.get_home_dir(username), line,
+                                             self.authorizer.get_msg_login(username))
+                elif isinstance(error, FtpAuthFailed | AuthorizerError):
+                    self.handle_auth_failed(str(error), line)
+                else:
+                    raise error
+                held, self._held_lines = self._held_lines or [], None
+                for i, held_line in enumerate(held):
+                    if self._closed:
+                        break
+                    if self._checking_password:  # a held PASS went to the workers
+                        self._held_lines = [*held[i:], *(self._held_lines or [])]
+                        break
+                    self._in_buffer, self._in_buffer_len = [held_line], len(held_line)
+                    self.found_terminator()
+            except Exception:
+                self.handle_error()
+
+        checks.submit(check, then)
 
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         """STOR/APPE (and REST+STOR) into a hidden partial, renamed on completion."""

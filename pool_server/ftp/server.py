@@ -9,9 +9,55 @@ from pyftpdlib.servers import FTPServer
 
 from ..app import Pool
 from ..errors import ConfigError
-from .handler import AtomicUploadDTPHandler, PoolAuthorizer, PoolFTPHandler
+from .handler import AtomicUploadDTPHandler, PasswordChecks, PoolAuthorizer, PoolFTPHandler
 
-BUFFER = 256 * 1024
+# Data channels: bytes taken from the socket per read of an upload (one read at a time
+# on the event loop, the buffer is freed once written, so this costs no memory per
+# connection), and the most one sendfile() call may send of a download (zero-copy; the
+# socket's send buffer bounds what one call really sends). Fewer, larger steps of the
+# event loop per GiB: uploads used ~30% less server CPU than with 256 KiB.
+RECV_CHUNK = 1024 * 1024
+SENDFILE_CHUNK = 4 * 1024 * 1024
+
+
+class PoolFTPServer(FTPServer):
+    """pyftpdlib's server with `serve_forever(blocking=False)` that never sleeps past a
+    scheduled call, and the password checks' pipe left out of the connection count.
+
+    `pool-server serve` drives the loop one poll at a time with a 0.5 s cap (to notice
+    SIGTERM). pyftpdlib's non-blocking loop polls for the whole cap even when a timer is
+    due sooner, so every timer ran up to 0.5 s late: the end-of-upload decision
+    (`upload_end_grace_ms`, 20 ms) delayed each STOR's reply by ~0.5 s. Here the poll
+    waits at most until the next scheduled call. (It also skips the "starting server"
+    log line pyftpdlib formats on every call.)
+    """
+
+    password_checks: PasswordChecks | None = None
+
+    def _map_len(self) -> int:
+        # Counted against max_connections: the password checks' wake-up pipe is in the
+        # IOLoop's map but is no connection.
+        checks = self.password_checks
+        return len(self.ioloop.socket_map) - (1 if checks and checks.registered else 0)
+
+    def serve_forever(
+        self, timeout: float | None = None, blocking: bool = True, handle_exit: bool = True,
+        worker_processes: int = 1,
+    ) -> float | None:
+        if blocking or worker_processes != 1:
+            return super().serve_forever(timeout, blocking, handle_exit, worker_processes)
+        try:
+            ioloop = self.ioloop
+            soonest = ioloop.sched.poll()  # run what is due; seconds until the next timer
+            if soonest is not None:
+                timeout = soonest if timeout is None else min(timeout, soonest)
+            if ioloop.socket_map:
+                ioloop.poll(timeout)
+            return ioloop.sched.poll()
+        except (KeyboardInterrupt, SystemExit):
+            if not handle_exit:
+                raise
+            return None
 
 
 def _passive_ports(text: str) -> list[int] | None:
@@ -28,7 +74,7 @@ def _passive_ports(text: str) -> list[int] | None:
 
 def build_ftp_server(
     pool: Pool, host: str, port: int, auth_failed_delay: float = 1.0
-) -> FTPServer:
+) -> PoolFTPServer:
     cfg = pool.config
     ftp = cfg.section("ftp")
     cert = pool.data.path / ftp["tls_cert"]
@@ -39,8 +85,8 @@ def build_ftp_server(
     dtp = type("OrtakDTPHandler", (AtomicUploadDTPHandler,), {
         "timeout": ftp["data_timeout"],
         "eof_grace": ftp["upload_end_grace_ms"] / 1000.0,
-        "ac_in_buffer_size": BUFFER,
-        "ac_out_buffer_size": BUFFER,
+        "ac_in_buffer_size": RECV_CHUNK,
+        "ac_out_buffer_size": SENDFILE_CHUNK,
     })
     attrs: dict[str, Any] = {
         "authorizer": PoolAuthorizer(pool.fs, pool.defender),
@@ -67,7 +113,12 @@ def build_ftp_server(
     }
     handler = type("OrtakFTPHandler", (PoolFTPHandler,), attrs)
     handler.get_ssl_context()
-    server = FTPServer((host, port), handler)
+    server = PoolFTPServer((host, port), handler)
+    # Password checks (scrypt) on worker threads, off the event loop: see PasswordChecks.
+    # Half the cores (the event loop and the kernel's network work need the rest); each
+    # worker keeps scrypt's 16 MiB in its malloc arena, so no more than 4.
+    checks = PasswordChecks(server.ioloop, max(1, min(4, (os.cpu_count() or 1) // 2)))
+    handler.password_checks = server.password_checks = checks
     server.max_cons = cfg.get("server", "max_connections")
     server.max_cons_per_ip = cfg.get("server", "max_connections_per_ip")
     return server
