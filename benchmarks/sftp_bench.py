@@ -20,7 +20,7 @@ run. The peer is Debian's sshd (/usr/sbin/sshd) with its own config, host key an
 authorized_keys in a temporary folder, on 127.0.0.1, `-D -e -f cfg`, stopped by PID;
 Ortak is `pool-server serve` in a temporary data folder, stopped by PID. Everything is
 removed at the end; results go to stdout, JSON to benchmarks/results/, and with
---write-section to benchmarks/sftp_README_section.md.
+--write-section to benchmarks/results/sftp_section.md (to paste into README.md).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
-SECTION = HERE / "sftp_README_section.md"
+SECTION = HERE / "results" / "sftp_section.md"  # paste into README.md
 BIN = Path(sys.executable).parent
 SSHD = "/usr/sbin/sshd"
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
@@ -225,7 +225,7 @@ def paramiko_client(t: Target, key: Path, local: Path, size: int,
             c for c in paramiko.Transport._preferred_ciphers if "gcm" not in c]}
     sock = socket.create_connection(("127.0.0.1", t.port), timeout=30)
     # paramiko's client leaves Nagle on; when its prefetch falls back to one read at a
-    # time (it can: see sftp_README_section.md) every 32 KiB read then waits ~6 ms.
+    # time (it can: see benchmarks/README.md) every 32 KiB read then waits ~6 ms.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock, **kwargs)
     try:
