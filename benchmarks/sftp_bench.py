@@ -406,6 +406,7 @@ def main() -> int:
         section = render(json.loads(Path(opts.from_json).read_text()))
         print(section)
         if opts.write_section:
+            SECTION.parent.mkdir(exist_ok=True)
             SECTION.write_text(section)
         return 0
     for tool in ("sftp", "ssh-keygen", SSHD, SFTP_SERVER):
@@ -443,6 +444,7 @@ def main() -> int:
     out.write_text(json.dumps(result, indent=2))
     print(f"JSON: {out}")
     if opts.write_section:
+        SECTION.parent.mkdir(exist_ok=True)
         SECTION.write_text(section)
         print(f"wrote {SECTION}")
     return 0
