@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
+
+from catalog.errors import CatalogError
+from catalog.report import parse_since as catalog_parse_since
 
 from .errors import UsageError
 from .store import Store
@@ -68,18 +70,10 @@ class Audit:
         ))
 
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """'90m', '1h', '30d' (ago) or an ISO date/time such as '2026-11-01'."""
-    now = now or datetime.now(UTC)
-    m = _DURATION.match(text.strip().lower())
-    if m:
-        return now - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+def parse_since(text: str) -> datetime:
+    """'90m', '1h', '30d' (ago) or an ISO date such as '2026-11-01' — the catalog's
+    rule, so `audit --since` and `report usage --since` read the same way."""
     try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"--since {text!r}: use a duration like 1h or 30d, or a date 2026-11-01")
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return catalog_parse_since(text)
+    except CatalogError as err:
+        raise UsageError(f"--since {err}")
