@@ -1,0 +1,374 @@
+"""The transfer commands: `pool get`, `pool sync` and `pool put` (thin: the work is in
+`downloads`, `sync`, `put` and `transfer`)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any
+
+import click
+
+from . import output
+from .app import App
+from .cli_common import app_of, make_query, progress_for, query_options
+from .errors import ClientError, ExitCode, FeedError, NetworkError, NotFound, UsageError
+from .localcat import file_of, find_item, find_item_quick
+from .query import parse_date
+from .transfer import RateLimiter, parse_rate
+
+
+def _lookup(app: App, refs: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+    """Items for ids or pool paths; updates the catalog once if one is not known."""
+    catalog = app.catalog
+    if not catalog.exists:
+        catalog.update(app.remote)
+    found: list[tuple[str, dict[str, Any]]] = []
+    missing: list[str] = []
+    slow = []
+    for ref in refs:
+        item = find_item_quick(catalog.db_path, ref)
+        if item is None:
+            slow.append(ref)
+        else:
+            found.append((ref, item))
+    if slow:
+        with catalog.open() as db:
+            for ref in slow:
+                item = find_item(db, ref)
+                if item is None:
+                    missing.append(ref)
+                else:
+                    found.append((ref, item))
+    if missing:
+        catalog.update(app.remote)
+        with catalog.open() as db:
+            for ref in missing:
+                item = find_item(db, ref)
+                if item is None:
+                    raise NotFound(
+                        f"{ref}: no such item in the catalog (try `pool search`, "
+                        "or an id such as TRT-0123456789)"
+                    )
+                found.append((ref, item))
+    return found
+
+
+# -- transfers -----------------------------------------------------------------------
+
+
+def _transfer_options(f):
+    f = click.option(
+        "--bwlimit", metavar="RATE", help="Total bandwidth limit in bytes/s (500k, 10M, 1G)."
+    )(f)
+    f = click.option(
+        "--parallel",
+        type=click.IntRange(1, 16),
+        default=2,
+        show_default=True,
+        help="Downloads at once (and connections at most).",
+    )(f)
+    return f
+
+
+def _fail_worst(errors: list[ClientError]) -> None:
+    if not errors:
+        return
+    order = [ExitCode.INTEGRITY, ExitCode.NOT_FOUND, ExitCode.AUTH, ExitCode.NETWORK]
+    worst = min(
+        errors, key=lambda e: order.index(e.exit_code) if e.exit_code in order else len(order)
+    )
+    for err in errors:
+        if err is not worst:
+            click.echo(f"pool: {err}", err=True)
+    raise worst
+
+
+@click.command()
+@click.argument("items", nargs=-1, required=True)
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False),
+    default=".",
+    help="Folder to download into (default: here).",
+)
+@click.option("--attachments", is_flag=True, help="Also sidecars, subtitles and scripts.")
+@_transfer_options
+@click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def get(
+    ctx: click.Context,
+    items: tuple[str, ...],
+    dest: str,
+    attachments: bool,
+    parallel: int,
+    bwlimit: str | None,
+    json_out: bool,
+) -> None:
+    """Download items (ids or pool paths): resumable, sha256-verified."""
+    from .downloads import Job, run_downloads
+
+    app = app_of(ctx)
+    limiter = RateLimiter(parse_rate(bwlimit))
+    folder = app.path(dest)
+    jobs: list[Job] = []
+    seen: set[str] = set()
+    for ref, item in _lookup(app, items):
+        files = [file_of(item, ref)]
+        if attachments:
+            files += [
+                (a["path"], a.get("size"), a.get("sha256")) for a in item.get("attachments") or []
+            ]
+        for path, size, sha in files:
+            if path in seen:
+                continue
+            seen.add(path)
+            name = path.rsplit("/", 1)[-1]
+            jobs.append(Job(path, folder / name, sha, size, name, tag=item["id"]))
+    with progress_for(json_out) as disp:
+        outcomes = run_downloads(
+            app.remote,
+            jobs,
+            parallel=parallel,
+            limiter=limiter,
+            display=disp,
+            on_retry=app.on_retry,
+        )
+    results = []
+    for out in outcomes:
+        row: dict[str, Any] = {
+            "id": out.job.tag,
+            "path": out.job.remote_path,
+            "file": str(out.job.dest),
+        }
+        if out.result is not None:
+            r = out.result
+            row.update(
+                ok=True,
+                size=r.size,
+                transferred=r.transferred,
+                resumed_from=r.resumed_from,
+                retried=r.retried,
+                sha256=r.sha256,
+                skipped=r.skipped,
+                verified="sha256" if out.job.sha256 else "size",
+            )
+        else:
+            row.update(ok=False, error=str(out.error))
+        results.append(row)
+    if json_out:
+        output.emit_json({"files": results, "requests": app.remote.ops()})
+    else:
+        for row in results:
+            if not row["ok"]:
+                continue
+            note = (
+                "already here"
+                if row["skipped"]
+                else (
+                    f"resumed at {output.human_size(row['resumed_from'])}"
+                    if row["resumed_from"]
+                    else ""
+                )
+            )
+            if row["retried"]:
+                note = "fetched again after a checksum mismatch"
+            click.echo(
+                f"{row['id']}  {row['file']}  {output.human_size(row['size'])}  "
+                f"{row['verified']} ok" + (f"  ({note})" if note else "")
+            )
+    _fail_worst([o.error for o in outcomes if o.error is not None])
+
+
+@click.command()
+@click.option(
+    "--dest", type=click.Path(file_okay=False), required=True, help="The folder to keep in sync."
+)
+@click.argument("query", nargs=-1)
+@query_options
+@click.option("--watch", is_flag=True, help="Repeat every --interval seconds until Ctrl-C.")
+@click.option(
+    "--interval", type=click.FloatRange(0.1), default=60.0, show_default=True, metavar="SECONDS"
+)
+@click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
+@click.option("--delete", is_flag=True, help="Remove files of withdrawn items.")
+@_transfer_options
+@click.option(
+    "--json", "json_out", is_flag=True, help="Machine-readable output (JSON lines with --watch)."
+)
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    dest: str,
+    query: tuple[str, ...],
+    watch: bool,
+    interval: float,
+    dry_run: bool,
+    delete: bool,
+    parallel: int,
+    bwlimit: str | None,
+    json_out: bool,
+    **kw: Any,
+) -> None:
+    """Keep DEST holding exactly the items matching QUERY and the filters."""
+    import json as jsonlib
+
+    from .sync import SyncResult, sync_once
+    from .sync import watch as watch_loop
+
+    app = app_of(ctx)
+    q = make_query(query, kw)
+    limiter = RateLimiter(parse_rate(bwlimit))
+    folder = app.path(dest)
+
+    def run() -> SyncResult:
+        with progress_for(json_out) as disp:
+            return sync_once(
+                app.remote,
+                app.catalog,
+                folder,
+                q,
+                dry_run=dry_run,
+                delete=delete,
+                parallel=parallel,
+                limiter=limiter,
+                display=disp,
+                on_retry=app.on_retry,
+            )
+
+    def report(result: SyncResult) -> None:
+        if json_out:
+            doc = {**result.as_dict(), "requests": app.remote.ops()}
+            click.echo(
+                jsonlib.dumps(doc, ensure_ascii=False, default=str)
+                if watch
+                else jsonlib.dumps(doc, ensure_ascii=False, indent=1, default=str)
+            )
+        else:
+            verb = "would fetch" if dry_run else "fetched"
+            for kind, label in (
+                ("fetched", verb),
+                ("replaced", "would replace" if dry_run else "replaced"),
+                ("withdrawn", "withdrawn"),
+                ("deleted", "deleted"),
+            ):
+                for row in getattr(result, kind):
+                    click.echo(f"{label:>13}  {row['id']}  {row['name']}")
+            for row in result.failed:
+                click.echo(f"pool: {row['name']}: {row['error']}", err=True)
+            if result.nothing_to_do:
+                click.echo(f"in sync: {result.matched} items (catalog seq {result.update.seq})")
+            elif result.withdrawn and not delete:
+                click.echo("withdrawn items are kept; --delete removes them")
+        sys.stdout.flush()
+
+    if not watch:
+        result = run()
+        report(result)
+        _fail_worst(result.errors)
+        return
+
+    def report_round(result: SyncResult | None) -> None:
+        if result is not None:
+            report(result)
+
+    def run_round() -> SyncResult | None:
+        """One round; a network or feed failure is reported and the watch goes on (a
+        hot folder outlives a server restart)."""
+        try:
+            return run()
+        except (NetworkError, FeedError) as exc:
+            click.echo(f"pool: {exc}; trying again in {interval:g} s", err=True)
+            app.remote.close()
+            return None
+
+    with contextlib.suppress(KeyboardInterrupt):
+        watch_loop(run_round, interval, report_round)
+    click.echo("stopped; partial downloads are kept and resume on the next run", err=True)
+    ctx.exit(int(ExitCode.INTERRUPTED))
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--category", required=True, metavar="C", help="Category folder (news, …).")
+@click.option("--series", metavar="S", help="Series folder under the category.")
+@click.option("--episode", metavar="N")
+@click.option("--title", metavar="T")
+@click.option("--description", metavar="D")
+@click.option("--lang", metavar="L", help="Language(s), comma-separated (tr, kk).")
+@click.option("--location", metavar="L")
+@click.option("--restrictions", metavar="R", help="Usage terms.")
+@click.option("--embargo", metavar="DATETIME", help="Not to be used before (ISO 8601).")
+@click.option(
+    "--sidecar",
+    type=click.Path(dir_okay=False),
+    help="Send this sidecar instead of one made from the options.",
+)
+@click.option(
+    "--member", metavar="CODE", help="Member area (default: the profile's, $POOL_MEMBER)."
+)
+@click.option("--bwlimit", metavar="RATE", help="Bandwidth limit in bytes/s (10M).")
+@click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def put(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    category: str,
+    series: str | None,
+    episode: str | None,
+    title: str | None,
+    description: str | None,
+    lang: str | None,
+    location: str | None,
+    restrictions: str | None,
+    embargo: str | None,
+    sidecar: str | None,
+    member: str | None,
+    bwlimit: str | None,
+    json_out: bool,
+) -> None:
+    """Upload files with metadata into your member's area (resumes interrupted uploads)."""
+    from .config import member_for
+    from .put import Metadata, put_files
+
+    app = app_of(ctx)
+    if embargo:
+        embargo = parse_date(embargo, "--embargo")
+    meta = Metadata(
+        category, series, episode, title, description, lang, location, restrictions, embargo
+    )
+    code = member or member_for(app.endpoint)
+    if not code:
+        raise UsageError(
+            "which member's area? pass --member CODE (or set POOL_MEMBER, or "
+            "`pool login URL --member CODE`)"
+        )
+    with progress_for(json_out) as disp:
+        results = put_files(
+            app.remote,
+            [app.path(f) for f in files],
+            code,
+            meta,
+            sidecar=app.path(sidecar) if sidecar else None,
+            limiter=RateLimiter(parse_rate(bwlimit)),
+            display=disp,
+            on_retry=app.on_retry,
+        )
+    rows = [
+        {
+            "file": str(r.local) if r.local else None,
+            "path": r.remote_path,
+            "size": r.size,
+            "sent": r.sent,
+            "resumed_from": r.resumed_from,
+            "sha256": r.sha256,
+            "verified": r.verified,
+        }
+        for r in results
+    ]
+    if json_out:
+        output.emit_json({"files": rows, "requests": app.remote.ops()})
+        return
+    for r in rows:
+        note = f" (resumed at {output.human_size(r['resumed_from'])})" if r["resumed_from"] else ""
+        click.echo(f"{r['path']}  {output.human_size(r['size'])}  {r['verified']} ok{note}")

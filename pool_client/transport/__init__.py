@@ -1,0 +1,26 @@
+"""One transport interface, three implementations: FTP, FTPS and SFTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import Endpoint
+from ..trust import Notify
+from .base import RemoteEntry, Transport
+
+
+def make_transport(
+    endpoint: Endpoint, password: str, config_folder: Path, notify: Notify, timeout: float = 30.0
+) -> Transport:
+    """An unconnected transport for the endpoint's scheme."""
+    if endpoint.scheme == "sftp":
+        from .sftp import SFTPTransport
+
+        return SFTPTransport(endpoint, password, config_folder, notify, timeout)
+    from .ftp import FTPSTransport, FTPTransport
+
+    cls = FTPSTransport if endpoint.scheme == "ftps" else FTPTransport
+    return cls(endpoint, password, config_folder, notify, timeout)
+
+
+__all__ = ["RemoteEntry", "Transport", "make_transport"]

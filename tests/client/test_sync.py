@@ -1,0 +1,155 @@
+"""`pool sync`: exactly the matching items, a no-op that only reads the feed index,
+replaced and withdrawn items, and --watch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import Pool, wait_for
+from .proxy import CommandCounter
+
+ITEMS = {
+    # pool path: (uploader, sidecar languages)
+    "/TRT/news/sel_haberi.mp4": ("trt-up", ["tr"]),
+    "/TRT/news/kazakh_story.mp4": ("trt-up", ["kk"]),
+    "/AZTV/news/baku_xeber.mp4": ("aztv-up", ["tr"]),
+    "/TRT/sport/mac_ozeti.mp4": ("trt-up", ["tr"]),
+}
+
+SIDECAR_READ = "languages != '[]'"
+
+
+def _put(pool: Pool, path: str, user: str, langs: list[str], data: bytes) -> None:
+    pool.upload(path, data, user)
+    sidecar = {"title": Path(path).stem.replace("_", " "), "languages": langs}
+    pool.upload(path.rsplit(".", 1)[0] + ".json", json.dumps(sidecar).encode(), user)
+
+
+@pytest.fixture
+def counter(pool: Pool):
+    c = CommandCounter(pool.server.ftp_port)
+    yield c
+    c.stop()
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir() if not p.name.startswith(".pool-sync.db")}
+
+
+def test_sync_filters_noop_replace_withdraw(
+    pool: Pool, counter: CommandCounter, tmp_path: Path
+) -> None:
+    for path, (user, langs) in ITEMS.items():
+        _put(pool, path, user, langs, os.urandom(200_000))
+    pool.wait_items(4, where=SIDECAR_READ)
+    hot = tmp_path / "hot"
+    via = {"port": counter.port}
+    args = ("sync", "--dest", str(hot), "--lang", "tr", "--category", "news")
+
+    dry = pool.json(*args, "--dry-run", **via)
+    assert len(dry["fetched"]) == 2 and not hot.joinpath("sel_haberi.mp4").exists()
+    first = pool.json(*args, **via)
+    assert sorted(f["name"] for f in first["fetched"]) == ["baku_xeber.mp4", "sel_haberi.mp4"]
+    assert _files(hot) == {"baku_xeber.mp4", "sel_haberi.mp4"}
+
+    # nothing changed: one read of the feed index, no listing, nothing else
+    counter.reset()
+    second = pool.json(*args, **via)
+    assert second["fetched"] == second["replaced"] == second["withdrawn"] == []
+    verbs = counter.verbs()
+    assert not {"LIST", "NLST", "MLSD", "MLST", "STAT", "SIZE"} & set(verbs), verbs
+    retrs = [c for c in counter.commands if c.upper().startswith("RETR")]
+    assert retrs == ["RETR /.catalog/index.json"], counter.commands
+    assert second["requests"] == {"read": 1}
+    assert "in sync: 2 items" in pool.run(*args, **via).stdout
+    (hot / "sel_haberi.mp4").unlink()  # DIR changed: the next run looks again
+    assert [f["name"] for f in pool.json(*args, **via)["fetched"]] == ["sel_haberi.mp4"]
+
+    # an overwritten item is replaced (atomically, through a .part)
+    new = os.urandom(150_000)
+    seq = pool.feed_seq()
+    pool.upload("/TRT/news/sel_haberi.mp4", new)
+    pool.wait_indexed(lambda ix: ix["seq"] > seq, what="the overwrite indexed")
+    third = pool.json(*args, **via)
+    assert [f["name"] for f in third["replaced"]] == ["sel_haberi.mp4"]
+    assert hot.joinpath("sel_haberi.mp4").read_bytes() == new
+    assert third["catalog"]["records"] >= 1 and not third["catalog"]["snapshot"]
+
+    # a withdrawn item is reported, and removed only with --delete
+    seq = pool.feed_seq()
+    ftp_del = __import__("tests.helpers", fromlist=["ftp_login"]).ftp_login(
+        pool.server.ftp_port, "aztv-up"
+    )
+    ftp_del.delete("/AZTV/news/baku_xeber.mp4")
+    ftp_del.delete("/AZTV/news/baku_xeber.json")
+    ftp_del.quit()
+    pool.wait_indexed(lambda ix: ix["seq"] >= seq + 2, what="the withdrawal indexed")
+    fourth = pool.json(*args, **via)
+    assert [w["name"] for w in fourth["withdrawn"]] == ["baku_xeber.mp4"]
+    assert hot.joinpath("baku_xeber.mp4").exists()
+    fifth = pool.json(*args, "--delete", **via)
+    assert [w["name"] for w in fifth["deleted"]] == ["baku_xeber.mp4"]
+    assert _files(hot) == {"sel_haberi.mp4"}
+    assert pool.json(*args, **via)["withdrawn"] == []
+
+
+@pytest.mark.parametrize("scheme", ["ftps", "sftp"])
+def test_noop_sync_reads_only_the_index(pool: Pool, scheme: str, tmp_path: Path) -> None:
+    _put(pool, "/TRT/news/one.mp4", "trt-up", ["tr"], os.urandom(50_000))
+    pool.wait_items(1, where=SIDECAR_READ)
+    hot = tmp_path / "hot"
+    assert len(pool.json("sync", "--dest", str(hot), scheme=scheme)["fetched"]) == 1
+    again = pool.json("sync", "--dest", str(hot), scheme=scheme)
+    assert again["requests"] == {"read": 1} and again["fetched"] == []
+
+
+def test_watch_picks_up_a_new_upload(pool: Pool, tmp_path: Path) -> None:
+    _put(pool, "/TRT/news/first.mp4", "trt-up", ["tr"], os.urandom(10_000))
+    pool.wait_items(1, where=SIDECAR_READ)
+    hot = tmp_path / "hot"
+    interval = 1.0
+    proc = pool.spawn(
+        "sync", "--dest", str(hot), "--lang", "tr", "--watch", "--interval", str(interval), "--json"
+    )
+    try:
+        wait_for(lambda: (hot / "first.mp4").exists(), 15, "the first round")
+        data = os.urandom(20_000)
+        _put(pool, "/TRT/news/second.mp4", "trt-up", ["tr"], data)
+        pool.wait_items(2, where=SIDECAR_READ)
+        published = time.monotonic()
+        wait_for(lambda: (hot / "second.mp4").exists(), interval + 2, "the new upload")
+        assert time.monotonic() - published <= interval + 2
+        assert (
+            hashlib.sha256((hot / "second.mp4").read_bytes()).digest()
+            == hashlib.sha256(data).digest()
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130, err
+    rounds = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert len(rounds) >= 1 and "stopped" in err and "Traceback" not in err, (out, err)
+
+
+def test_watch_outlives_a_server_outage(pool: Pool, tmp_path: Path) -> None:
+    _put(pool, "/TRT/news/first.mp4", "trt-up", ["tr"], os.urandom(1000))
+    pool.wait_items(1, where=SIDECAR_READ)
+    hot = tmp_path / "hot"
+    proc = pool.spawn("sync", "--dest", str(hot), "--watch", "--interval", "0.5", POOL_RETRIES="0")
+    try:
+        wait_for(lambda: (hot / "first.mp4").exists(), 15, "the first round")
+        pool.server.stop()
+        time.sleep(2)
+        assert proc.poll() is None  # still watching
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130, err
+    assert "trying again in 0.5 s" in err and "Traceback" not in err
