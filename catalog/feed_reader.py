@@ -43,7 +43,7 @@ def read_index(data: bytes | str) -> dict[str, Any]:
     """The parsed index.json; FeedError if it is not a feed this version can read."""
     try:
         index = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise FeedError(f"index.json is not valid JSON: {exc}") from exc
     if not isinstance(index, dict) or index.get("format") != FEED_FORMAT:
         raise FeedError("index.json is not an Ortak catalog feed")
@@ -105,7 +105,7 @@ def _records(data: bytes | str | Iterable[bytes | str]) -> Iterable[dict[str, An
             continue
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise FeedError(f"journal record is not valid JSON: {exc}") from exc
         yield rec
 
@@ -117,22 +117,31 @@ def apply_journal(db: sqlite_utils.Database, data: bytes | str | Iterable[bytes 
     A gap in the sequence raises FeedError (take the snapshot). Returns the new seq.
     """
     seq = local_seq(db)
-    with transaction(db):
+    with transaction(db):  # a bad record rolls the whole journal back
         for rec in _records(data):
-            n = int(rec["seq"])
+            n = _record_seq(rec)
             if n <= seq:
                 continue
             if n != seq + 1:
                 raise FeedError(f"journal jumps from seq {seq} to {n}: fetch the snapshot")
-            if rec["op"] == "upsert":
-                put_item_row(db, rec["item"])
-            elif rec["op"] == "delete":
-                delete_item_row(db, rec["id"])
-            else:
-                raise FeedError(f"unknown journal op {rec['op']!r} at seq {n}")
+            try:
+                if rec.get("op") == "upsert" and isinstance(rec.get("item"), dict):
+                    put_item_row(db, rec["item"])
+                elif rec.get("op") == "delete" and isinstance(rec.get("id"), str):
+                    delete_item_row(db, rec["id"])
+                else:
+                    raise FeedError(f"journal record at seq {n} is not an upsert or delete")
+            except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
+                raise FeedError(f"journal record at seq {n} is malformed: {exc}") from exc
             seq = n
         set_snapshot_seq(db, seq)
     return seq
+
+
+def _record_seq(rec: Any) -> int:
+    if not isinstance(rec, dict) or type(rec.get("seq")) is not int:
+        raise FeedError(f"journal record without a sequence number: {str(rec)[:80]}")
+    return rec["seq"]
 
 
 def sync_from_folder(feed_dir: Path, local_path: Path) -> int:
