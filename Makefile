@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= pool-data
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client clean
+.PHONY: run test test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ bench-catalog: $(STAMP)
 
 bench-sftp: $(STAMP)
 	$(BIN)/python benchmarks/sftp_bench.py --storage /dev/shm --write-section
+
+bench-client: $(STAMP)
+	$(BIN)/python benchmarks/client_bench.py
+
+bench-soak: $(STAMP)
+	$(BIN)/python benchmarks/soak.py
 
 bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/upload_to_search_bench.py
