@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from catalog.layout import PARTIAL_PREFIX, is_internal_name, is_partial_name
 
@@ -149,7 +149,11 @@ class Upload:
         self.fs._release(self.partial)
 
     def commit(self) -> None:
-        """Rename the partial into place, atomically replacing any older version."""
+        """Rename the partial into place, atomically replacing any older version.
+
+        The audit row is written first, so the indexer, woken by the rename, already
+        finds who uploaded the file; a rename that then fails is recorded after it.
+        """
         if self._done:
             return
         final = self.target.real
@@ -161,23 +165,29 @@ class Upload:
             if final.is_dir():
                 raise InvalidPath(f"{self.target.vpath} is a folder")
             replaced = final.stat().st_size if final.is_file() else 0
-            os.replace(self.partial, final)
         except OSError as exc:
-            err = os_error(exc, self.target)
-            if isinstance(err, StorageFull | QuotaExceeded):
-                self.discard(str(err))
-            else:
-                self.abandon(str(err))
-            raise err
+            self._give_up(os_error(exc, self.target))
         except PoolError as err:
-            self.abandon(str(err))
-            raise
-        self._finish()
-        if replaced and self._member:
-            self.fs.quotas.credit(self._member, replaced)
+            self._give_up(err)
         self.fs.audit.record(self.session.actor, "upload", path=self.target.vpath,
                              nbytes=self._size, status="complete",
                              detail=f"received {self.received}")
+        try:
+            os.replace(self.partial, final)
+        except OSError as exc:
+            self._give_up(os_error(exc, self.target))
+        self._finish()
+        if replaced and self._member:
+            self.fs.quotas.credit(self._member, replaced)
+
+    def _give_up(self, err: PoolError) -> NoReturn:
+        """A commit that cannot complete: discard when space ran out (a resume could not
+        succeed either), else keep the partial for a resume; then raise `err`."""
+        if isinstance(err, StorageFull | QuotaExceeded):
+            self.discard(str(err))
+        else:
+            self.abandon(str(err))
+        raise err
 
     def abandon(self, why: str | None = None) -> None:
         """Keep the partial, hidden, for the same user to resume."""

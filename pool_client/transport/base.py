@@ -11,7 +11,12 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from ..config import Endpoint
+    from ..trust import Notify
 
 CHUNK = 256 * 1024
 """Bytes per write of an upload."""
@@ -36,7 +41,16 @@ class Transport(ABC):
 
     scheme = ""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        password: str,
+        config_folder: Path,
+        notify: Notify,
+        timeout: float = 30.0,
+    ) -> None:
+        self.endpoint, self._password = endpoint, password
+        self.config_folder, self.notify, self.timeout = config_folder, notify, timeout
         self.ops: Counter[str] = Counter()
         """Commands sent, by kind: 'list', 'stat', 'read', 'write', 'hash', 'mkdir'."""
         self.bytes_in = 0

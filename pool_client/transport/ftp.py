@@ -8,10 +8,8 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from ..config import Endpoint
 from ..errors import (
     AuthError,
     ClientError,
@@ -20,7 +18,7 @@ from ..errors import (
     PermissionDenied,
     TransientError,
 )
-from ..trust import Notify, check_certificate
+from ..trust import check_certificate
 from .base import CHUNK, READ_CHUNK, Progress, RemoteEntry, Transport
 
 
@@ -98,19 +96,18 @@ def _parse_facts(line: str, parent: str) -> RemoteEntry:
 class FTPTransport(Transport):
     scheme = "ftp"
 
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        password: str,
-        config_folder: Path,
-        notify: Notify,
-        timeout: float = 30.0,
-    ) -> None:
-        super().__init__()
-        self.endpoint, self._password = endpoint, password
-        self.config_folder, self.notify, self.timeout = config_folder, notify, timeout
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.ftp: ftplib.FTP | None = None
         self._feat: set[str] | None = None
+
+    def _end_data(self, conn: socket.socket, path: str) -> None:
+        """Close a finished data connection (TLS shut down first) and read the reply."""
+        with contextlib.suppress(OSError, ValueError):
+            if isinstance(conn, ssl.SSLSocket):
+                conn.unwrap()
+        conn.close()
+        self._call(path, lambda ftp: ftp.voidresp())
 
     # -- connection --------------------------------------------------------------------
 
@@ -212,11 +209,7 @@ class FTPTransport(Transport):
                     break
                 self.bytes_in += len(data)
                 yield data
-            with contextlib.suppress(OSError, ValueError):
-                if isinstance(conn, ssl.SSLSocket):
-                    conn.unwrap()
-            conn.close()
-            self._call(path, lambda ftp: ftp.voidresp())
+            self._end_data(conn, path)
             finished = True
         finally:
             if not finished:  # the consumer stopped early, or the transfer failed
@@ -260,11 +253,7 @@ class FTPTransport(Transport):
                 self.bytes_out += len(chunk)
                 if progress:
                     progress(len(chunk))
-            with contextlib.suppress(OSError, ValueError):
-                if isinstance(conn, ssl.SSLSocket):
-                    conn.unwrap()
-            conn.close()
-            self._call(path, lambda ftp: ftp.voidresp())
+            self._end_data(conn, path)
             finished = True
         finally:
             if not finished:

@@ -8,12 +8,10 @@ import shlex
 import socket
 import stat as statmod
 from collections.abc import Iterator
-from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import paramiko
 
-from ..config import Endpoint
 from ..errors import (
     AuthError,
     ClientError,
@@ -21,7 +19,7 @@ from ..errors import (
     PermissionDenied,
     TransientError,
 )
-from ..trust import Notify, check_host_key
+from ..trust import check_host_key
 from .base import CHUNK, READ_CHUNK, Progress, RemoteEntry, Transport
 
 WINDOW = 8 * 1024 * 1024
@@ -64,17 +62,8 @@ def _entry(path: str, attr: paramiko.SFTPAttributes) -> RemoteEntry:
 class SFTPTransport(Transport):
     scheme = "sftp"
 
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        password: str,
-        config_folder: Path,
-        notify: Notify,
-        timeout: float = 30.0,
-    ) -> None:
-        super().__init__()
-        self.endpoint, self._password = endpoint, password
-        self.config_folder, self.notify, self.timeout = config_folder, notify, timeout
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.transport: paramiko.Transport | None = None
         self.sftp: paramiko.SFTPClient | None = None
 
