@@ -148,8 +148,11 @@ def feed_caught_up(data: Path, n: int) -> bool:
 class Tools:
     def __init__(self, work: Path, port: int) -> None:
         self.work, self.port = work, port
+        # As on a user's machine: Python may cache bytecode (some shells and CI set
+        # PYTHONDONTWRITEBYTECODE, which makes every start-up compile the client anew).
+        base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         self.env = {
-            **os.environ,
+            **base,
             "POOL_URL": f"ftp://127.0.0.1:{port}",
             "POOL_USER": READER,
             "POOL_PASSWORD": PASSWORD,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import netrc
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -98,6 +97,8 @@ def load_profiles(folder: Path | None = None) -> dict:
     path = (folder or config_dir()) / PROFILES_FILE
     if not path.exists():
         return {"default": None, "profiles": {}}
+    import tomllib  # here, not at the top: a no-op sync from $POOL_URL never needs it
+
     try:
         doc = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
