@@ -125,12 +125,15 @@ class Upload:
 
     def _write_all(self, data: bytes) -> None:
         """An unbuffered write may be short (a disk filling up): finish it or fail."""
-        view, done = memoryview(data), 0
-        while done < len(view):
-            n = self._fh.write(view[done:])
-            if not n:
-                raise OSError(errno.EIO, "write made no progress")
-            done += n
+        # `with`: the view is released even when a write fails, so a caller's bytearray
+        # can still be resized (a traceback would otherwise keep the view alive).
+        with memoryview(data) as view:
+            done = 0
+            while done < len(view):
+                n = self._fh.write(view[done:])
+                if not n:
+                    raise OSError(errno.EIO, "write made no progress")
+                done += n
 
     def close(self) -> None:
         """Close the file handle only; what happens to the bytes is commit/abandon's job."""

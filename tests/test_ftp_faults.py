@@ -174,3 +174,34 @@ def test_fuzzed_command_lines_never_kill_the_server_long(fuzz_server, lines):
     _fuzz_one(fuzz_server.ftp_port, lines)
     if random.random() < 0.05:
         _check_alive_and_isolated(fuzz_server)
+
+
+def test_disk_full_over_sftp_fails_with_a_message_and_keeps_nothing(data, server_factory):
+    import paramiko
+
+    from .helpers import password
+
+    full = data / "pool" / "TRT" / "small"
+    mounted = _mount_small_fs(full, "2m")
+    if not mounted:
+        run_cli(data, "quota", "set", "TRT", str(2 * 1024 * 1024))
+    srv = server_factory(sftp=True)
+    transport = paramiko.Transport(("127.0.0.1", srv.sftp_port))
+    try:
+        transport.connect(username="trt-up", password=password("trt-up"))
+        sftp = paramiko.SFTPClient.from_transport(transport)
+        with pytest.raises(OSError, match=r"(?i)disk is full|no space|quota"), \
+                sftp.open("/TRT/small/huge.mxf", "w") as fh:
+            fh.set_pipelined(True)
+            for _ in range(80):
+                fh.write(os.urandom(64 * 1024))
+        assert sftp.listdir("/TRT/small") == []
+        assert os.listdir(full) == []  # not even a hidden partial
+        with sftp.open("/TRT/ok.bin", "w") as fh:  # the server carries on
+            fh.write(b"fine")
+        assert sftp.stat("/TRT/ok.bin").st_size == 4
+        assert "Traceback" not in srv.log()
+    finally:
+        transport.close()
+        if mounted:
+            subprocess.run(["umount", str(full)], check=True)
