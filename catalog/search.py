@@ -115,31 +115,10 @@ def search(
     if limit <= 0:
         return []
     conn = db.conn if isinstance(db, sqlite_utils.Database) else db
-    required, excluded = build_match(query)
-    facets = _facet_terms(member, category, language, has_subtitles)
-    parts = [f"{{title body}} : ({' AND '.join(required)})"] if required else []
-    parts += [f"{{facets}} : {f}" for f in facets]
-    match = " AND ".join(parts or ["{facets} : all"])
-    if excluded:
-        match = f"({match}) NOT {{title body}} : ({' OR '.join(excluded)})"
-
-    where: list[str] = []
-    args: list[Any] = []
-    if since is not None:
-        where.append("i.uploaded >= ?")
-        args.append(_iso(since))
-    if until is not None:
-        where.append("i.uploaded < ?")
-        args.append(_iso(until))
-    if min_duration is not None:
-        where.append("i.duration >= ?")
-        args.append(float(min_duration))
-    if max_duration is not None:
-        where.append("i.duration <= ?")
-        args.append(float(max_duration))
-    if has_subtitles is False:
-        where.append("i.has_subtitles = 0")
-    extra = "".join(f" AND {w}" for w in where)
+    required, match, extra, args = _compile(
+        query, member, category, language, since, until, min_duration, max_duration,
+        has_subtitles,
+    )
 
     try:
         bound = conn.execute(
@@ -158,6 +137,81 @@ def search(
             raise QueryError(f"cannot search for {query!r}: {exc}") from exc
         raise
     return [decode_row(dict(zip(names, r, strict=True))) for r in rows]
+
+
+def _compile(
+    query: str,
+    member: str | None,
+    category: str | None,
+    language: str | None,
+    since: datetime | str | None,
+    until: datetime | str | None,
+    min_duration: float | None,
+    max_duration: float | None,
+    has_subtitles: bool | None,
+) -> tuple[list[str], str, str, list[Any]]:
+    """(required terms, FTS5 match, extra SQL conditions on items `i`, their arguments):
+    the one translation of a query and its filters, for ranked and unranked search."""
+    required, excluded = build_match(query)
+    facets = _facet_terms(member, category, language, has_subtitles)
+    parts = [f"{{title body}} : ({' AND '.join(required)})"] if required else []
+    parts += [f"{{facets}} : {f}" for f in facets]
+    match = " AND ".join(parts or ["{facets} : all"])
+    if excluded:
+        match = f"({match}) NOT {{title body}} : ({' OR '.join(excluded)})"
+    where: list[str] = []
+    args: list[Any] = []
+    if since is not None:
+        where.append("i.uploaded >= ?")
+        args.append(_iso(since))
+    if until is not None:
+        where.append("i.uploaded < ?")
+        args.append(_iso(until))
+    if min_duration is not None:
+        where.append("i.duration >= ?")
+        args.append(float(min_duration))
+    if max_duration is not None:
+        where.append("i.duration <= ?")
+        args.append(float(max_duration))
+    if has_subtitles is False:
+        where.append("i.has_subtitles = 0")
+    return required, match, "".join(f" AND {w}" for w in where), args
+
+
+def matching(
+    db: sqlite_utils.Database | sqlite3.Connection,
+    query: str = "",
+    *,
+    columns: tuple[str, ...] = ("id", "path", "size", "sha256", "title"),
+    member: str | None = None,
+    category: str | None = None,
+    language: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    min_duration: float | None = None,
+    max_duration: float | None = None,
+    has_subtitles: bool | None = None,
+) -> list[dict[str, Any]]:
+    """Every item matching `query` and the filters, unranked and uncapped, oldest change
+    first (what a client's sync needs), with the given columns."""
+    conn = db.conn if isinstance(db, sqlite_utils.Database) else db
+    _, match, extra, args = _compile(
+        query, member, category, language, since, until, min_duration, max_duration,
+        has_subtitles,
+    )
+    cols = ", ".join(f"i.{c}" for c in columns)
+    try:
+        cur = conn.execute(
+            f"SELECT {cols} FROM items_fts JOIN items i ON i.rid = items_fts.rowid"
+            f" WHERE items_fts MATCH ?{extra} ORDER BY i.rid",
+            [match, *args],
+        )
+    except sqlite3.OperationalError as exc:
+        if "fts5" in str(exc) or "syntax" in str(exc):
+            raise QueryError(f"cannot search for {query!r}: {exc}") from exc
+        raise
+    names = [d[0] for d in cur.description]
+    return [decode_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
 
 
 def _is_common(conn: sqlite3.Connection, term: str) -> bool:

@@ -74,45 +74,14 @@ def all_matching(
 ) -> list[dict[str, Any]]:
     """Every item matching `q` (the given columns, oldest change first), unranked: sync
     needs all of them, not the best N."""
-    from catalog.items import facet_token, normalize_language
-    from catalog.search import build_match
+    from catalog.errors import CatalogError
+    from catalog.search import matching
 
-    required, excluded = build_match(q.text)
-    facets = []
-    if q.member:
-        facets.append(facet_token("m", q.member))
-    if q.category:
-        facets.append(facet_token("c", q.category))
-    if q.language:
-        lang = normalize_language(q.language)
-        if not lang:
-            raise UsageError(f"--lang {q.language!r}: not a language code such as tr or kk")
-        facets.append(facet_token("l", lang))
-    text = " AND ".join(required)
-    if excluded:
-        text = f"({text or '{facets}: all'}) NOT ({' OR '.join(excluded)})"
-    parts = [f"{{title body}} : ({text})"] if text else []
-    parts += [f"{{facets}} : {f}" for f in facets]
-    where, args = [], []
-    if parts:
-        where.append("i.rid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
-        args.append(" AND ".join(parts))
-    for column, op, value in (
-        ("uploaded", ">=", q.since),
-        ("uploaded", "<", q.until),
-        ("duration", ">=", q.min_duration),
-        ("duration", "<=", q.max_duration),
-    ):
-        if value is not None:
-            where.append(f"i.{column} {op} ?")
-            args.append(value)
-    cols = ", ".join(f"i.{c}" for c in columns)
-    sql = f"SELECT {cols} FROM items i" + (" WHERE " + " AND ".join(where) if where else "")
     try:
-        cur = db.execute(sql + " ORDER BY i.rid", args)
-    except Exception as exc:
-        raise UsageError(f"cannot search for {q.text!r}: {exc}") from exc
-    from catalog.items import decode_row
-
-    names = [d[0] for d in cur.description]
-    return [decode_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+        return matching(
+            db, q.text, columns=columns, member=q.member, category=q.category,
+            language=q.language, since=q.since, until=q.until,
+            min_duration=q.min_duration, max_duration=q.max_duration,
+        )
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from exc

@@ -90,3 +90,20 @@ def test_json_columns_are_decoded(db):
     (item,) = search(db, "heber")
     assert isinstance(item["languages"], list) and isinstance(item["attachments"], list)
     json.dumps(item)
+
+
+def test_matching_returns_every_match_unranked_oldest_first(db):
+    from catalog.search import matching
+
+    everything = matching(db, "haber", columns=("id", "key", "title"))
+    assert stems(everything) == [f"n{i:02d}" for i in range(30)]  # no cap, oldest first
+    assert set(everything[0]) == {"id", "key", "title"}
+    window = {"since": "2026-11-01", "until": "2026-11-04"}
+    filtered = matching(db, "haber", columns=("key",), **window)
+    ranked = search(db, "haber", limit=100, **window)
+    assert sorted(stems(filtered)) == sorted(stems(ranked))
+    assert len(matching(db, "haber", member="TRT")) == 30
+    assert matching(db, "haber", member="AZTV") == []
+    assert len(matching(db, "")) == 30
+    with pytest.raises(QueryError):
+        matching(db, "x", language="not a language")
