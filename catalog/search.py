@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -120,7 +122,7 @@ def search(
         has_subtitles,
     )
 
-    try:
+    with _query_errors(query):
         bound = conn.execute(
             "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY rowid DESC"
             " LIMIT 1 OFFSET ?",
@@ -132,11 +134,18 @@ def search(
             names, rows = _bounded(
                 conn, match, required, bound[0] if bound else -1, extra, args, limit, broad_cap
             )
+    return [decode_row(dict(zip(names, r, strict=True))) for r in rows]
+
+
+@contextmanager
+def _query_errors(query: str) -> Iterator[None]:
+    """FTS5's syntax errors as QueryError: the one place they are translated."""
+    try:
+        yield
     except sqlite3.OperationalError as exc:
         if "fts5" in str(exc) or "syntax" in str(exc):
             raise QueryError(f"cannot search for {query!r}: {exc}") from exc
         raise
-    return [decode_row(dict(zip(names, r, strict=True))) for r in rows]
 
 
 def _compile(
@@ -200,16 +209,12 @@ def matching(
         has_subtitles,
     )
     cols = ", ".join(f"i.{c}" for c in columns)
-    try:
+    with _query_errors(query):
         cur = conn.execute(
             f"SELECT {cols} FROM items_fts JOIN items i ON i.rid = items_fts.rowid"
             f" WHERE items_fts MATCH ?{extra} ORDER BY i.rid",
             [match, *args],
         )
-    except sqlite3.OperationalError as exc:
-        if "fts5" in str(exc) or "syntax" in str(exc):
-            raise QueryError(f"cannot search for {query!r}: {exc}") from exc
-        raise
     names = [d[0] for d in cur.description]
     return [decode_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
 

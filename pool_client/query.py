@@ -4,6 +4,8 @@ query syntax."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -44,26 +46,32 @@ def parse_date(text: str | None, option: str) -> str | None:
     return value.astimezone(UTC).isoformat()
 
 
-def search(db: sqlite_utils.Database, q: Query, limit: int = 50) -> list[dict[str, Any]]:
-    """Ranked results through `catalog.search.search`."""
+def _filters(q: Query) -> dict[str, Any]:
+    """The query's filters as the catalog's search functions take them."""
+    return {
+        "member": q.member, "category": q.category, "language": q.language,
+        "since": q.since, "until": q.until,
+        "min_duration": q.min_duration, "max_duration": q.max_duration,
+    }
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """A query the catalog cannot run is the user's to fix: a usage error (exit 2)."""
     from catalog.errors import CatalogError
-    from catalog.search import search as catalog_search
 
     try:
-        return catalog_search(
-            db,
-            q.text,
-            member=q.member,
-            category=q.category,
-            language=q.language,
-            since=q.since,
-            until=q.until,
-            min_duration=q.min_duration,
-            max_duration=q.max_duration,
-            limit=limit,
-        )
+        yield
     except CatalogError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def search(db: sqlite_utils.Database, q: Query, limit: int = 50) -> list[dict[str, Any]]:
+    """Ranked results through `catalog.search.search`."""
+    from catalog.search import search as catalog_search
+
+    with _usage_errors():
+        return catalog_search(db, q.text, limit=limit, **_filters(q))
 
 
 SYNC_COLUMNS = ("id", "path", "size", "sha256", "title")
@@ -74,14 +82,7 @@ def all_matching(
 ) -> list[dict[str, Any]]:
     """Every item matching `q` (the given columns, oldest change first), unranked: sync
     needs all of them, not the best N."""
-    from catalog.errors import CatalogError
     from catalog.search import matching
 
-    try:
-        return matching(
-            db, q.text, columns=columns, member=q.member, category=q.category,
-            language=q.language, since=q.since, until=q.until,
-            min_duration=q.min_duration, max_duration=q.max_duration,
-        )
-    except CatalogError as exc:
-        raise UsageError(str(exc)) from exc
+    with _usage_errors():
+        return matching(db, q.text, columns=columns, **_filters(q))
