@@ -7,14 +7,11 @@ subclass per server with the settings as class attributes (pyftpdlib's way).
 
 from __future__ import annotations
 
-import collections
 import errno
 import os
 import socket
 import stat
 import sys
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from pyftpdlib.authorizers import DummyAuthorizer
@@ -22,14 +19,17 @@ from pyftpdlib.exceptions import AuthenticationFailed as FtpAuthFailed
 from pyftpdlib.exceptions import AuthorizerError, _FileReadWriteError
 from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.log import logger
+from pyftpdlib.utils import is_ssl_sock
 
 from ..audit import Actor
 from ..errors import AuthenticationFailed, Banned, PoolError
 from ..fs import PoolFS, Session, Upload
 from .filesystem import PoolAbstractedFS
 from .replies import reply_for
+from .workers import FileReadError, FileSender, Workers
 
 _FULL = (errno.EDQUOT, errno.ENOSPC)
+SENDER_STOP_WAIT = 2.0  # seconds; a stopped sender only ever finishes a read of the file
 
 
 class PoolAuthorizer(DummyAuthorizer):
@@ -97,94 +97,74 @@ def peer_closed(sock: Any) -> bool:
         return True
 
 
-class PasswordChecks:
-    """Runs password checks on worker threads and hands each outcome back to the FTP
-    event loop, woken through a pipe.
+class PoolDTPHandler(TLS_DTPHandler):
+    """The data channel: downloads sent from a thread, uploads committed atomically.
 
-    A check (scrypt) costs tens of milliseconds of CPU; done on the event loop it froze
-    every transfer and every other session meanwhile, and checks could not use more
-    than one core. `hashlib.scrypt` releases the GIL, and the accounts, the defender and
-    the audit are already shared with SFTP's threads (the store gives each thread its
-    own SQLite connection).
-    """
+    Downloads. A binary download of a file over a plain (not TLS) data connection is
+    sent by a `FileSender` thread (`send_threads`, on by default): the event loop stays
+    free for every other session while it runs. The loop takes the socket back when the
+    sender is done; closing the channel meanwhile (ABOR, the control connection lost,
+    the data timeout) stops the sender.
 
-    def __init__(self, ioloop: Any, workers: int) -> None:
-        self.ioloop = ioloop
-        self._done: collections.deque[Callable[[], None]] = collections.deque()
-        self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._fileno = self._rfd
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ftp-auth")
-        ioloop.register(self._rfd, self, ioloop.READ)
-
-    def submit(self, check: Callable[[], None], then: Callable[[BaseException | None], None]
-               ) -> None:
-        """Run `check()` on a worker; then `then(exception or None)` on the event loop."""
-        def work() -> None:
-            error: BaseException | None = None
-            try:
-                check()
-            except BaseException as exc:
-                error = exc
-            self._done.append(lambda: then(error))
-            try:
-                os.write(self._wfd, b"\0")
-            except (BlockingIOError, OSError):
-                pass  # the pipe is full (a wake-up is pending anyway) or closed
-
-        self._pool.submit(work)
-
-    @property
-    def registered(self) -> bool:
-        return self._fileno is not None
-
-    # pyftpdlib's IOLoop interface for the read end of the pipe
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return False
-
-    def handle_read_event(self) -> None:
-        try:
-            while os.read(self._rfd, 4096):
-                pass
-        except BlockingIOError:
-            pass
-        while self._done:
-            self._done.popleft()()
-
-    def handle_error(self) -> None:
-        logger.exception("unhandled error after a password check")
-
-    def handle_close(self) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._fileno is None:
-            return
-        self._fileno = None
-        self.ioloop.unregister(self._rfd)
-        # Let a check in progress finish (one scrypt at most) before closing the pipe, so
-        # no worker ever writes to a descriptor number reused meanwhile.
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        os.close(self._rfd)
-        os.close(self._wfd)
-
-
-class AtomicUploadDTPHandler(TLS_DTPHandler):
-    """Data channel that commits an upload before replying, and answers 552 when the
-    quota or the disk is full (discarding the partial: it could never complete).
-
-    In stream mode the end of a file is the end of the data connection, and a client
-    that is killed closes it just the same. A killed client's control connection closes
-    too — the kernel releases the sockets of a dead process in reverse order, so the
-    data connection's end often arrives first. The decision therefore waits
-    `eof_grace` seconds (without blocking anyone else) and then looks at the control
-    connection: gone means the upload stays a hidden, resumable partial.
+    Uploads. The upload is committed before the reply, and 552 answers a full quota or
+    disk (the partial is discarded: it could never complete). In stream mode the end of
+    a file is the end of the data connection, and a client that is killed closes it just
+    the same. A killed client's control connection closes too — the kernel releases the
+    sockets of a dead process in reverse order, so the data connection's end often
+    arrives first. The decision therefore waits `eof_grace` seconds (without blocking
+    anyone else) and then looks at the control connection: gone means the upload stays a
+    hidden, resumable partial.
     """
 
     eof_grace = 0.02
+    send_threads = True
     _deciding = False
+    _sender: FileSender | None = None
+
+    def push_with_producer(self, producer: Any) -> None:
+        workers: Workers | None = self.cmd_channel.workers
+        if workers is None or not self.send_threads or not self._plain_binary_file():
+            super().push_with_producer(producer)
+            return
+        self._initialized = True
+        self.del_channel()  # the sender owns the socket until it is done
+        self._sender = workers.send_file(
+            self.file_obj.fileno(), self.socket.fileno(), producer.file.tell(),
+            progress=self._count_sent, done=self._sent)
+
+    def _plain_binary_file(self) -> bool:
+        if is_ssl_sock(self.socket) or self.cmd_channel._current_type != "i":
+            return False
+        try:
+            self.file_obj.fileno()
+        except (AttributeError, OSError, ValueError):
+            return False
+        return True
+
+    def transfer_in_progress(self) -> bool:
+        # From the moment a sender starts: its first bytes may reach the client (which
+        # may answer with ABOR) before its thread has counted them.
+        return self._sender is not None or super().transfer_in_progress()
+
+    def _count_sent(self, n: int) -> None:
+        self.tot_bytes_sent += n  # on the sender's thread; the loop only reads it
+
+    def _sent(self, error: Exception | None) -> None:
+        self._sender = None
+        if self._closed:
+            return
+        if error is None:
+            self.transfer_finished = True
+            self._resp = ("226 Transfer complete.", logger.debug)
+        elif isinstance(error, FileReadError):
+            self._resp = (f"426 {error.strerror}; transfer aborted.", logger.warning)
+        elif isinstance(error, OSError):
+            self._resp = (f"426 Transfer aborted; {self.tot_bytes_sent} bytes transmitted.",
+                          logger.debug)
+        else:
+            logger.error("sending %s failed", self.file_obj.name, exc_info=error)
+            self._resp = ("426 Internal error; transfer aborted.", logger.warning)
+        self.close()
 
     def handle_close(self) -> None:
         if self._closed or self._deciding or not self.receive \
@@ -200,6 +180,12 @@ class AtomicUploadDTPHandler(TLS_DTPHandler):
             super().handle_close()
 
     def close(self) -> None:
+        if self._sender is not None:
+            # Stopped within one read of the file; waiting for it makes the byte count
+            # (audit, 426 reply) include what its last write handed to the kernel.
+            self._sender.stop()
+            self._sender.join(SENDER_STOP_WAIT)
+            self._sender = None
         upload = self.file_obj
         if not self._closed and self.receive and isinstance(upload, Upload):
             if self.transfer_finished and peer_closed(self.cmd_channel.socket):
@@ -234,14 +220,14 @@ class PoolFTPHandler(TLS_FTPHandler):
     """FTP and explicit FTPS (AUTH TLS) on one port."""
 
     abstracted_fs = PoolAbstractedFS
-    dtp_handler = AtomicUploadDTPHandler
+    dtp_handler = PoolDTPHandler
     pool_fs: PoolFS
     defender: Any
     proto_cmds: ClassVar[dict[str, Any]] = {k: v for k, v in TLS_FTPHandler.proto_cmds.items()
                   if k not in ("STOU", "SITE CHMOD")}
 
     session: Session | None = None
-    password_checks: PasswordChecks | None = None  # set by server.py
+    workers: Workers | None = None  # set by server.py
     _checking_password = False
     _held_lines: list[bytes] | None = None
 
@@ -292,10 +278,10 @@ class PoolFTPHandler(TLS_FTPHandler):
             self.respond(reply_for(err))
 
     def ftp_PASS(self, line: str) -> None:
-        """pyftpdlib's PASS with the password check on a worker thread (`PasswordChecks`);
+        """pyftpdlib's PASS with the password check on a worker thread (`Workers`);
         the session reads nothing more until it is answered."""
-        checks = self.password_checks
-        if checks is None or self.authenticated or not self.username:
+        workers = self.workers
+        if workers is None or self.authenticated or not self.username:
             super().ftp_PASS(line)
             return
         username = self.username
@@ -330,7 +316,7 @@ class PoolFTPHandler(TLS_FTPHandler):
             except Exception:
                 self.handle_error()
 
-        checks.submit(check, then)
+        workers.password_checks.submit(check, then)
 
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         """STOR/APPE (and REST+STOR) into a hidden partial, renamed on completion."""

@@ -9,20 +9,23 @@ from pyftpdlib.servers import FTPServer
 
 from ..app import Pool
 from ..errors import ConfigError
-from .handler import AtomicUploadDTPHandler, PasswordChecks, PoolAuthorizer, PoolFTPHandler
+from .handler import PoolAuthorizer, PoolDTPHandler, PoolFTPHandler
+from .workers import Workers
 
 # Data channels: bytes taken from the socket per read of an upload (one read at a time
 # on the event loop, the buffer is freed once written, so this costs no memory per
-# connection), and the most one sendfile() call may send of a download (zero-copy; the
-# socket's send buffer bounds what one call really sends). Fewer, larger steps of the
-# event loop per GiB: uploads used ~30% less server CPU than with 256 KiB.
+# connection), and, with `send_threads` off, the most one sendfile() call may send of a
+# download (zero-copy; the socket's send buffer bounds what one call really sends).
+# Fewer, larger steps of the event loop per GiB: uploads used ~30% less server CPU than
+# with 256 KiB.
 RECV_CHUNK = 1024 * 1024
 SENDFILE_CHUNK = 4 * 1024 * 1024
 
 
 class PoolFTPServer(FTPServer):
     """pyftpdlib's server with `serve_forever(blocking=False)` that never sleeps past a
-    scheduled call, and the password checks' pipe left out of the connection count.
+    scheduled call, its worker threads (`Workers`) stopped on close, and their inbox's
+    pipe left out of the connection count.
 
     `pool-server serve` drives the loop one poll at a time with a 0.5 s cap (to notice
     SIGTERM). pyftpdlib's non-blocking loop polls for the whole cap even when a timer is
@@ -32,13 +35,19 @@ class PoolFTPServer(FTPServer):
     log line pyftpdlib formats on every call.)
     """
 
-    password_checks: PasswordChecks | None = None
+    workers: Workers | None = None
 
     def _map_len(self) -> int:
-        # Counted against max_connections: the password checks' wake-up pipe is in the
-        # IOLoop's map but is no connection.
-        checks = self.password_checks
-        return len(self.ioloop.socket_map) - (1 if checks and checks.registered else 0)
+        # Counted against max_connections: the workers' wake-up pipe is in the IOLoop's
+        # map but is no connection.
+        workers = self.workers
+        return len(self.ioloop.socket_map) - (1 if workers and workers.inbox.registered
+                                              else 0)
+
+    def close_all(self) -> None:
+        if self.workers is not None:
+            self.workers.close()  # the downloads in flight are not in the IOLoop's map
+        super().close_all()
 
     def serve_forever(
         self, timeout: float | None = None, blocking: bool = True, handle_exit: bool = True,
@@ -82,8 +91,9 @@ def build_ftp_server(
     for path in (cert, key):
         if not path.is_file():
             raise ConfigError(f"{path} not found: run `pool-server init` to make a certificate")
-    dtp = type("OrtakDTPHandler", (AtomicUploadDTPHandler,), {
+    dtp = type("OrtakDTPHandler", (PoolDTPHandler,), {
         "timeout": ftp["data_timeout"],
+        "send_threads": ftp["send_threads"],
         "eof_grace": ftp["upload_end_grace_ms"] / 1000.0,
         "ac_in_buffer_size": RECV_CHUNK,
         "ac_out_buffer_size": SENDFILE_CHUNK,
@@ -114,11 +124,11 @@ def build_ftp_server(
     handler = type("OrtakFTPHandler", (PoolFTPHandler,), attrs)
     handler.get_ssl_context()
     server = PoolFTPServer((host, port), handler)
-    # Password checks (scrypt) on worker threads, off the event loop: see PasswordChecks.
+    # Password checks (scrypt) on worker threads, off the event loop: see workers.py.
     # Half the cores (the event loop and the kernel's network work need the rest); each
     # worker keeps scrypt's 16 MiB in its malloc arena, so no more than 4.
-    checks = PasswordChecks(server.ioloop, max(1, min(4, (os.cpu_count() or 1) // 2)))
-    handler.password_checks = server.password_checks = checks
+    workers = Workers(server.ioloop, max(1, min(4, (os.cpu_count() or 1) // 2)))
+    handler.workers = server.workers = workers
     server.max_cons = cfg.get("server", "max_connections")
     server.max_cons_per_ip = cfg.get("server", "max_connections_per_ip")
     return server
