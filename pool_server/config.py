@@ -47,10 +47,11 @@ SETTINGS: list[Setting] = [
         ("tls_key", "tls/key.pem", "TLS private key (PEM), relative to the data folder"),
         ("data_timeout", 300, "seconds a data transfer may stall before it is cut"),
         ("max_command_line", 4096, "longest FTP command line accepted, in bytes"),
-        ("send_threads", True,
-         "send each plain-FTP download from a thread of its own, so the event loop stays "
-         "free for every other session (and a cold disk read holds up only that download)"),
-        ("use_sendfile", True, "with send_threads off: zero-copy sendfile() from the event loop"),
+        ("data_threads", True,
+         "move each plain-FTP transfer's bytes on a thread of its own, so the event loop "
+         "stays free for every other session (and a slow disk holds up only that transfer)"),
+        ("use_sendfile", True,
+         "with data_threads off: downloads by sendfile() from the event loop"),
         ("upload_end_grace_ms", 20,
          "after an upload's data ends, wait this long to tell a finished client from a "
          "killed one (whose control connection closes too) before committing"),

@@ -1,4 +1,4 @@
-"""Downloads over FTP: sent by a thread per transfer (`send_threads`), taken back by the
+"""Downloads over FTP: sent by a thread per transfer (`data_threads`), taken back by the
 event loop when done, stopped by ABOR, a vanished client or a server shutdown — and the
 event loop's own sender when the setting is off."""
 
@@ -126,8 +126,8 @@ def test_shutdown_cuts_stalled_downloads_and_exits_cleanly(data, server_factory)
         ftp.close()
 
 
-def test_the_event_loop_sends_when_send_threads_is_off(data, server_factory):
-    set_setting(data, "ftp", "send_threads", "false")
+def test_the_event_loop_sends_when_data_threads_is_off(data, server_factory):
+    set_setting(data, "ftp", "data_threads", "false")
     body = os.urandom(BIG // 4 + 7)
     _put(data, "long.mxf", body)
     srv = server_factory(sftp=False)

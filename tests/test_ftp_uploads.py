@@ -198,3 +198,62 @@ def test_another_user_does_not_see_or_resume_my_partial(ftp_server, area):
     conn.close()
     up.voidresp()
     up.quit()
+
+
+def _reset(conn) -> None:
+    """Close the data connection with a reset (SO_LINGER 0), as a crashing client's
+    network stack or a middlebox might, rather than ending it."""
+    import socket
+    import struct
+
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def test_a_reset_data_connection_never_completes_an_upload(ftp_server, area):
+    body = payload(3 * 1024 * 1024)
+    up = login(ftp_server.ftp_port)
+    conn = up.transfercmd("STOR /TRT/news/reset.mov")
+    conn.sendall(body[:1_000_000])
+    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == 1_000_000,
+             what="1000000 bytes received")
+    _reset(conn)
+    with pytest.raises(ftplib.error_temp, match=r"^426"):
+        up.voidresp()
+    assert up.nlst("/TRT/news") == []  # the same session goes on
+    assert up.size("/TRT/news/reset.mov") == 1_000_000
+    up.storbinary("STOR /TRT/news/reset.mov", io.BytesIO(body[1_000_000:]), rest=1_000_000)
+    up.quit()
+    assert (area / "reset.mov").read_bytes() == body
+    assert audit_statuses(ftp_server.data, "reset.mov") == ["partial", "complete"]
+
+
+def test_abor_during_an_upload_keeps_a_resumable_partial(ftp_server, area):
+    body = payload(2 * 1024 * 1024)
+    up = login(ftp_server.ftp_port)
+    conn = up.transfercmd("STOR /TRT/news/abor.mov")
+    conn.sendall(body[:500_000])
+    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == 500_000,
+             what="500000 bytes received")
+    up.sock.sendall(b"ABOR\r\n")
+    assert up.getline().startswith("426 ")
+    assert up.getline().startswith("226 ")
+    conn.close()
+    assert up.nlst("/TRT/news") == []
+    assert up.size("/TRT/news/abor.mov") == 500_000
+    up.storbinary("APPE /TRT/news/abor.mov", io.BytesIO(body[500_000:]))
+    up.quit()
+    assert (area / "abor.mov").read_bytes() == body
+
+
+def test_uploads_from_the_event_loop_when_data_threads_is_off(data, server_factory):
+    from .helpers import set_setting
+
+    set_setting(data, "ftp", "data_threads", "false")
+    srv = server_factory(sftp=False)
+    body = payload(5 * 1024 * 1024 + 3)
+    with login(srv.ftp_port) as up:
+        up.storbinary("STOR /TRT/loop.mov", io.BytesIO(body))
+        got = io.BytesIO()
+        up.retrbinary("RETR /TRT/loop.mov", got.write)
+    assert got.getvalue() == body == (data / "pool" / "TRT" / "loop.mov").read_bytes()

@@ -26,10 +26,10 @@ from ..errors import AuthenticationFailed, Banned, PoolError
 from ..fs import PoolFS, Session, Upload
 from .filesystem import PoolAbstractedFS
 from .replies import reply_for
-from .workers import FileReadError, FileSender, Workers
+from .workers import DataThread, FileReadError, FileWriteError, Workers
 
 _FULL = (errno.EDQUOT, errno.ENOSPC)
-SENDER_STOP_WAIT = 2.0  # seconds; a stopped sender only ever finishes a read of the file
+THREAD_STOP_WAIT = 2.0  # seconds; a stopped data thread only finishes one file operation
 
 
 class PoolAuthorizer(DummyAuthorizer):
@@ -98,13 +98,13 @@ def peer_closed(sock: Any) -> bool:
 
 
 class PoolDTPHandler(TLS_DTPHandler):
-    """The data channel: downloads sent from a thread, uploads committed atomically.
+    """The data channel: transfers moved by a thread each, uploads committed atomically.
 
-    Downloads. A binary download of a file over a plain (not TLS) data connection is
-    sent by a `FileSender` thread (`send_threads`, on by default): the event loop stays
-    free for every other session while it runs. The loop takes the socket back when the
-    sender is done; closing the channel meanwhile (ABOR, the control connection lost,
-    the data timeout) stops the sender.
+    Threads. A binary transfer of a file over a plain (not TLS) data connection is moved
+    by a `DataThread` of its own (`data_threads`, on by default): the event loop stays
+    free for every other session meanwhile. The loop takes the socket back when the
+    thread is done; closing the channel meanwhile (ABOR, the control connection lost,
+    the data timeout) stops the thread first.
 
     Uploads. The upload is committed before the reply, and 552 answers a full quota or
     disk (the partial is discarded: it could never complete). In stream mode the end of
@@ -113,44 +113,60 @@ class PoolDTPHandler(TLS_DTPHandler):
     sockets of a dead process in reverse order, so the data connection's end often
     arrives first. The decision therefore waits `eof_grace` seconds (without blocking
     anyone else) and then looks at the control connection: gone means the upload stays a
-    hidden, resumable partial.
+    hidden, resumable partial. A data connection reset by the client (not ended) never
+    completes an upload.
     """
 
     eof_grace = 0.02
-    send_threads = True
+    data_threads = True
     _deciding = False
-    _sender: FileSender | None = None
+    _thread: DataThread | None = None
+
+    # -- transfers on a thread of their own
+
+    def _workers_for(self, type_: str) -> Workers | None:
+        workers: Workers | None = self.cmd_channel.workers
+        if workers is None or not self.data_threads or type_ != "i" or is_ssl_sock(self.socket):
+            return None
+        return workers
 
     def push_with_producer(self, producer: Any) -> None:
-        workers: Workers | None = self.cmd_channel.workers
-        if workers is None or not self.send_threads or not self._plain_binary_file():
+        workers = self._workers_for(self.cmd_channel._current_type)
+        try:
+            file_fd = self.file_obj.fileno()
+        except (AttributeError, OSError, ValueError):
+            workers = None  # not a file (a listing)
+        if workers is None:
             super().push_with_producer(producer)
             return
         self._initialized = True
-        self.del_channel()  # the sender owns the socket until it is done
-        self._sender = workers.send_file(
-            self.file_obj.fileno(), self.socket.fileno(), producer.file.tell(),
-            progress=self._count_sent, done=self._sent)
+        self.del_channel()  # the thread owns the socket until it is done
+        self._thread = workers.send_file(file_fd, producer.file.tell(), self.socket.fileno(),
+                                         progress=self._count_sent, done=self._sent)
 
-    def _plain_binary_file(self) -> bool:
-        if is_ssl_sock(self.socket) or self.cmd_channel._current_type != "i":
-            return False
-        try:
-            self.file_obj.fileno()
-        except (AttributeError, OSError, ValueError):
-            return False
-        return True
+    def enable_receiving(self, type: str, cmd: str) -> None:
+        super().enable_receiving(type, cmd)
+        workers = self._workers_for(type)
+        upload = self.file_obj
+        if workers is None or not isinstance(upload, Upload):
+            return
+        self.del_channel()  # the thread owns the socket until it is done
+        self._thread = workers.receive(upload.write, self.socket.fileno(),
+                                       progress=self._count_received, done=self._received)
 
     def transfer_in_progress(self) -> bool:
-        # From the moment a sender starts: its first bytes may reach the client (which
-        # may answer with ABOR) before its thread has counted them.
-        return self._sender is not None or super().transfer_in_progress()
+        # From the moment a thread starts: its first bytes may reach the client (which
+        # may answer with ABOR) before the thread has counted them.
+        return self._thread is not None or super().transfer_in_progress()
 
     def _count_sent(self, n: int) -> None:
-        self.tot_bytes_sent += n  # on the sender's thread; the loop only reads it
+        self.tot_bytes_sent += n  # on the thread; the loop only reads it
+
+    def _count_received(self, n: int) -> None:
+        self.tot_bytes_received += n  # on the thread; the loop only reads it
 
     def _sent(self, error: Exception | None) -> None:
-        self._sender = None
+        self._thread = None
         if self._closed:
             return
         if error is None:
@@ -162,9 +178,32 @@ class PoolDTPHandler(TLS_DTPHandler):
             self._resp = (f"426 Transfer aborted; {self.tot_bytes_sent} bytes transmitted.",
                           logger.debug)
         else:
-            logger.error("sending %s failed", self.file_obj.name, exc_info=error)
-            self._resp = ("426 Internal error; transfer aborted.", logger.warning)
+            self._internal_error("sending", error)
         self.close()
+
+    def _received(self, error: Exception | None) -> None:
+        self._thread = None
+        if self._closed:
+            return
+        if error is None:
+            self.handle_close()  # the end of the data: the end of the file
+            return
+        if isinstance(error, FileWriteError) and error.errno in _FULL:
+            self._refuse_full(error.strerror)
+            return
+        if isinstance(error, FileWriteError):
+            self._resp = (f"426 {error.strerror}; transfer aborted.", logger.warning)
+        elif isinstance(error, OSError):
+            self._resp = ("426 Data connection reset; upload kept for resume.", logger.info)
+        else:
+            self._internal_error("receiving", error)
+        self.close()
+
+    def _internal_error(self, doing: str, error: Exception) -> None:
+        logger.error("%s %s failed", doing, self.file_obj.name, exc_info=error)
+        self._resp = ("426 Internal error; transfer aborted.", logger.warning)
+
+    # -- the end of an upload
 
     def handle_close(self) -> None:
         if self._closed or self._deciding or not self.receive \
@@ -180,12 +219,12 @@ class PoolDTPHandler(TLS_DTPHandler):
             super().handle_close()
 
     def close(self) -> None:
-        if self._sender is not None:
-            # Stopped within one read of the file; waiting for it makes the byte count
-            # (audit, 426 reply) include what its last write handed to the kernel.
-            self._sender.stop()
-            self._sender.join(SENDER_STOP_WAIT)
-            self._sender = None
+        if self._thread is not None:
+            # Stopped within one file operation; waiting for it makes the byte count
+            # (audit, replies) complete, and leaves the upload to this thread alone.
+            self._thread.stop()
+            self._thread.join(THREAD_STOP_WAIT)
+            self._thread = None
         upload = self.file_obj
         if not self._closed and self.receive and isinstance(upload, Upload):
             if self.transfer_finished and peer_closed(self.cmd_channel.socket):
@@ -206,14 +245,17 @@ class PoolDTPHandler(TLS_DTPHandler):
     def handle_error(self) -> None:
         exc = sys.exc_info()[1]
         cause = exc.__cause__ if isinstance(exc, _FileReadWriteError) else None
-        upload = self.file_obj
-        if isinstance(cause, OSError) and cause.errno in _FULL and isinstance(upload, Upload):
-            why = cause.strerror or "no space left"
-            upload.discard(why)
-            self._resp = (f"552 {why}; transfer aborted, nothing was stored.", logger.warning)
-            self.close()
+        if isinstance(cause, OSError) and cause.errno in _FULL \
+                and isinstance(self.file_obj, Upload):
+            self._refuse_full(cause.strerror)
             return
         super().handle_error()
+
+    def _refuse_full(self, why: str | None) -> None:
+        why = why or "no space left"
+        self.file_obj.discard(why)
+        self._resp = (f"552 {why}; transfer aborted, nothing was stored.", logger.warning)
+        self.close()
 
 
 class PoolFTPHandler(TLS_FTPHandler):

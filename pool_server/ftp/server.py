@@ -14,7 +14,7 @@ from .workers import Workers
 
 # Data channels: bytes taken from the socket per read of an upload (one read at a time
 # on the event loop, the buffer is freed once written, so this costs no memory per
-# connection), and, with `send_threads` off, the most one sendfile() call may send of a
+# connection), and, with `data_threads` off, the most one sendfile() call may send of a
 # download (zero-copy; the socket's send buffer bounds what one call really sends).
 # Fewer, larger steps of the event loop per GiB: uploads used ~30% less server CPU than
 # with 256 KiB.
@@ -93,7 +93,7 @@ def build_ftp_server(
             raise ConfigError(f"{path} not found: run `pool-server init` to make a certificate")
     dtp = type("OrtakDTPHandler", (PoolDTPHandler,), {
         "timeout": ftp["data_timeout"],
-        "send_threads": ftp["send_threads"],
+        "data_threads": ftp["data_threads"],
         "eof_grace": ftp["upload_end_grace_ms"] / 1000.0,
         "ac_in_buffer_size": RECV_CHUNK,
         "ac_out_buffer_size": SENDFILE_CHUNK,

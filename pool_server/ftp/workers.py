@@ -1,10 +1,10 @@
-"""Work the FTP door does off its event loop: password checks and download senders.
+"""Work the FTP door does off its event loop: password checks and data transfers.
 
 pyftpdlib serves every session from one event loop. Anything slow there stalls everyone:
-an scrypt check costs tens of milliseconds of CPU, and a download pushed from the loop
-makes every other session wait behind its `sendfile()` calls (and behind the disk, when
-the file is not in the page cache). Both therefore run on threads, and their outcomes
-come back to the loop through one `LoopInbox`.
+an scrypt check costs tens of milliseconds of CPU, and a transfer driven by the loop
+makes every other session wait behind its system calls (and behind the disk, when a
+download is not in the page cache or an upload meets a slow disk). Both therefore run on
+threads, and their outcomes come back to the loop through one `LoopInbox`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from typing import Any
 
 from pyftpdlib.log import logger
 
-# Bytes a sender reads from the file and writes to the socket per step: one buffer per
-# download in flight. On loopback, reading into a buffer on the sender's core and copying
-# it on to the socket beat zero-copy sendfile() from the loop by ~1.3x (the receiver then
-# copies from cache rather than from memory); 1 MiB was a little ahead of 256 KiB with 50
-# parallel downloads. See benchmarks/README.md.
-SEND_CHUNK = 1024 * 1024
+# Bytes a data thread moves per step: one buffer per transfer in flight. On loopback,
+# reading a download into a buffer on the sender's core and copying it on to the socket
+# beat zero-copy sendfile() from the loop by ~1.3x (the client then copies from cache
+# rather than from memory); 1 MiB was a little ahead of 256 KiB with 50 parallel
+# downloads. See benchmarks/README.md.
+CHUNK = 1024 * 1024
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s
-_POLL_MS = 1000  # a stopped sender wakes at once (its socket is shut down); this is a cap
+_POLL_MS = 1000  # a stopped thread wakes at once (its socket is shut down); this is a cap
 
 
 class LoopInbox:
@@ -126,26 +126,27 @@ class FileReadError(OSError):
     """Reading the file being sent failed (as opposed to the connection)."""
 
 
-class FileSender(threading.Thread):
-    """Sends a file from `offset` to its end over a data connection, on its own thread.
+class FileWriteError(OSError):
+    """Writing the upload failed (a full quota or disk, an I/O error), not the socket."""
 
-    It works on duplicates of the file's and the socket's descriptors, so the event loop
-    may close its own at any time. `stop()` (from any thread) cuts the connection (a
-    reset) and ends the sender within one read of the file; `done` is then not called.
-    `progress(n)` is called on this thread as bytes go out; `done(error or None)` runs on
-    the event loop at the end; `exited(self)` on this thread, last.
+
+class DataThread(threading.Thread):
+    """Moves one transfer's bytes between a data connection and a file, on its own thread.
+
+    It works on a duplicate of the socket's descriptor, so the event loop may close its
+    own at any time. `stop()` (from any thread) cuts the connection (a reset) and ends
+    the thread within one file operation; `done` is then not called. `progress(n)` is
+    called on this thread as bytes move; `done(error or None)` runs on the event loop at
+    the end; `exited(self)` on this thread, last.
     """
 
     def __init__(
-        self, file_fd: int, sock_fd: int, offset: int, inbox: LoopInbox,
-        progress: Callable[[int], None], done: Callable[[Exception | None], None],
-        exited: Callable[[FileSender], None],
+        self, sock_fd: int, inbox: LoopInbox, progress: Callable[[int], None],
+        done: Callable[[Exception | None], None], exited: Callable[[DataThread], None],
     ) -> None:
-        super().__init__(name="ftp-send", daemon=True)
-        self._lock = threading.Lock()  # the duplicates are never used once closed
-        self._in = os.dup(file_fd)
-        self._out: int | None = os.dup(sock_fd)
-        self._offset = offset
+        super().__init__(name=f"ftp-{type(self).__name__}", daemon=True)
+        self._lock = threading.Lock()  # the duplicate is never used once closed
+        self._sock: int | None = os.dup(sock_fd)
         self._inbox = inbox
         self._progress = progress
         self._done = done
@@ -155,14 +156,14 @@ class FileSender(threading.Thread):
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
-            if self._out is not None:
-                sock = socket.socket(fileno=self._out)
+            if self._sock is not None:
+                sock = socket.socket(fileno=self._sock)
                 try:
-                    # Reset, not close, once the last descriptor goes: the bytes still
-                    # queued for a client that stopped reading would otherwise hold
-                    # the connection open in the kernel long after it was cut.
+                    # Reset, not close, once the last descriptor goes: bytes still
+                    # queued either way would otherwise hold the connection open in the
+                    # kernel long after it was cut.
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-                    sock.shutdown(socket.SHUT_RDWR)  # wakes a poll() or write() at once
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes a poll() at once
                 except OSError:
                     pass  # not connected any more
                 finally:
@@ -171,31 +172,47 @@ class FileSender(threading.Thread):
     def run(self) -> None:
         error: Exception | None = None
         try:
-            self._send()
+            assert self._sock is not None
+            self._move(self._sock, bytearray(CHUNK))
         except Exception as exc:  # an OSError, or a bug: either ends this transfer
             error = exc
         finally:
             with self._lock:
-                assert self._out is not None
-                os.close(self._in)
-                os.close(self._out)
-                self._out = None
+                assert self._sock is not None
+                os.close(self._sock)
+                self._sock = None
                 stopped = self._stopping
+                self._release()
             if not stopped:
                 self._inbox.call(lambda: self._done(error))
             self._exited(self)
 
-    def _send(self) -> None:
-        buf = bytearray(SEND_CHUNK)
+    def _move(self, sock: int, buf: bytearray) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Close what else the thread holds (under the lock, once)."""
+
+
+class FileSender(DataThread):
+    """Sends a file (a duplicate of `file_fd`) from `offset` to its end."""
+
+    def __init__(self, file_fd: int, offset: int, *args: Any) -> None:
+        super().__init__(*args)
+        self._file = os.dup(file_fd)
+        self._offset = offset
+
+    def _release(self) -> None:
+        os.close(self._file)
+
+    def _move(self, sock: int, buf: bytearray) -> None:
         view = memoryview(buf)
         poller = select.poll()
-        out = self._out
-        assert out is not None
-        poller.register(out, select.POLLOUT)
+        poller.register(sock, select.POLLOUT)
         offset = self._offset
         while not self._stopping:
             try:
-                n = os.preadv(self._in, [buf], offset)
+                n = os.preadv(self._file, [buf], offset)
             except OSError as exc:
                 raise FileReadError(exc.errno, exc.strerror) from exc
             if n == 0:
@@ -205,7 +222,7 @@ class FileSender(threading.Thread):
                 if self._stopping:
                     return
                 try:
-                    k = os.write(out, view[sent:n])
+                    k = os.write(sock, view[sent:n])
                 except BlockingIOError:
                     poller.poll(_POLL_MS)
                     continue
@@ -214,43 +231,80 @@ class FileSender(threading.Thread):
             offset += n
 
 
+class FileReceiver(DataThread):
+    """Receives an upload until the client ends the data connection, writing each chunk
+    through `write` (the upload's own, which charges the quota)."""
+
+    def __init__(self, write: Callable[[memoryview], Any], *args: Any) -> None:
+        super().__init__(*args)
+        self._write = write
+
+    def _move(self, sock: int, buf: bytearray) -> None:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        with memoryview(buf) as view:
+            while not self._stopping:
+                try:
+                    n = os.readv(sock, [buf])
+                except BlockingIOError:
+                    poller.poll(_POLL_MS)
+                    continue
+                if n == 0:
+                    return  # the end of the data connection: the end of the file
+                try:
+                    self._write(view[:n])
+                except OSError as exc:
+                    raise FileWriteError(exc.errno, exc.strerror) from exc
+                self._progress(n)
+
+
 class Workers:
-    """The FTP server's threads: one inbox, the password checks, the senders in flight."""
+    """The FTP server's threads: one inbox, the password checks, the transfers in flight."""
 
     def __init__(self, ioloop: Any, password_workers: int) -> None:
         self.inbox = LoopInbox(ioloop)
         self.password_checks = PasswordChecks(self.inbox, password_workers)
-        self._senders: set[FileSender] = set()
+        self._transfers: set[DataThread] = set()
         self._lock = threading.Lock()
 
     def send_file(
-        self, file_fd: int, sock_fd: int, offset: int, progress: Callable[[int], None],
+        self, file_fd: int, offset: int, sock_fd: int, progress: Callable[[int], None],
         done: Callable[[Exception | None], None],
-    ) -> FileSender:
-        """Start sending on a thread; `done` runs on the event loop (see FileSender)."""
-        sender = FileSender(file_fd, sock_fd, offset, self.inbox, progress, done,
-                            self._exited)
-        with self._lock:
-            self._senders.add(sender)
-        sender.start()
-        return sender
+    ) -> DataThread:
+        """Send a file from `offset` on a thread; `done` runs on the event loop."""
+        return self._start(FileSender(file_fd, offset, sock_fd, self.inbox, progress, done,
+                                      self._exited))
 
-    def _exited(self, sender: FileSender) -> None:
+    def receive(
+        self, write: Callable[[memoryview], Any], sock_fd: int,
+        progress: Callable[[int], None], done: Callable[[Exception | None], None],
+    ) -> DataThread:
+        """Receive an upload on a thread; `done` runs on the event loop."""
+        return self._start(FileReceiver(write, sock_fd, self.inbox, progress, done,
+                                        self._exited))
+
+    def _start(self, transfer: DataThread) -> DataThread:
         with self._lock:
-            self._senders.discard(sender)
+            self._transfers.add(transfer)
+        transfer.start()
+        return transfer
+
+    def _exited(self, transfer: DataThread) -> None:
+        with self._lock:
+            self._transfers.discard(transfer)
 
     @property
-    def sending(self) -> int:
+    def transferring(self) -> int:
         with self._lock:
-            return len(self._senders)
+            return len(self._transfers)
 
     def close(self, wait: float = 5.0) -> None:
-        """Stop the senders (their connections are cut), the checks, then the inbox."""
+        """Stop the transfers (their connections are cut), the checks, then the inbox."""
         with self._lock:
-            senders = list(self._senders)
-        for sender in senders:
-            sender.stop()
-        for sender in senders:
-            sender.join(wait)
+            transfers = list(self._transfers)
+        for transfer in transfers:
+            transfer.stop()
+        for transfer in transfers:
+            transfer.join(wait)
         self.password_checks.close()
         self.inbox.close()
