@@ -3,32 +3,39 @@ click commands of `pool_client.commands`."""
 
 from __future__ import annotations
 
+import os
 import sys
-
-M_MMAP_THRESHOLD = -3  # glibc <malloc.h>
-BIG_BUFFERS = 8 * 1024 * 1024
-
-
-def _keep_big_buffers_in_the_heap() -> None:
-    """Downloads move 1 MiB chunks; glibc would mmap and munmap each one (its threshold
-    is 128 KiB until it adapts, per arena), which costs a third of the throughput of a
-    fresh process. Raising the threshold keeps them in reusable heap memory."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, BIG_BUFFERS)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to tune
+from typing import NoReturn
 
 
 def main() -> None:
     from . import prewarm
 
     warm = prewarm.start(sys.argv[1:])
-    _keep_big_buffers_in_the_heap()
     from .app import App
     from .commands import cli
 
-    cli(prog_name="pool", obj=App(prewarm=warm))
+    try:
+        cli(prog_name="pool", obj=App(prewarm=warm))
+    except SystemExit as done:
+        _exit_now(done.code)
+    _exit_now(0)
+
+
+def _exit_now(code: object) -> NoReturn:
+    """Leave without tearing the interpreter down, as mypy does: by now the command has
+    closed its connections, files and threads, and freeing the objects of ~170 modules
+    one by one took ~10 ms, a sixth of a no-op `pool sync`."""
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message")
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe (`pool search … | head`): nothing more can be said
+    os._exit(status)

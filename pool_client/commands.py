@@ -7,7 +7,6 @@ Errors become one line on stderr and an exit code (`errors.ExitCode`) in one pla
 from __future__ import annotations
 
 import sys
-import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,8 @@ class PoolGroup(click.Group):
     def _fail(ctx: click.Context, message: str, code: int) -> None:
         app = ctx.obj if isinstance(ctx.obj, App) else None
         if app is not None and app.debug:
+            import traceback  # only here: a run that goes well never needs it
+
             traceback.print_exc()
         click.echo(message, err=True)
         ctx.exit(int(code))

@@ -8,7 +8,6 @@ installed, else a prompt; never the config file, never the command line.
 
 from __future__ import annotations
 
-import netrc
 import os
 import re
 from dataclasses import dataclass
@@ -196,6 +195,8 @@ def find_password(endpoint: Endpoint, stdin_password: str | None, interactive: b
     if os.environ.get("POOL_PASSWORD"):
         return os.environ["POOL_PASSWORD"]
     try:
+        import netrc  # here: most runs never need it
+
         auth = netrc.netrc().authenticators(endpoint.host)
     except (FileNotFoundError, netrc.NetrcParseError, OSError):
         auth = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,25 @@ class Outcome:
     error: ClientError | None = None
 
 
+M_MMAP_THRESHOLD = -3  # glibc <malloc.h>
+BIG_BUFFERS = 8 * 1024 * 1024
+
+
+def _keep_big_buffers_in_the_heap() -> None:
+    """Downloads move 1 MiB chunks; glibc would mmap and munmap each one (its threshold
+    is 128 KiB until it adapts, per arena), which costs a third of the throughput of a
+    fresh process. Raising the threshold keeps them in reusable heap memory. (Here, not
+    at start-up: ctypes is not worth importing for a command that downloads nothing.)"""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, BIG_BUFFERS)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
+
+
 def run_downloads(
     remote: Remote,
     jobs: list[Job],
@@ -46,6 +66,7 @@ def run_downloads(
 ) -> list[Outcome]:
     """Download every job; errors are collected per job, not raised. KeyboardInterrupt
     stops every worker at its next chunk (the `.part` files stay) and is re-raised."""
+    _keep_big_buffers_in_the_heap()
     parallel = max(1, min(parallel, len(jobs) or 1))
     local = threading.local()
     made: list[Transport] = []

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .errors import FeedError, NotFound
+from .feedpath import FEED, INDEX
 from .remote import Remote
 from .transfer import fetch
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 # The catalog package (and sqlite-utils under it) is imported only when the local copy
 # has to change or be searched: a no-op `pool sync` never pays for it.
 
-FEED = "/.catalog"
 DB_NAME = "catalog.sqlite"
 STATE_NAME = "feed-state.json"
 
@@ -111,10 +111,10 @@ class LocalCatalog:
         self.folder.mkdir(parents=True, exist_ok=True)
         t = remote.transport()
         try:
-            raw = remote.retrying(lambda: t.read_bytes(f"{FEED}/index.json"))
+            raw = remote.retrying(lambda: t.read_bytes(INDEX))
         except NotFound:
             raise NotFound(
-                f"the pool publishes no catalog yet ({FEED}/index.json is missing): "
+                f"the pool publishes no catalog yet ({INDEX} is missing): "
                 "ask its operator whether the indexer runs"
             ) from None
         before = self.seq()
@@ -128,7 +128,7 @@ class LocalCatalog:
         try:
             index = feed_reader.read_index(raw)
         except CatalogError as exc:
-            raise FeedError(f"{FEED}/index.json: {exc}") from exc
+            raise FeedError(f"{INDEX}: {exc}") from exc
         try:
             self._catch_up(remote, index, result, force_snapshot=before < 0)
         except CatalogError as exc:  # a gap or a torn journal: the snapshot heals it

@@ -1,7 +1,8 @@
 """Log in while Python is still importing: the connection of a network command is
 opened on a thread as soon as the process starts, so its round trips (and the server's
-password hashing) overlap the start-up instead of following it. A no-op `pool sync`
-is mostly start-up and one login, so this is most of what it costs.
+password hashing) overlap the start-up instead of following it; `update` and `sync`
+also read the feed index there (`READ_AHEAD`). A no-op `pool sync` is mostly start-up,
+one login and that one read, so this is most of what it costs.
 
 Only when everything is known without asking (the connection from a profile or
 POOL_URL, the password from POOL_PASSWORD, ~/.netrc or the keyring); otherwise the
@@ -16,15 +17,20 @@ import threading
 
 from .config import Endpoint, config_dir, find_password, resolve_endpoint
 from .errors import ClientError, TransientError
+from .feedpath import INDEX
 from .transport import Transport, make_transport
 
 NETWORK_COMMANDS = frozenset({"update", "sync", "get", "put", "ls"})
+READ_AHEAD = {"update": (INDEX,), "sync": (INDEX,)}
+"""What a command reads first, whatever its options: read while it is still starting."""
 _GLOBAL_WITH_VALUE = frozenset({"--profile"})
 
 
 class Prewarm:
-    def __init__(self, endpoint: Endpoint, password: str) -> None:
+    def __init__(self, endpoint: Endpoint, password: str, read_ahead: tuple[str, ...] = ()
+                 ) -> None:
         self.endpoint, self.password = endpoint, password
+        self._read_ahead = read_ahead
         self.transport: Transport = make_transport(
             endpoint, password, config_dir(), lambda m: print(m, file=sys.stderr)
         )
@@ -37,8 +43,15 @@ class Prewarm:
             self.transport.connect()
         except ClientError as exc:
             self.error = exc
+            return
         except Exception as exc:  # kept for the command to report
             self.error = ClientError(f"{self.endpoint.url}: {exc}")
+            return
+        for path in self._read_ahead:
+            try:
+                self.transport.read_ahead(path)
+            except Exception:
+                return  # the command reads it again and meets the error itself
 
     def take(self, endpoint: Endpoint, password: str) -> Transport | None:
         """The connected transport if it is for this endpoint and password; None if the
@@ -60,7 +73,7 @@ class Prewarm:
 
 def start(argv: list[str]) -> Prewarm | None:
     """A Prewarm for `pool ARGV` when it is a network command with everything known."""
-    profile = None
+    profile = command = None
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -75,6 +88,7 @@ def start(argv: list[str]) -> Prewarm | None:
         elif not arg.startswith("-"):
             if arg not in NETWORK_COMMANDS or "--help" in argv or "-h" in argv:
                 return None
+            command = arg
             break
         i += 1
     else:
@@ -84,4 +98,4 @@ def start(argv: list[str]) -> Prewarm | None:
         password = find_password(endpoint, None, interactive=False)
     except ClientError:
         return None  # the command says what is missing
-    return Prewarm(endpoint, password)
+    return Prewarm(endpoint, password, READ_AHEAD.get(command or "", ()))

@@ -17,15 +17,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .downloads import Job, Outcome, run_downloads
 from .errors import ClientError
 from .localcat import LocalCatalog, UpdateResult
 from .progress import Display
 from .query import Query, all_matching
 from .remote import Remote
 from .transfer import RateLimiter
+
+if TYPE_CHECKING:
+    from .downloads import Job, Outcome
 
 STATE_NAME = ".pool-sync.db"
 BATCH = 200
@@ -177,6 +179,9 @@ def sync_once(
             # same catalog, same query, DIR untouched since the last complete run
             result.matched = int(last.get("matched", 0))
             return result
+        # Only now: a run with nothing to do never pays for the download machinery.
+        from .downloads import Job, run_downloads
+
         with catalog.open() as db:
             wanted = {row["id"]: row for row in all_matching(db, query)}
         result.matched = len(wanted)

@@ -55,6 +55,7 @@ class Transport(ABC):
         """Commands sent, by kind: 'list', 'stat', 'read', 'write', 'hash', 'mkdir'."""
         self.bytes_in = 0
         self.bytes_out = 0
+        self._ahead: dict[str, bytes] = {}
 
     def __enter__(self) -> Transport:
         return self
@@ -83,7 +84,14 @@ class Transport(ABC):
         """Stream a file's bytes from `offset` to its end, in chunks."""
 
     def read_bytes(self, path: str, offset: int = 0) -> bytes:
+        if offset == 0 and path in self._ahead:
+            return self._ahead.pop(path)
         return b"".join(self.read(path, offset))
+
+    def read_ahead(self, path: str) -> None:
+        """Read a small file now and keep it for the next `read_bytes(path)`, once: a
+        command starting up overlaps the read with its own imports (see prewarm)."""
+        self._ahead[path] = self.read_bytes(path)
 
     @abstractmethod
     def resume_offset(self, path: str) -> int:
