@@ -297,6 +297,7 @@ class Server:
 
 class Ortak(Server):
     command: list[str]  # how to run `pool-server`
+    settings: tuple[str, ...] = ()  # "section.name=value" for pool.toml
 
     def setup(self) -> None:
         data = self.workdir / "ortak-data"
@@ -307,6 +308,10 @@ class Ortak(Server):
              "--password-stdin"], input=self.password + "\n")
         set_toml(data / "pool.toml", "server", "max_connections", "2000")
         set_toml(data / "pool.toml", "server", "max_connections_per_ip", "2000")
+        for setting in self.settings:
+            name, _, value = setting.partition("=")
+            section, _, key = name.partition(".")
+            set_toml(data / "pool.toml", section, key, value)
         self.data = data
         self.root = data / "pool"
 
@@ -718,6 +723,9 @@ def main() -> int:
     ap.add_argument("--ortak-command", default=None,
                     help="command that runs `pool-server` (default: the venv's), e.g. to "
                     "measure another checkout")
+    ap.add_argument("--ortak-set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                    help="a pool.toml setting for Ortak, e.g. ftp.use_sendfile=false "
+                    "(repeatable)")
     ap.add_argument("--workdir", default=None,
                     help="parent of the temporary folder (default: the system temp folder)")
     ap.add_argument("--json", default=None, help="write results here (default "
@@ -757,6 +765,7 @@ def main() -> int:
             ortak = Ortak("ortak", "bench", password, work, work)
             ortak.command = shlex.split(args.ortak_command) if args.ortak_command else [
                 str(BIN / "pool-server")]
+            ortak.settings = tuple(args.ortak_set)
             ortak.setup()
             servers["ortak"] = ortak
         peers = [p for p in ("vsftpd", "pure-ftpd") if p in wanted]

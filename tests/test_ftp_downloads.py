@@ -1,6 +1,7 @@
-"""Downloads over FTP: sent by a thread per transfer (`data_threads`), taken back by the
-event loop when done, stopped by ABOR, a vanished client or a server shutdown — and the
-event loop's own sender when the setting is off."""
+"""Downloads over FTP: sent by a thread per transfer (`data_threads`; by sendfile() or
+through a buffer, `use_sendfile`), taken back by the event loop when done, stopped by
+ABOR, a vanished client or a server shutdown — and the event loop's own sender when
+`data_threads` is off."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from .helpers import ftp_login, password, run_cli, set_setting, wait_for
 
@@ -39,10 +42,13 @@ def _put(data: Path, name: str, body: bytes) -> None:
     (data / "pool" / "TRT" / name).write_bytes(body)
 
 
-def test_a_download_is_byte_identical_from_any_offset(data, ftp_server):
+@pytest.mark.parametrize("sendfile", ["true", "false"])
+def test_a_download_is_byte_identical_from_any_offset(data, server_factory, sendfile):
+    set_setting(data, "ftp", "use_sendfile", sendfile)
     body = os.urandom(BIG + 12345)
     _put(data, "long.mxf", body)
-    with ftp_login(ftp_server.ftp_port, "news") as ftp:
+    srv = server_factory(sftp=False)
+    with ftp_login(srv.ftp_port, "news") as ftp:
         for rest in (None, 1, BIG - 1, len(body)):
             got = io.BytesIO()
             ftp.retrbinary("RETR /TRT/long.mxf", got.write, rest=rest)

@@ -141,8 +141,9 @@ class PoolDTPHandler(TLS_DTPHandler):
             return
         self._initialized = True
         self.del_channel()  # the thread owns the socket until it is done
-        self._thread = workers.send_file(file_fd, producer.file.tell(), self.socket.fileno(),
-                                         progress=self._count_sent, done=self._sent)
+        self._thread = workers.send_file(
+            file_fd, producer.file.tell(), self.cmd_channel.use_sendfile, self.socket.fileno(),
+            progress=self._count_sent, done=self._sent)
 
     def enable_receiving(self, type: str, cmd: str) -> None:
         super().enable_receiving(type, cmd)

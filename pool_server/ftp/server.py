@@ -12,12 +12,12 @@ from ..errors import ConfigError
 from .handler import PoolAuthorizer, PoolDTPHandler, PoolFTPHandler
 from .workers import Workers
 
-# Data channels: bytes taken from the socket per read of an upload (one read at a time
-# on the event loop, the buffer is freed once written, so this costs no memory per
-# connection), and, with `data_threads` off, the most one sendfile() call may send of a
-# download (zero-copy; the socket's send buffer bounds what one call really sends).
+# With `data_threads` off (the event loop moves the data): bytes taken from the socket
+# per read of an upload (one read at a time on the event loop, the buffer is freed once
+# written, so this costs no memory per connection), and the most one sendfile() call may
+# send of a download (the socket's send buffer bounds what one call really sends).
 # Fewer, larger steps of the event loop per GiB: uploads used ~30% less server CPU than
-# with 256 KiB.
+# with 256 KiB. (The data threads' own sizes are in workers.py.)
 RECV_CHUNK = 1024 * 1024
 SENDFILE_CHUNK = 4 * 1024 * 1024
 

@@ -10,6 +10,7 @@ threads, and their outcomes come back to the loop through one `LoopInbox`.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import select
 import socket
@@ -21,13 +22,17 @@ from typing import Any
 
 from pyftpdlib.log import logger
 
-# Bytes a data thread moves per step: one buffer per transfer in flight. On loopback,
-# reading a download into a buffer on the sender's core and copying it on to the socket
-# beat zero-copy sendfile() from the loop by ~1.3x (the client then copies from cache
-# rather than from memory); 1 MiB was a little ahead of 256 KiB with 50 parallel
-# downloads. See benchmarks/README.md.
+# Bytes a data thread moves per step through its buffer (uploads; downloads with
+# `use_sendfile` off): one buffer per transfer in flight. 1 MiB was a little ahead of
+# 256 KiB with 50 parallel downloads (benchmarks/README.md).
 CHUNK = 1024 * 1024
+# The most one sendfile() call may send (`use_sendfile`, the default). Smaller steps kept
+# the client's copy ahead of the kernel's queue on loopback: 256 KiB gave 1.3x the
+# throughput of 4 MiB with a 1 GiB file (benchmarks/README.md).
+SENDFILE_CHUNK = 256 * 1024
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s
+_NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
+_CONNECTION_GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN)
 _POLL_MS = 1000  # a stopped thread wakes at once (its socket is shut down); this is a cap
 
 
@@ -173,7 +178,7 @@ class DataThread(threading.Thread):
         error: Exception | None = None
         try:
             assert self._sock is not None
-            self._move(self._sock, bytearray(CHUNK))
+            self._move(self._sock)
         except Exception as exc:  # an OSError, or a bug: either ends this transfer
             error = exc
         finally:
@@ -187,7 +192,7 @@ class DataThread(threading.Thread):
                 self._inbox.call(lambda: self._done(error))
             self._exited(self)
 
-    def _move(self, sock: int, buf: bytearray) -> None:
+    def _move(self, sock: int) -> None:
         raise NotImplementedError
 
     def _release(self) -> None:
@@ -195,24 +200,51 @@ class DataThread(threading.Thread):
 
 
 class FileSender(DataThread):
-    """Sends a file (a duplicate of `file_fd`) from `offset` to its end."""
+    """Sends a file (a duplicate of `file_fd`) from `offset` to its end: by sendfile()
+    when `zero_copy`, else read into a buffer and written on."""
 
-    def __init__(self, file_fd: int, offset: int, *args: Any) -> None:
+    def __init__(self, file_fd: int, offset: int, zero_copy: bool, *args: Any) -> None:
         super().__init__(*args)
         self._file = os.dup(file_fd)
         self._offset = offset
+        self._zero_copy = zero_copy
 
     def _release(self) -> None:
         os.close(self._file)
 
-    def _move(self, sock: int, buf: bytearray) -> None:
-        view = memoryview(buf)
+    def _move(self, sock: int) -> None:
         poller = select.poll()
         poller.register(sock, select.POLLOUT)
-        offset = self._offset
+        if self._zero_copy and self._sendfile(sock, poller):
+            return
+        self._copy(sock, poller)
+
+    def _sendfile(self, sock: int, poller: select.poll) -> bool:
+        """Send by sendfile(); False if the system cannot (then nothing was sent)."""
         while not self._stopping:
             try:
-                n = os.preadv(self._file, [buf], offset)
+                n = os.sendfile(sock, self._file, self._offset, SENDFILE_CHUNK)
+            except BlockingIOError:
+                poller.poll(_POLL_MS)
+                continue
+            except OSError as exc:
+                if exc.errno in _NO_SENDFILE and self._offset == 0:
+                    return False
+                if exc.errno in _CONNECTION_GONE:
+                    raise
+                raise FileReadError(exc.errno, exc.strerror) from exc
+            if n == 0:
+                return True
+            self._offset += n
+            self._progress(n)
+        return True
+
+    def _copy(self, sock: int, poller: select.poll) -> None:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while not self._stopping:
+            try:
+                n = os.preadv(self._file, [buf], self._offset)
             except OSError as exc:
                 raise FileReadError(exc.errno, exc.strerror) from exc
             if n == 0:
@@ -228,7 +260,7 @@ class FileSender(DataThread):
                     continue
                 sent += k
                 self._progress(k)
-            offset += n
+            self._offset += n
 
 
 class FileReceiver(DataThread):
@@ -239,7 +271,8 @@ class FileReceiver(DataThread):
         super().__init__(*args)
         self._write = write
 
-    def _move(self, sock: int, buf: bytearray) -> None:
+    def _move(self, sock: int) -> None:
+        buf = bytearray(CHUNK)
         poller = select.poll()
         poller.register(sock, select.POLLIN)
         with memoryview(buf) as view:
@@ -268,12 +301,12 @@ class Workers:
         self._lock = threading.Lock()
 
     def send_file(
-        self, file_fd: int, offset: int, sock_fd: int, progress: Callable[[int], None],
-        done: Callable[[Exception | None], None],
+        self, file_fd: int, offset: int, zero_copy: bool, sock_fd: int,
+        progress: Callable[[int], None], done: Callable[[Exception | None], None],
     ) -> DataThread:
         """Send a file from `offset` on a thread; `done` runs on the event loop."""
-        return self._start(FileSender(file_fd, offset, sock_fd, self.inbox, progress, done,
-                                      self._exited))
+        return self._start(FileSender(file_fd, offset, zero_copy, sock_fd, self.inbox,
+                                      progress, done, self._exited))
 
     def receive(
         self, write: Callable[[memoryview], Any], sock_fd: int,
