@@ -235,6 +235,7 @@ def bench_noop(tools: Tools, work: Path, reps: int) -> dict[str, Any]:
         log(f"no-op rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()))
     med = {k: statistics.median(v) for k, v in times.items()}
     out.update({f"noop_{k}_s": round(v, 3) for k, v in med.items()})
+    out["noop_times"] = {k: [round(x, 3) for x in v] for k, v in times.items()}
     out["noop_pool_requests"] = requests
     out["noop_speedup_vs_best"] = round(min(med["lftp"], med["rclone"]) / med["pool"], 1)
     return out
