@@ -10,13 +10,15 @@ threads, and their outcomes come back to the loop through one `LoopInbox`.
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
+import mmap
 import os
 import select
 import socket
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -125,6 +127,22 @@ class PasswordChecks:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)  # one scrypt at most
+
+
+@contextlib.contextmanager
+def _buffer() -> Iterator[memoryview]:
+    """A transfer's buffer, mapped for it alone and unmapped after: outside malloc's
+    arenas, which the short-lived data threads would otherwise fill and fragment."""
+    area = mmap.mmap(-1, CHUNK)
+    view = memoryview(area)
+    try:
+        yield view
+    finally:
+        try:
+            view.release()
+            area.close()
+        except BufferError:
+            pass  # a slice is still referenced (by a traceback): unmapped when it goes
 
 
 class FileReadError(OSError):
@@ -240,11 +258,13 @@ class FileSender(DataThread):
         return True
 
     def _copy(self, sock: int, poller: select.poll) -> None:
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
+        with _buffer() as view:
+            self._copy_through(sock, poller, view)
+
+    def _copy_through(self, sock: int, poller: select.poll, view: memoryview) -> None:
         while not self._stopping:
             try:
-                n = os.preadv(self._file, [buf], self._offset)
+                n = os.preadv(self._file, [view], self._offset)
             except OSError as exc:
                 raise FileReadError(exc.errno, exc.strerror) from exc
             if n == 0:
@@ -272,13 +292,12 @@ class FileReceiver(DataThread):
         self._write = write
 
     def _move(self, sock: int) -> None:
-        buf = bytearray(CHUNK)
         poller = select.poll()
         poller.register(sock, select.POLLIN)
-        with memoryview(buf) as view:
+        with _buffer() as view:
             while not self._stopping:
                 try:
-                    n = os.readv(sock, [buf])
+                    n = os.readv(sock, [view])
                 except BlockingIOError:
                     poller.poll(_POLL_MS)
                     continue
