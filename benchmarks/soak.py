@@ -258,7 +258,8 @@ def seed_files(folder: Path, rng: random.Random) -> dict[str, tuple[int, str]]:
     return seeds
 
 
-def start_ortak(work: Path, password: str) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+def start_ortak(work: Path, password: str, settings: tuple[str, ...] = ()
+                ) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
     data = work / "ortak-data"
     cli = [str(BIN / "pool-server"), "--data", str(data)]
     ftp_bench.run([*cli, "init"])
@@ -267,6 +268,10 @@ def start_ortak(work: Path, password: str) -> tuple[subprocess.Popen[bytes], dic
                    "--password-stdin"], input=password + "\n")
     for key in ("max_connections", "max_connections_per_ip"):
         ftp_bench.set_toml(data / "pool.toml", "server", key, "2000")
+    for setting in settings:  # "section.name=value"
+        name, _, value = setting.partition("=")
+        section, _, key = name.partition(".")
+        ftp_bench.set_toml(data / "pool.toml", section, key, value)
     (data / "pool" / "TRT" / "up").mkdir()
     log = open(work / "ortak.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen([*cli, "serve", "--ftp-port", "0", "--sftp-port", "0"],
@@ -296,6 +301,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=5)
     ap.add_argument("--quick", action="store_true", help="40 sessions for 45 s")
     ap.add_argument("--no-peer", action="store_true", help="skip the vsftpd run")
+    ap.add_argument("--ortak-set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                    help="a pool.toml setting for Ortak, e.g. ftp.data_threads=false")
     ap.add_argument("--think", type=float, nargs=2, default=(5.0, 25.0), metavar=("MIN", "MAX"),
                     help="seconds between operations of a session (default 5 25)")
     args = ap.parse_args()
@@ -310,7 +317,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ortak-soak-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)
-        proc, ports = start_ortak(work, password)
+        proc, ports = start_ortak(work, password, tuple(args.ortak_set))
         try:
             seeds = seed_files(work / "ortak-data" / "pool" / "TRT" / "seed", rng)
             half = args.sessions // 2
