@@ -54,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,10 +309,7 @@ class Ortak(Server):
              "--password-stdin"], input=self.password + "\n")
         set_toml(data / "pool.toml", "server", "max_connections", "2000")
         set_toml(data / "pool.toml", "server", "max_connections_per_ip", "2000")
-        for setting in self.settings:
-            name, _, value = setting.partition("=")
-            section, _, key = name.partition(".")
-            set_toml(data / "pool.toml", section, key, value)
+        apply_settings(data / "pool.toml", self.settings)
         self.data = data
         self.root = data / "pool"
 
@@ -401,6 +399,14 @@ def set_toml(path: Path, section: str, name: str, value: str) -> None:
             path.write_text("\n".join(lines) + "\n")
             return
     raise KeyError(f"[{section}] {name} not in {path}")
+
+
+def apply_settings(path: Path, settings: Iterable[str]) -> None:
+    """`--ortak-set` values ("section.name=value") into a pool.toml."""
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        section, _, key = name.partition(".")
+        set_toml(path, section, key, value)
 
 
 # --- peers: fetch and accounts

@@ -268,10 +268,7 @@ def start_ortak(work: Path, password: str, settings: tuple[str, ...] = ()
                    "--password-stdin"], input=password + "\n")
     for key in ("max_connections", "max_connections_per_ip"):
         ftp_bench.set_toml(data / "pool.toml", "server", key, "2000")
-    for setting in settings:  # "section.name=value"
-        name, _, value = setting.partition("=")
-        section, _, key = name.partition(".")
-        ftp_bench.set_toml(data / "pool.toml", section, key, value)
+    ftp_bench.apply_settings(data / "pool.toml", settings)
     (data / "pool" / "TRT" / "up").mkdir()
     log = open(work / "ortak.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen([*cli, "serve", "--ftp-port", "0", "--sftp-port", "0"],

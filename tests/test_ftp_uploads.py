@@ -7,14 +7,16 @@ import io
 import json
 import os
 import signal
+import socket
 import sqlite3
+import struct
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from .helpers import partials, password, payload, run_cli, wait_for
+from .helpers import partials, password, payload, run_cli, set_setting, wait_for
 
 USER = "trt-up"
 
@@ -85,13 +87,20 @@ def test_overwrite_is_atomic_for_a_reader_already_downloading(ftp_server, area: 
     assert (area / "clip.mp4").read_bytes() == new
 
 
+def upload_partly(port: int, area: Path, name: str, body: bytes, sent: int):
+    """Start a STOR of `body` into TRT/news, send its first `sent` bytes and wait until
+    the server holds them; returns the session and its open data connection."""
+    up = login(port)
+    conn = up.transfercmd(f"STOR /TRT/news/{name}")
+    conn.sendall(body[:sent])
+    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == sent,
+             what=f"{sent} bytes received")
+    return up, conn
+
+
 def test_dropped_connection_leaves_nothing_visible_and_ftplib_resumes(ftp_server, area):
     body = payload(2 * 1024 * 1024)
-    up = login(ftp_server.ftp_port)
-    conn = up.transfercmd("STOR /TRT/news/drop.mov")
-    conn.sendall(body[:700_000])
-    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == 700_000,
-             what="700000 bytes received")
+    up, conn = upload_partly(ftp_server.ftp_port, area, "drop.mov", body, 700_000)
     drop(up, conn)
     wait_for(lambda: audit_statuses(ftp_server.data, "drop.mov") == ["partial"],
              what="the server to record the partial upload")
@@ -203,20 +212,13 @@ def test_another_user_does_not_see_or_resume_my_partial(ftp_server, area):
 def _reset(conn) -> None:
     """Close the data connection with a reset (SO_LINGER 0), as a crashing client's
     network stack or a middlebox might, rather than ending it."""
-    import socket
-    import struct
-
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()
 
 
 def test_a_reset_data_connection_never_completes_an_upload(ftp_server, area):
     body = payload(3 * 1024 * 1024)
-    up = login(ftp_server.ftp_port)
-    conn = up.transfercmd("STOR /TRT/news/reset.mov")
-    conn.sendall(body[:1_000_000])
-    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == 1_000_000,
-             what="1000000 bytes received")
+    up, conn = upload_partly(ftp_server.ftp_port, area, "reset.mov", body, 1_000_000)
     _reset(conn)
     with pytest.raises(ftplib.error_temp, match=r"^426"):
         up.voidresp()
@@ -230,11 +232,7 @@ def test_a_reset_data_connection_never_completes_an_upload(ftp_server, area):
 
 def test_abor_during_an_upload_keeps_a_resumable_partial(ftp_server, area):
     body = payload(2 * 1024 * 1024)
-    up = login(ftp_server.ftp_port)
-    conn = up.transfercmd("STOR /TRT/news/abor.mov")
-    conn.sendall(body[:500_000])
-    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == 500_000,
-             what="500000 bytes received")
+    up, conn = upload_partly(ftp_server.ftp_port, area, "abor.mov", body, 500_000)
     up.sock.sendall(b"ABOR\r\n")
     assert up.getline().startswith("426 ")
     assert up.getline().startswith("226 ")
@@ -247,8 +245,6 @@ def test_abor_during_an_upload_keeps_a_resumable_partial(ftp_server, area):
 
 
 def test_uploads_from_the_event_loop_when_data_threads_is_off(data, server_factory):
-    from .helpers import set_setting
-
     set_setting(data, "ftp", "data_threads", "false")
     srv = server_factory(sftp=False)
     body = payload(5 * 1024 * 1024 + 3)

@@ -345,11 +345,6 @@ class Workers:
         with self._lock:
             self._transfers.discard(transfer)
 
-    @property
-    def transferring(self) -> int:
-        with self._lock:
-            return len(self._transfers)
-
     def close(self, wait: float = 5.0) -> None:
         """Stop the transfers (their connections are cut), the checks, then the inbox."""
         with self._lock:
