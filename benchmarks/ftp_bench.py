@@ -67,8 +67,10 @@ BIN = Path(sys.executable).parent
 MiB = 1024 * 1024
 BENCH_USER = "ortakbench"
 MEMBER = "TRT"
-CURL_TIMINGS = ("%{http_code} %{size_download} %{size_upload} %{speed_download} "
-                "%{speed_upload} %{time_pretransfer} %{time_starttransfer} %{time_total}")
+CURL_TIMINGS = (
+    "%{http_code} %{size_download} %{size_upload} %{speed_download} "
+    "%{speed_upload} %{time_pretransfer} %{time_starttransfer} %{time_total}"
+)
 
 
 def log(msg: str) -> None:
@@ -305,8 +307,20 @@ class Ortak(Server):
         cli = [*self.command, "--data", str(data)]
         run([*cli, "init"])
         run([*cli, "member", "add", MEMBER, "--name", MEMBER])
-        run([*cli, "user", "add", self.user, "--role", "contributor", "--member", MEMBER,
-             "--password-stdin"], input=self.password + "\n")
+        run(
+            [
+                *cli,
+                "user",
+                "add",
+                self.user,
+                "--role",
+                "contributor",
+                "--member",
+                MEMBER,
+                "--password-stdin",
+            ],
+            input=self.password + "\n",
+        )
         set_toml(data / "pool.toml", "server", "max_connections", "2000")
         set_toml(data / "pool.toml", "server", "max_connections_per_ip", "2000")
         apply_settings(data / "pool.toml", self.settings)
@@ -319,9 +333,22 @@ class Ortak(Server):
         self.log_path = self.workdir / "ortak.log"
         with open(self.log_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [*self.command, "--data", str(self.data), "serve", "--host",
-                 "127.0.0.1", "--ftp-port", "0", "--no-sftp", "--no-indexer"],
-                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+                [
+                    *self.command,
+                    "--data",
+                    str(self.data),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--ftp-port",
+                    "0",
+                    "--no-sftp",
+                    "--no-indexer",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+            )
         deadline = time.monotonic() + 30
         while not serve_json.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -339,25 +366,47 @@ class Vsftpd(Server):
         empty = self.workdir / "vsftpd-empty"
         empty.mkdir(exist_ok=True)
         conf = self.workdir / "vsftpd.conf"
-        conf.write_text("\n".join([
-            "listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1",
-            f"listen_port={self.port}", "background=NO",
-            "anonymous_enable=NO", "local_enable=YES", "write_enable=YES",
-            "local_umask=022", f"local_root={self.root}", "chroot_local_user=NO",
-            # Passive ports above the kernel's ephemeral range (32768-60999): vsftpd
-            # answers "500 OOPS" when the port it picks is taken by someone's client.
-            "pasv_enable=YES", "pasv_min_port=61000", "pasv_max_port=62999",
-            f"secure_chroot_dir={empty}", "seccomp_sandbox=NO", "isolate=NO",
-            "isolate_network=NO",
-            # A PAM service with no file of its own gets /etc/pam.d/other (pam_unix).
-            "pam_service_name=ortak-bench-vsftpd", "userlist_enable=NO",
-            "xferlog_enable=NO", "max_clients=0", "max_per_ip=0",
-            "idle_session_timeout=600", "ssl_enable=NO", "use_sendfile=YES", "",
-        ]))
+        conf.write_text(
+            "\n".join(
+                [
+                    "listen=YES",
+                    "listen_ipv6=NO",
+                    "listen_address=127.0.0.1",
+                    f"listen_port={self.port}",
+                    "background=NO",
+                    "anonymous_enable=NO",
+                    "local_enable=YES",
+                    "write_enable=YES",
+                    "local_umask=022",
+                    f"local_root={self.root}",
+                    "chroot_local_user=NO",
+                    # Passive ports above the kernel's ephemeral range (32768-60999): vsftpd
+                    # answers "500 OOPS" when the port it picks is taken by someone's client.
+                    "pasv_enable=YES",
+                    "pasv_min_port=61000",
+                    "pasv_max_port=62999",
+                    f"secure_chroot_dir={empty}",
+                    "seccomp_sandbox=NO",
+                    "isolate=NO",
+                    "isolate_network=NO",
+                    # A PAM service with no file of its own gets /etc/pam.d/other (pam_unix).
+                    "pam_service_name=ortak-bench-vsftpd",
+                    "userlist_enable=NO",
+                    "xferlog_enable=NO",
+                    "max_clients=0",
+                    "max_per_ip=0",
+                    "idle_session_timeout=600",
+                    "ssl_enable=NO",
+                    "use_sendfile=YES",
+                    "",
+                ]
+            )
+        )
         self.log_path = self.workdir / "vsftpd.log"
         with open(self.log_path, "wb") as err:
-            self.proc = subprocess.Popen([str(self.binary), str(conf)],
-                                         stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+            self.proc = subprocess.Popen(
+                [str(self.binary), str(conf)], stdin=subprocess.DEVNULL, stdout=err, stderr=err
+            )
         wait_for_banner(self.port, self.proc)
 
 
@@ -369,22 +418,38 @@ class PureFtpd(Server):
         self.log_path = self.workdir / "pure-ftpd.log"
         with open(self.log_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [str(self.binary), "-S", f"127.0.0.1,{self.port}",
-                 "-l", f"puredb:{self.workdir / 'pure.pdb'}",
-                 "-E",  # no anonymous logins
-                 "-A",  # chroot everyone (into the puredb home)
-                 "-H",  # no reverse DNS
-                 "-c", "2000", "-C", "2000",  # connection limits (default 50)
-                 "-I", "600", "-p", "63000:64999"],
-                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+                [
+                    str(self.binary),
+                    "-S",
+                    f"127.0.0.1,{self.port}",
+                    "-l",
+                    f"puredb:{self.workdir / 'pure.pdb'}",
+                    "-E",  # no anonymous logins
+                    "-A",  # chroot everyone (into the puredb home)
+                    "-H",  # no reverse DNS
+                    "-c",
+                    "2000",
+                    "-C",
+                    "2000",  # connection limits (default 50)
+                    "-I",
+                    "600",
+                    "-p",
+                    "63000:64999",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+            )
         wait_for_banner(self.port, self.proc)
 
 
 def run(cmd: list[str], input: str | None = None, timeout: float = 120) -> str:
     result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])}…: exit {result.returncode}: "
-                           f"{(result.stderr or result.stdout).strip()[-500:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd[:4])}…: exit {result.returncode}: "
+            f"{(result.stderr or result.stdout).strip()[-500:]}"
+        )
     return result.stdout
 
 
@@ -423,12 +488,19 @@ def fetch_vsftpd() -> Path:
     PEERS_DIR.mkdir(parents=True, exist_ok=True)
     for old in PEERS_DIR.glob("vsftpd_*.deb"):
         old.unlink()
-    result = subprocess.run(["apt-get", "download", "vsftpd"], cwd=PEERS_DIR,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        ["apt-get", "download", "vsftpd"],
+        cwd=PEERS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     debs = sorted(PEERS_DIR.glob("vsftpd_*.deb"))
     if result.returncode != 0 or not debs:
-        raise RuntimeError("`apt-get download vsftpd` failed (no network, or no Debian/Ubuntu "
-                           "sources?): " + (result.stderr.strip().splitlines() or ["?"])[-1])
+        raise RuntimeError(
+            "`apt-get download vsftpd` failed (no network, or no Debian/Ubuntu "
+            "sources?): " + (result.stderr.strip().splitlines() or ["?"])[-1]
+        )
     run(["dpkg", "-x", str(debs[-1]), str(PEERS_DIR / "vsftpd")])
     if not binary.is_file():
         raise RuntimeError(f"{debs[-1].name} holds no usr/sbin/vsftpd")
@@ -446,8 +518,18 @@ def prepare_system_user(password_hash: str) -> None:
         run(["id", BENCH_USER])
     except RuntimeError:
         log(f"creating system user {BENCH_USER} (no shell, no home) for the peers' logins")
-        run(["useradd", "--system", "--no-create-home", "--home-dir", "/",
-             "--shell", "/usr/sbin/nologin", BENCH_USER])
+        run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/",
+                "--shell",
+                "/usr/sbin/nologin",
+                BENCH_USER,
+            ]
+        )
     run(["chpasswd", "-e"], input=f"{BENCH_USER}:{password_hash}\n")
 
 
@@ -497,10 +579,17 @@ def parse_curl(rc: int, out: str, err: str) -> dict[str, Any]:
         code, down, up, sdown, sup, pre, start, total = out.split()
     except ValueError:
         return {"ok": False, "error": f"curl exit {rc}: {err.strip()[-300:]}"}
-    r = {"rc": rc, "reply": int(code), "size_download": int(down), "size_upload": int(up),
-         "speed_download": float(sdown), "speed_upload": float(sup),
-         "time_pretransfer": float(pre), "time_starttransfer": float(start),
-         "time_total": float(total)}
+    r = {
+        "rc": rc,
+        "reply": int(code),
+        "size_download": int(down),
+        "size_upload": int(up),
+        "speed_download": float(sdown),
+        "speed_upload": float(sup),
+        "time_pretransfer": float(pre),
+        "time_starttransfer": float(start),
+        "time_total": float(total),
+    }
     r["ok"] = rc == 0
     if rc:
         r["error"] = f"curl exit {rc}: {err.strip()[-300:]}"
@@ -553,8 +642,18 @@ def measure_stor(server: Server, src: Path, size: int, rep: int) -> dict[str, An
 
 def measure_parallel(server: Server, name: str, size: int, n: int) -> dict[str, Any]:
     cfg = str(server.curl_config())
-    cmd = ["curl", "-s", "-S", "-K", cfg, "-w", CURL_TIMINGS, "-o", "/dev/null",
-           server.url(f"{MEMBER}/{name}")]
+    cmd = [
+        "curl",
+        "-s",
+        "-S",
+        "-K",
+        cfg,
+        "-w",
+        CURL_TIMINGS,
+        "-o",
+        "/dev/null",
+        server.url(f"{MEMBER}/{name}"),
+    ]
     outs = [tempfile.TemporaryFile() for _ in range(n)]  # noqa: SIM115 - closed below
     meter = CpuMeter(server)
     start = time.monotonic()
@@ -581,11 +680,17 @@ def measure_parallel(server: Server, name: str, size: int, n: int) -> dict[str, 
         else:
             failures += 1
             errors.append(r.get("error") or f"got {r.get('size_download')} of {size}")
-    return {"ok": failures == 0, "wall": wall, "failures": failures,
-            "mbps": ok_bytes / wall / 1e6, "errors": errors[:5], "other_cpu": other_cpu,
-            # connect + login until the transfer could start (curl's time_pretransfer)
-            "pretransfer_median": statistics.median(logins) if logins else None,
-            "pretransfer_max": max(logins) if logins else None}
+    return {
+        "ok": failures == 0,
+        "wall": wall,
+        "failures": failures,
+        "mbps": ok_bytes / wall / 1e6,
+        "errors": errors[:5],
+        "other_cpu": other_cpu,
+        # connect + login until the transfer could start (curl's time_pretransfer)
+        "pretransfer_median": statistics.median(logins) if logins else None,
+        "pretransfer_max": max(logins) if logins else None,
+    }
 
 
 def measure_sessions(server: Server, n: int) -> dict[str, Any]:
@@ -618,10 +723,20 @@ def measure_sessions(server: Server, n: int) -> dict[str, Any]:
                 s.quit()
             with contextlib.suppress(Exception):
                 s.close()
-    return {"ok": failures == 0 and alive == n, "sessions": n, "alive": alive,
-            "failures": failures, "errors": errors[:5], "login_seconds": login_s,
-            "rss_mb": rss / 1024, "pss_mb": pss / 1024, "processes": procs,
-            "idle_rss_mb": rss0 / 1024, "idle_pss_mb": pss0 / 1024, "idle_processes": n0}
+    return {
+        "ok": failures == 0 and alive == n,
+        "sessions": n,
+        "alive": alive,
+        "failures": failures,
+        "errors": errors[:5],
+        "login_seconds": login_s,
+        "rss_mb": rss / 1024,
+        "pss_mb": pss / 1024,
+        "processes": procs,
+        "idle_rss_mb": rss0 / 1024,
+        "idle_pss_mb": pss0 / 1024,
+        "idle_processes": n0,
+    }
 
 
 # --- report
@@ -657,13 +772,24 @@ def machine_facts() -> dict[str, Any]:
 
     import pyftpdlib
 
-    return {"date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "nproc": os.cpu_count(), "cpu": cpu, "memory": mem,
-            "kernel": platform.release(), "python": platform.python_version(),
-            "pyftpdlib": pyftpdlib.__ver__, "curl": version(["curl", "--version"]),
-            "command": " ".join([Path(sys.executable).relative_to(REPO).as_posix()
-                                 if Path(sys.executable).is_relative_to(REPO)
-                                 else sys.executable, *sys.argv])}
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": mem,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pyftpdlib": pyftpdlib.__ver__,
+        "curl": version(["curl", "--version"]),
+        "command": " ".join(
+            [
+                Path(sys.executable).relative_to(REPO).as_posix()
+                if Path(sys.executable).is_relative_to(REPO)
+                else sys.executable,
+                *sys.argv,
+            ]
+        ),
+    }
 
 
 def fmt(v: float | None, spec: str = ".0f") -> str:
@@ -678,16 +804,24 @@ def report(
     rows: list[tuple[str, str, bool]] = [  # label, key, higher is better
         (f"RETR {size_label}, MB/s", pre + "retr", True),
         (f"STOR {size_label}, MB/s", pre + "stor", True),
-        (f"{args.parallel}× parallel RETR {args.parallel_mib} MiB, aggregate MB/s",
-         pre + "parallel", True),
+        (
+            f"{args.parallel}× parallel RETR {args.parallel_mib} MiB, aggregate MB/s",
+            pre + "parallel",
+            True,
+        ),
     ]
     if not best:
         rows += [
             (f"{args.sessions} idle sessions, RSS MB (sum over process tree)", "rss", False),
             (f"{args.sessions} idle sessions, PSS MB (sum over process tree)", "pss", False),
         ]
-    targets = {"retr": ">= 1.0x", "stor": ">= 0.9x", "parallel": ">= 1.0x, no failure",
-               "rss": "< 100 MB", "pss": ""}
+    targets = {
+        "retr": ">= 1.0x",
+        "stor": ">= 0.9x",
+        "parallel": ">= 1.0x, no failure",
+        "rss": "< 100 MB",
+        "pss": "",
+    }
     peers = [n for n in names if n != "ortak"]
     head = "| measurement | " + " | ".join(names) + " | Ortak / best peer | target |"
     lines = [head, "|" + " --- |" * (len(names) + 3)]
@@ -695,8 +829,7 @@ def report(
         vals = {n: results[n].get(key) for n in names}
         peer_vals = [vals[p] for p in peers if vals[p] is not None]
         best = (max if higher else min)(peer_vals) if peer_vals else None
-        ratio = (f"{vals['ortak'] / best:.2f}x" if best and vals.get("ortak") is not None
-                 else "n/a")
+        ratio = f"{vals['ortak'] / best:.2f}x" if best and vals.get("ortak") is not None else "n/a"
         cells = []
         for n in names:
             cell = fmt(vals[n])
@@ -713,29 +846,56 @@ def report(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size-gib", type=float, default=None,
-                    help="size of the RETR/STOR file in GiB (default 1; --quick: 0.25)")
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: 0.25 GiB, 1 repetition, 50 sessions, 8 MiB parallel files")
+    ap.add_argument(
+        "--size-gib",
+        type=float,
+        default=None,
+        help="size of the RETR/STOR file in GiB (default 1; --quick: 0.25)",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 0.25 GiB, 1 repetition, 50 sessions, 8 MiB parallel files",
+    )
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5; quick 1)")
     ap.add_argument("--parallel", type=int, default=50)
     ap.add_argument("--parallel-mib", type=int, default=None)
     ap.add_argument("--sessions", type=int, default=None)
-    ap.add_argument("--servers", default="ortak,vsftpd,pure-ftpd",
-                    help="comma-separated subset of ortak,vsftpd,pure-ftpd")
-    ap.add_argument("--quiet-wait", type=float, default=60,
-                    help="before each repetition of each server, wait up to this many "
-                    "seconds for other processes to leave the CPUs mostly idle (0: never)")
-    ap.add_argument("--ortak-command", default=None,
-                    help="command that runs `pool-server` (default: the venv's), e.g. to "
-                    "measure another checkout")
-    ap.add_argument("--ortak-set", action="append", default=[], metavar="SECTION.NAME=VALUE",
-                    help="a pool.toml setting for Ortak, e.g. ftp.use_sendfile=false "
-                    "(repeatable)")
-    ap.add_argument("--workdir", default=None,
-                    help="parent of the temporary folder (default: the system temp folder)")
-    ap.add_argument("--json", default=None, help="write results here (default "
-                    "benchmarks/results/ftp-<date>.json)")
+    ap.add_argument(
+        "--servers",
+        default="ortak,vsftpd,pure-ftpd",
+        help="comma-separated subset of ortak,vsftpd,pure-ftpd",
+    )
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60,
+        help="before each repetition of each server, wait up to this many "
+        "seconds for other processes to leave the CPUs mostly idle (0: never)",
+    )
+    ap.add_argument(
+        "--ortak-command",
+        default=None,
+        help="command that runs `pool-server` (default: the venv's), e.g. to "
+        "measure another checkout",
+    )
+    ap.add_argument(
+        "--ortak-set",
+        action="append",
+        default=[],
+        metavar="SECTION.NAME=VALUE",
+        help="a pool.toml setting for Ortak, e.g. ftp.use_sendfile=false (repeatable)",
+    )
+    ap.add_argument(
+        "--workdir",
+        default=None,
+        help="parent of the temporary folder (default: the system temp folder)",
+    )
+    ap.add_argument(
+        "--json",
+        default=None,
+        help="write results here (default benchmarks/results/ftp-<date>.json)",
+    )
     args = ap.parse_args()
     if args.size_gib is None:
         args.size_gib = 0.25 if args.quick else 1.0
@@ -769,8 +929,11 @@ def main() -> int:
 
         if "ortak" in wanted:
             ortak = Ortak("ortak", "bench", password, work, work)
-            ortak.command = shlex.split(args.ortak_command) if args.ortak_command else [
-                str(BIN / "pool-server")]
+            ortak.command = (
+                shlex.split(args.ortak_command)
+                if args.ortak_command
+                else [str(BIN / "pool-server")]
+            )
             ortak.settings = tuple(args.ortak_set)
             ortak.setup()
             servers["ortak"] = ortak
@@ -792,8 +955,9 @@ def main() -> int:
                 skipped["vsftpd"] = str(exc)
         if "pure-ftpd" in peers:
             if not PureFtpd.binary.is_file() or shutil.which("pure-pw") is None:
-                skipped["pure-ftpd"] = ("not installed (apt-get install pure-ftpd: "
-                                        "/usr/sbin/pure-ftpd and pure-pw)")
+                skipped["pure-ftpd"] = (
+                    "not installed (apt-get install pure-ftpd: /usr/sbin/pure-ftpd and pure-pw)"
+                )
             else:
                 pure = PureFtpd("pure-ftpd", "bench", password, work / "pure-root", work)
                 make_puredb(work, pure.root, pw_hash)
@@ -820,8 +984,11 @@ def main() -> int:
                     log(f"{s.name}: pid {s.pid}, port {s.port}")
                     break
                 except (RuntimeError, OSError) as exc:
-                    log_tail = (s.log_path.read_text(errors="replace")[-500:]
-                                if s.log_path and s.log_path.exists() else "")
+                    log_tail = (
+                        s.log_path.read_text(errors="replace")[-500:]
+                        if s.log_path and s.log_path.exists()
+                        else ""
+                    )
                     why = f"did not start: {exc} {log_tail}".strip()
                     s.stop()
                     if attempt == 2:
@@ -836,7 +1003,8 @@ def main() -> int:
         names = list(servers)
         raw: dict[str, dict[str, Any]] = {
             n: {"retr": [], "stor": [], "parallel": [], "load": [], "other_cpu_before": []}
-            for n in names}
+            for n in names
+        }
         for n in names:  # warm-up: page cache, first-login costs
             measure_retr(servers[n], "par.bin", psize)
         for rep in range(args.reps):
@@ -847,30 +1015,38 @@ def main() -> int:
                 raw[n]["other_cpu_before"].append(quiet)
                 r = measure_retr(s, "big.bin", size)
                 raw[n]["retr"].append(r)
-                log(f"rep {rep + 1}/{args.reps} {n:9} RETR {fmt(r.get('mbps'))} MB/s "
+                log(
+                    f"rep {rep + 1}/{args.reps} {n:9} RETR {fmt(r.get('mbps'))} MB/s "
                     f"{r.get('error', '')}(others used {r['other_cpu']:.0%} of the CPUs; "
-                    f"load {loadavg()})")
+                    f"load {loadavg()})"
+                )
                 r = measure_stor(s, big, size, rep)
                 raw[n]["stor"].append(r)
-                log(f"rep {rep + 1}/{args.reps} {n:9} STOR {fmt(r.get('mbps'))} MB/s "
-                    f"{r.get('error', '')}(others {r['other_cpu']:.0%})")
+                log(
+                    f"rep {rep + 1}/{args.reps} {n:9} STOR {fmt(r.get('mbps'))} MB/s "
+                    f"{r.get('error', '')}(others {r['other_cpu']:.0%})"
+                )
                 r = measure_parallel(s, "par.bin", psize, args.parallel)
                 raw[n]["parallel"].append(r)
-                log(f"rep {rep + 1}/{args.reps} {n:9} {args.parallel}×RETR "
+                log(
+                    f"rep {rep + 1}/{args.reps} {n:9} {args.parallel}×RETR "
                     f"{fmt(r['mbps'])} MB/s aggregate, {r['failures']} failed "
                     f"{'; '.join(r['errors'][:2])}(logged in after "
                     f"{fmt(r['pretransfer_median'], '.2f')} s median, "
-                    f"{fmt(r['pretransfer_max'], '.2f')} s max; others {r['other_cpu']:.0%})")
+                    f"{fmt(r['pretransfer_max'], '.2f')} s max; others {r['other_cpu']:.0%})"
+                )
                 reap_orphans({x.pid for x in servers.values()})
         for n in names:
             s = servers[n]
             raw[n]["load"].append(loadavg())
             r = measure_sessions(s, args.sessions)
             raw[n]["sessions"] = r
-            log(f"{n:9} {r['alive']}/{args.sessions} idle sessions: RSS {r['rss_mb']:.1f} MB, "
+            log(
+                f"{n:9} {r['alive']}/{args.sessions} idle sessions: RSS {r['rss_mb']:.1f} MB, "
                 f"PSS {r['pss_mb']:.1f} MB over {r['processes']} processes (before: RSS "
                 f"{r['idle_rss_mb']:.1f} MB); logins took {r['login_seconds']:.1f} s "
-                f"{'; '.join(r['errors'][:2])}")
+                f"{'; '.join(r['errors'][:2])}"
+            )
             reap_orphans({x.pid for x in servers.values()})
 
         results: dict[str, Any] = {}
@@ -878,8 +1054,12 @@ def main() -> int:
             sess = raw[n]["sessions"]
             par_runs = raw[n]["parallel"]
             par_ok = [r["mbps"] for r in par_runs]
-            others = [r["other_cpu"] for k in ("retr", "stor", "parallel") for r in raw[n][k]
-                      if "other_cpu" in r]
+            others = [
+                r["other_cpu"]
+                for k in ("retr", "stor", "parallel")
+                for r in raw[n][k]
+                if "other_cpu" in r
+            ]
             results[n] = {
                 "retr": median_of(raw[n]["retr"]),
                 "stor": median_of(raw[n]["stor"]),
@@ -893,9 +1073,10 @@ def main() -> int:
                 "retr_curl": median_of(raw[n]["retr"], "curl_mbps"),
                 "stor_curl": median_of(raw[n]["stor"], "curl_mbps"),
                 "parallel_login_median_s": statistics.median(
-                    r["pretransfer_median"] for r in par_runs
-                    if r["pretransfer_median"] is not None) if par_ok and any(
-                    r["pretransfer_median"] is not None for r in par_runs) else None,
+                    r["pretransfer_median"] for r in par_runs if r["pretransfer_median"] is not None
+                )
+                if par_ok and any(r["pretransfer_median"] is not None for r in par_runs)
+                else None,
                 "other_cpu_median": statistics.median(others) if others else None,
                 "other_cpu_max": max(others) if others else None,
             }
@@ -904,32 +1085,59 @@ def main() -> int:
         print()
         print(table)
         print()
-        print(f"Best of {args.reps} (interference from other processes only ever slows a "
-              "run down):")
+        print(
+            f"Best of {args.reps} (interference from other processes only ever slows a run down):"
+        )
         print()
         print(best)
         print()
         for name, why in skipped.items():
             print(f"{name} skipped: {why}")
         print(f"medians of {args.reps} repetitions; MB = 10^6 bytes")
-        print("other processes' share of the CPUs during the measurements, median (max): "
-              + "; ".join(f"{n} {results[n]['other_cpu_median']:.0%} "
-                          f"({results[n]['other_cpu_max']:.0%})" for n in names))
-        print("load averages before each repetition: " + "; ".join(
-            f"{n} {', '.join(raw[n]['load'])}" for n in names))
-        print(f"{args.parallel}× parallel RETR, median time until the transfer could start "
-              "(connect + login): " + "; ".join(
-                  f"{n} {fmt(results[n]['parallel_login_median_s'], '.2f')} s" for n in names))
-        print("curl's own speed (login included), RETR/STOR MB/s: " + "; ".join(
-            f"{n} {fmt(results[n]['retr_curl'])}/{fmt(results[n]['stor_curl'])}"
-            for n in names))
+        print(
+            "other processes' share of the CPUs during the measurements, median (max): "
+            + "; ".join(
+                f"{n} {results[n]['other_cpu_median']:.0%} ({results[n]['other_cpu_max']:.0%})"
+                for n in names
+            )
+        )
+        print(
+            "load averages before each repetition: "
+            + "; ".join(f"{n} {', '.join(raw[n]['load'])}" for n in names)
+        )
+        print(
+            f"{args.parallel}× parallel RETR, median time until the transfer could start "
+            "(connect + login): "
+            + "; ".join(f"{n} {fmt(results[n]['parallel_login_median_s'], '.2f')} s" for n in names)
+        )
+        print(
+            "curl's own speed (login included), RETR/STOR MB/s: "
+            + "; ".join(
+                f"{n} {fmt(results[n]['retr_curl'])}/{fmt(results[n]['stor_curl'])}" for n in names
+            )
+        )
         print("machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
-        out = Path(args.json) if args.json else RESULTS_DIR / time.strftime(
-            "ftp-%Y%m%dT%H%M%SZ.json", time.gmtime())
+        out = (
+            Path(args.json)
+            if args.json
+            else RESULTS_DIR / time.strftime("ftp-%Y%m%dT%H%M%SZ.json", time.gmtime())
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"machine": facts, "args": vars(args), "skipped": skipped,
-                                   "results": results, "raw": raw, "table": table,
-                                   "table_best": best}, indent=2, default=str))
+        out.write_text(
+            json.dumps(
+                {
+                    "machine": facts,
+                    "args": vars(args),
+                    "skipped": skipped,
+                    "results": results,
+                    "raw": raw,
+                    "table": table,
+                    "table_best": best,
+                },
+                indent=2,
+                default=str,
+            )
+        )
         print(f"results: {out}")
         return 0
     finally:

@@ -68,8 +68,9 @@ def free_port() -> int:
 
 
 def make_key(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
-                   check=True, timeout=30)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True, timeout=30
+    )
 
 
 def make_file(path: Path, size: int) -> None:
@@ -87,19 +88,47 @@ def ortak_server(work: Path, pub: Path) -> Iterator[Target]:
     cli = str(BIN / "pool-server")
 
     def run(*args: str, stdin: str | None = None) -> None:
-        subprocess.run([cli, "--data", str(data), *args], input=stdin, text=True,
-                       check=True, timeout=120, capture_output=True)
+        subprocess.run(
+            [cli, "--data", str(data), *args],
+            input=stdin,
+            text=True,
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
 
     run("init")
     run("member", "add", MEMBER, "--name", "Benchmark")
-    run("user", "add", USER, "--role", "contributor", "--member", MEMBER,
-        "--password-stdin", stdin="bench-secret-password\n")
+    run(
+        "user",
+        "add",
+        USER,
+        "--role",
+        "contributor",
+        "--member",
+        MEMBER,
+        "--password-stdin",
+        stdin="bench-secret-password\n",
+    )
     run("user", "key", "add", USER, str(pub))
     (data / "pool" / MEMBER / "bench").mkdir(parents=True)
     log = open(work / "ortak.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([cli, "--data", str(data), "serve", "--host", "127.0.0.1",
-                             "--no-ftp", "--sftp-port", "0", "--no-indexer"],
-                            stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [
+            cli,
+            "--data",
+            str(data),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--no-ftp",
+            "--sftp-port",
+            "0",
+            "--no-indexer",
+        ],
+        stdout=log,
+        stderr=log,
+    )
     try:
         serve_json = data / "serve.json"
         deadline = time.monotonic() + 60
@@ -167,18 +196,41 @@ class Client:
         self.key = key
 
     def args(self, t: Target, cipher: str | None) -> list[str]:
-        out = ["sftp", "-q", "-b", "-", "-F", "/dev/null", "-i", str(self.key), "-P",
-               str(t.port), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-               "-o", "LogLevel=ERROR"]
+        out = [
+            "sftp",
+            "-q",
+            "-b",
+            "-",
+            "-F",
+            "/dev/null",
+            "-i",
+            str(self.key),
+            "-P",
+            str(t.port),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ]
         if cipher:
             out += ["-c", cipher]
         return [*out, f"{t.user}@127.0.0.1"]
 
     def start(self, t: Target, commands: str, cipher: str | None) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(self.args(t, cipher), stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True, cwd=self.work)
+        proc = subprocess.Popen(
+            self.args(t, cipher),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.work,
+        )
         assert proc.stdin is not None
         proc.stdin.write(commands)
         proc.stdin.close()
@@ -214,15 +266,17 @@ def mbps(nbytes: int, seconds: float) -> float:
     return nbytes / max(seconds, 1e-6) / 1e6
 
 
-def paramiko_client(t: Target, key: Path, local: Path, size: int,
-                    gcm: bool = False) -> dict[str, Any]:
+def paramiko_client(
+    t: Target, key: Path, local: Path, size: int, gcm: bool = False
+) -> dict[str, Any]:
     """paramiko's own client: putfo and getfo (prefetching) of the SIZE file."""
     import paramiko
 
     kwargs: dict[str, Any] = {}
     if gcm:  # paramiko's client prefers aes128-ctr; keep it from choosing CTR or CBC
-        kwargs["disabled_algorithms"] = {"ciphers": [
-            c for c in paramiko.Transport._preferred_ciphers if "gcm" not in c]}
+        kwargs["disabled_algorithms"] = {
+            "ciphers": [c for c in paramiko.Transport._preferred_ciphers if "gcm" not in c]
+        }
     sock = socket.create_connection(("127.0.0.1", t.port), timeout=30)
     # paramiko's client leaves Nagle on; when its prefetch falls back to one read at a
     # time (it can: see benchmarks/README.md) every 32 KiB read then waits ~6 ms.
@@ -247,14 +301,24 @@ def paramiko_client(t: Target, key: Path, local: Path, size: int,
         down = time.perf_counter() - start
         sftp.remove(remote)
         sftp.close()
-        return {"upload": mbps(size, up), "download": mbps(size, down),
-                "cipher": transport.remote_cipher}
+        return {
+            "upload": mbps(size, up),
+            "download": mbps(size, down),
+            "cipher": transport.remote_cipher,
+        }
     finally:
         transport.close()
 
 
-def measure(targets: list[Target], client: Client, key: Path, local: Path, size: int,
-            reps: int, parallel: int) -> dict[str, Any]:
+def measure(
+    targets: list[Target],
+    client: Client,
+    key: Path,
+    local: Path,
+    size: int,
+    reps: int,
+    parallel: int,
+) -> dict[str, Any]:
     samples: dict[str, dict[str, list[float]]] = {t.name: {} for t in targets}
     part = size // parallel
     part_files = [local.with_name(f"part-{i}.bin") for i in range(parallel)]
@@ -278,8 +342,10 @@ def measure(targets: list[Target], client: Client, key: Path, local: Path, size:
                 add(t, f"upload_{label}", mbps(size, up))
                 add(t, f"download_{label}", mbps(size, down))
             client.run(t, f"rm {remote}\n")
-            ups = [f"-rm {t.remote_dir}/p{i}.bin\nput {p} {t.remote_dir}/p{i}.bin\n"
-                   for i, p in enumerate(part_files)]
+            ups = [
+                f"-rm {t.remote_dir}/p{i}.bin\nput {p} {t.remote_dir}/p{i}.bin\n"
+                for i, p in enumerate(part_files)
+            ]
             up = client.parallel(t, ups) - base
             downs = [f"get {t.remote_dir}/p{i}.bin /dev/null\n" for i in range(parallel)]
             down = client.parallel(t, downs) - base
@@ -291,11 +357,14 @@ def measure(targets: list[Target], client: Client, key: Path, local: Path, size:
                     pm = paramiko_client(t, key, local, size, gcm)
                     add(t, f"paramiko_upload_{label}", pm["upload"])
                     add(t, f"paramiko_download_{label}", pm["download"])
-            print(f"  rep {rep + 1}: {t.name} " + ", ".join(
-                f"{k} {v[-1]:.0f}" for k, v in samples[t.name].items() if k != "connect_s"),
-                flush=True)
-    medians = {name: {k: statistics.median(v) for k, v in d.items()}
-               for name, d in samples.items()}
+            print(
+                f"  rep {rep + 1}: {t.name} "
+                + ", ".join(
+                    f"{k} {v[-1]:.0f}" for k, v in samples[t.name].items() if k != "connect_s"
+                ),
+                flush=True,
+            )
+    medians = {name: {k: statistics.median(v) for k, v in d.items()} for name, d in samples.items()}
     return {"samples": samples, "median": medians}
 
 
@@ -345,7 +414,7 @@ def render(result: dict[str, Any]) -> str:
         "such read also waits ~6 ms (5 MB/s), so the benchmark sets TCP_NODELAY on the "
         "client's socket; a 32 KiB read round trip to Ortak then takes ~0.3 ms.",
         "",
-        "\"Default ciphers\": the client's choice — chacha20-poly1305 with sshd, aes128-ctr "
+        '"Default ciphers": the client\'s choice — chacha20-poly1305 with sshd, aes128-ctr '
         "+ hmac-sha2-256-etm with Ortak (paramiko has no chacha20). Uploads to Ortak go "
         "through its atomic upload (hidden partial, rename on close).",
         "",
@@ -391,14 +460,21 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--parallel", type=int, default=8)
     ap.add_argument("--quick", action="store_true", help="256 MiB, one repetition")
-    ap.add_argument("--storage", default=None,
-                    help="folder for the test files and both servers' storage (e.g. "
-                    "/dev/shm, to take the disk's write-back out of the comparison); "
-                    "default: the system's temporary folder")
-    ap.add_argument("--from-json", default=None,
-                    help="render the section from an earlier run's JSON, measure nothing")
-    ap.add_argument("--write-section", action="store_true",
-                    help=f"write the figures to {SECTION.name}")
+    ap.add_argument(
+        "--storage",
+        default=None,
+        help="folder for the test files and both servers' storage (e.g. "
+        "/dev/shm, to take the disk's write-back out of the comparison); "
+        "default: the system's temporary folder",
+    )
+    ap.add_argument(
+        "--from-json",
+        default=None,
+        help="render the section from an earlier run's JSON, measure nothing",
+    )
+    ap.add_argument(
+        "--write-section", action="store_true", help=f"write the figures to {SECTION.name}"
+    )
     opts = ap.parse_args()
     if opts.quick:
         opts.size_mib, opts.reps = 256, 1
@@ -424,15 +500,19 @@ def main() -> int:
         print(f"making a {opts.size_mib} MiB test file...", flush=True)
         make_file(local, size)
         client = Client(work, key)
-        with ortak_server(work, key.with_suffix(".pub")) as ortak, \
-                openssh_server(work, key.with_suffix(".pub")) as ossh:
-            result = measure([ortak, ossh], client, key, local, size, opts.reps,
-                             opts.parallel)
+        with (
+            ortak_server(work, key.with_suffix(".pub")) as ortak,
+            openssh_server(work, key.with_suffix(".pub")) as ossh,
+        ):
+            result = measure([ortak, ossh], client, key, local, size, opts.reps, opts.parallel)
     version = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.strip()
     result["meta"] = {
-        "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or
-        platform.machine(), "cpus": os.cpu_count(), "size_mib": opts.size_mib,
-        "reps": opts.reps, "openssh": version.split(",")[0],
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "size_mib": opts.size_mib,
+        "reps": opts.reps,
+        "openssh": version.split(",")[0],
         "paramiko": paramiko.__version__,
         "storage": opts.storage or tempfile.gettempdir(),
     }

@@ -138,9 +138,16 @@ class SftpSession:
         self.transport.close()
 
 
-def session_loop(n: int, make, seeds: dict[str, tuple[int, str]], upload_dir: str,
-                 blob: memoryview, deadline: float, stats: Stats, think: tuple[float, float]
-                 ) -> None:
+def session_loop(
+    n: int,
+    make,
+    seeds: dict[str, tuple[int, str]],
+    upload_dir: str,
+    blob: memoryview,
+    deadline: float,
+    stats: Stats,
+    think: tuple[float, float],
+) -> None:
     rng = random.Random(n)
     time.sleep(rng.uniform(0, think[1]))  # stagger the start
     count = 0
@@ -197,23 +204,38 @@ def summary(stats: Stats, seconds: float) -> dict[str, Any]:
         return round(logins[min(len(logins) - 1, int(q * len(logins)))], 3) if logins else None
 
     return {
-        "transfers": stats.transfers, "failed": len(stats.failures),
-        "failures": stats.failures[:20], "mb_moved": round(stats.bytes / MB),
-        "mb_per_s": round(stats.bytes / MB / seconds, 1), "logins": len(logins),
-        "login_p50_s": pct(0.5), "login_p99_s": pct(0.99),
+        "transfers": stats.transfers,
+        "failed": len(stats.failures),
+        "failures": stats.failures[:20],
+        "mb_moved": round(stats.bytes / MB),
+        "mb_per_s": round(stats.bytes / MB / seconds, 1),
+        "logins": len(logins),
+        "login_p50_s": pct(0.5),
+        "login_p99_s": pct(0.99),
     }
 
 
-def run_soak(name: str, pid: int, makers: list[tuple[str, Any]],
-             seeds: dict[str, tuple[int, str]], upload_dir: str, seconds: float,
-             think: tuple[float, float]) -> dict[str, Any]:
+def run_soak(
+    name: str,
+    pid: int,
+    makers: list[tuple[str, Any]],
+    seeds: dict[str, tuple[int, str]],
+    upload_dir: str,
+    seconds: float,
+    think: tuple[float, float],
+) -> dict[str, Any]:
     """`makers`: (protocol, function opening a session) per session."""
     per_kind = {kind: Stats() for kind, _ in makers}
     blob = memoryview(os.urandom(50 * MB))
     deadline = time.monotonic() + seconds
-    threads = [threading.Thread(target=session_loop, daemon=True, args=(
-        i, make, seeds, upload_dir, blob, deadline, per_kind[kind], think))
-        for i, (kind, make) in enumerate(makers)]
+    threads = [
+        threading.Thread(
+            target=session_loop,
+            daemon=True,
+            args=(i, make, seeds, upload_dir, blob, deadline, per_kind[kind], think),
+        )
+        for i, (kind, make) in enumerate(makers)
+    ]
     for t in threads:
         t.start()
     samples: list[tuple[float, int]] = []
@@ -234,9 +256,11 @@ def run_soak(name: str, pid: int, makers: list[tuple[str, Any]],
         stats.fail(f"{stuck} sessions still busy 120 s after the end")
     warm = [kib for t, kib in samples if t >= seconds * 0.2]
     after_warmup = warm[: max(1, len(warm) // 5)]
-    last = warm[-max(1, len(warm) // 5):]
+    last = warm[-max(1, len(warm) // 5) :]
     return {
-        "server": name, "sessions": len(makers), "seconds": seconds,
+        "server": name,
+        "sessions": len(makers),
+        "seconds": seconds,
         **summary(stats, seconds),
         "by_protocol": {kind: summary(k, seconds) for kind, k in per_kind.items()},
         "rss_mb_after_warmup": round(statistics.mean(after_warmup) / 1024, 1),
@@ -258,21 +282,38 @@ def seed_files(folder: Path, rng: random.Random) -> dict[str, tuple[int, str]]:
     return seeds
 
 
-def start_ortak(work: Path, password: str, settings: tuple[str, ...] = ()
-                ) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+def start_ortak(
+    work: Path, password: str, settings: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
     data = work / "ortak-data"
     cli = [str(BIN / "pool-server"), "--data", str(data)]
     ftp_bench.run([*cli, "init"])
     ftp_bench.run([*cli, "member", "add", "TRT", "--name", "TRT"])
-    ftp_bench.run([*cli, "user", "add", "soak", "--role", "contributor", "--member", "TRT",
-                   "--password-stdin"], input=password + "\n")
+    ftp_bench.run(
+        [
+            *cli,
+            "user",
+            "add",
+            "soak",
+            "--role",
+            "contributor",
+            "--member",
+            "TRT",
+            "--password-stdin",
+        ],
+        input=password + "\n",
+    )
     for key in ("max_connections", "max_connections_per_ip"):
         ftp_bench.set_toml(data / "pool.toml", "server", key, "2000")
     ftp_bench.apply_settings(data / "pool.toml", settings)
     (data / "pool" / "TRT" / "up").mkdir()
     log = open(work / "ortak.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([*cli, "serve", "--ftp-port", "0", "--sftp-port", "0"],
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cli, "serve", "--ftp-port", "0", "--sftp-port", "0"],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not (data / "serve.json").exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -298,10 +339,21 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=5)
     ap.add_argument("--quick", action="store_true", help="40 sessions for 45 s")
     ap.add_argument("--no-peer", action="store_true", help="skip the vsftpd run")
-    ap.add_argument("--ortak-set", action="append", default=[], metavar="SECTION.NAME=VALUE",
-                    help="a pool.toml setting for Ortak, e.g. ftp.data_threads=false")
-    ap.add_argument("--think", type=float, nargs=2, default=(5.0, 25.0), metavar=("MIN", "MAX"),
-                    help="seconds between operations of a session (default 5 25)")
+    ap.add_argument(
+        "--ortak-set",
+        action="append",
+        default=[],
+        metavar="SECTION.NAME=VALUE",
+        help="a pool.toml setting for Ortak, e.g. ftp.data_threads=false",
+    )
+    ap.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(5.0, 25.0),
+        metavar=("MIN", "MAX"),
+        help="seconds between operations of a session (default 5 25)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.sessions, args.minutes, args.think = 40, 0.75, (1.0, 5.0)
@@ -309,8 +361,10 @@ def main() -> int:
     ftp_bench.become_subreaper()
     rng = random.Random(7)
     password = secrets.token_urlsafe(18)
-    result: dict[str, Any] = {"date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                              "command": " ".join(sys.argv)}
+    result: dict[str, Any] = {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": " ".join(sys.argv),
+    }
     with tempfile.TemporaryDirectory(prefix="ortak-soak-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)
@@ -319,21 +373,30 @@ def main() -> int:
             seeds = seed_files(work / "ortak-data" / "pool" / "TRT" / "seed", rng)
             half = args.sessions // 2
             makers = [
-                ("ftp", lambda: FtpSession(ports["ftp"], "soak", password)) if i < half else
-                ("sftp", lambda: SftpSession(ports["sftp"], "soak", password))
-                for i in range(args.sessions)]
-            print(f"Ortak: {args.sessions} sessions ({half} FTP, the rest SFTP) for "
-                  f"{seconds:.0f} s", flush=True)
-            result["ortak"] = run_soak("ortak", proc.pid, makers, seeds, "TRT/up", seconds,
-                                       tuple(args.think))
+                ("ftp", lambda: FtpSession(ports["ftp"], "soak", password))
+                if i < half
+                else ("sftp", lambda: SftpSession(ports["sftp"], "soak", password))
+                for i in range(args.sessions)
+            ]
+            print(
+                f"Ortak: {args.sessions} sessions ({half} FTP, the rest SFTP) for {seconds:.0f} s",
+                flush=True,
+            )
+            result["ortak"] = run_soak(
+                "ortak", proc.pid, makers, seeds, "TRT/up", seconds, tuple(args.think)
+            )
         finally:
             stop(proc)
-        print(json.dumps({k: v for k, v in result["ortak"].items() if k != "rss_samples_mb"}),
-              flush=True)
+        print(
+            json.dumps({k: v for k, v in result["ortak"].items() if k != "rss_samples_mb"}),
+            flush=True,
+        )
         if not args.no_peer and os.geteuid() == 0:
             result["vsftpd"] = soak_vsftpd(work, password, half, seconds, tuple(args.think))
-            print(json.dumps({k: v for k, v in result["vsftpd"].items()
-                              if k != "rss_samples_mb"}), flush=True)
+            print(
+                json.dumps({k: v for k, v in result["vsftpd"].items() if k != "rss_samples_mb"}),
+                flush=True,
+            )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"soak-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.write_text(json.dumps(result, indent=2))
@@ -341,8 +404,9 @@ def main() -> int:
     return 1 if result["ortak"]["failed"] else 0
 
 
-def soak_vsftpd(work: Path, password: str, sessions: int, seconds: float,
-                think: tuple[float, float]) -> dict[str, Any]:
+def soak_vsftpd(
+    work: Path, password: str, sessions: int, seconds: float, think: tuple[float, float]
+) -> dict[str, Any]:
     """The FTP half against vsftpd, same seeds, same session loop."""
     root = work / "vsftpd-root"
     seeds = seed_files(root / "TRT" / "seed", random.Random(7))
@@ -357,8 +421,10 @@ def soak_vsftpd(work: Path, password: str, sessions: int, seconds: float,
     server.start()
     try:
         print(f"vsftpd: {sessions} FTP sessions for {seconds:.0f} s", flush=True)
-        makers = [("ftp", lambda: FtpSession(server.port, ftp_bench.BENCH_USER, password))
-                  for _ in range(sessions)]
+        makers = [
+            ("ftp", lambda: FtpSession(server.port, ftp_bench.BENCH_USER, password))
+            for _ in range(sessions)
+        ]
         return run_soak("vsftpd", server.pid, makers, seeds, "TRT/up", seconds, think)
     finally:
         server.stop()

@@ -34,13 +34,26 @@ PASSWORD = "bench-password-1"
 def start(data: Path) -> tuple[subprocess.Popen[bytes], int]:
     run = [str(BIN / "pool-server"), "--data", str(data)]
     subprocess.run([*run, "init"], check=True, capture_output=True)
-    subprocess.run([*run, "member", "add", "TRT", "--name", "TRT"], check=True,
-                   capture_output=True)
-    subprocess.run([*run, "user", "add", "bench", "--role", "contributor", "--member", "TRT",
-                    "--password-stdin"], input=PASSWORD.encode() + b"\n", check=True,
-                   capture_output=True)
-    proc = subprocess.Popen([*run, "serve", "--ftp-port", "0", "--no-sftp"],
-                            stderr=subprocess.DEVNULL)
+    subprocess.run([*run, "member", "add", "TRT", "--name", "TRT"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *run,
+            "user",
+            "add",
+            "bench",
+            "--role",
+            "contributor",
+            "--member",
+            "TRT",
+            "--password-stdin",
+        ],
+        input=PASSWORD.encode() + b"\n",
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [*run, "serve", "--ftp-port", "0", "--no-sftp"], stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if (data / "serve.json").exists():
@@ -68,8 +81,9 @@ def main() -> None:
             db = sqlite3.connect(data / "pool.db", timeout=30)
             for i in range(args.runs):
                 word = "".join(random.choices(string.ascii_lowercase, k=10))
-                ftp.storbinary(f"STOR /TRT/news/story_{word}.mp4", io.BytesIO(body),
-                               blocksize=1 << 20)
+                ftp.storbinary(
+                    f"STOR /TRT/news/story_{word}.mp4", io.BytesIO(body), blocksize=1 << 20
+                )
                 done = time.perf_counter()
                 deadline = done + 30
                 while time.perf_counter() < deadline:
@@ -89,8 +103,10 @@ def main() -> None:
     latencies.sort()
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
     result = {
-        "size_mb": args.size_mb, "runs": args.runs,
-        "p50_s": round(statistics.median(latencies), 3), "p95_s": round(p95, 3),
+        "size_mb": args.size_mb,
+        "runs": args.runs,
+        "p50_s": round(statistics.median(latencies), 3),
+        "p95_s": round(p95, 3),
         "max_s": round(latencies[-1], 3),
     }
     print(json.dumps(result))

@@ -118,7 +118,14 @@ def search(
         return []
     conn = db.conn if isinstance(db, sqlite_utils.Database) else db
     required, match, extra, args = _compile(
-        query, member, category, language, since, until, min_duration, max_duration,
+        query,
+        member,
+        category,
+        language,
+        since,
+        until,
+        min_duration,
+        max_duration,
         has_subtitles,
     )
 
@@ -205,7 +212,14 @@ def matching(
     first (what a client's sync needs), with the given columns."""
     conn = db.conn if isinstance(db, sqlite_utils.Database) else db
     _, match, extra, args = _compile(
-        query, member, category, language, since, until, min_duration, max_duration,
+        query,
+        member,
+        category,
+        language,
+        since,
+        until,
+        min_duration,
+        max_duration,
         has_subtitles,
     )
     cols = ", ".join(f"i.{c}" for c in columns)

@@ -27,8 +27,7 @@ _GLOBAL_WITH_VALUE = frozenset({"--profile"})
 
 
 class Prewarm:
-    def __init__(self, endpoint: Endpoint, password: str, read_ahead: tuple[str, ...] = ()
-                 ) -> None:
+    def __init__(self, endpoint: Endpoint, password: str, read_ahead: tuple[str, ...] = ()) -> None:
         self.endpoint, self.password = endpoint, password
         self._read_ahead = read_ahead
         self.transport: Transport = make_transport(

@@ -49,9 +49,13 @@ def parse_date(text: str | None, option: str) -> str | None:
 def _filters(q: Query) -> dict[str, Any]:
     """The query's filters as the catalog's search functions take them."""
     return {
-        "member": q.member, "category": q.category, "language": q.language,
-        "since": q.since, "until": q.until,
-        "min_duration": q.min_duration, "max_duration": q.max_duration,
+        "member": q.member,
+        "category": q.category,
+        "language": q.language,
+        "since": q.since,
+        "until": q.until,
+        "min_duration": q.min_duration,
+        "max_duration": q.max_duration,
     }
 
 

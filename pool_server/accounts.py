@@ -44,7 +44,10 @@ def now_iso() -> str:
 
 class Accounts:
     def __init__(
-        self, store: Store, pool_root: Path, min_password_length: int = 10,
+        self,
+        store: Store,
+        pool_root: Path,
+        min_password_length: int = 10,
         login_cache_seconds: float = 0,
     ) -> None:
         self.store = store
@@ -65,8 +68,13 @@ class Accounts:
             raise UsageError(f"country {country!r} must be a two-letter ISO code such as TR")
         if self.store.db["members"].count_where("code = ?", [code]):
             raise AlreadyExists(f"member {code} already exists")
-        row = {"code": code, "name": name.strip(), "country": country, "quota_bytes": 0,
-               "created": now_iso()}
+        row = {
+            "code": code,
+            "name": name.strip(),
+            "country": country,
+            "quota_bytes": 0,
+            "created": now_iso(),
+        }
         self.store.db["members"].insert(row)
         (self.pool_root / code).mkdir(parents=True, exist_ok=True)
         return row
@@ -128,10 +136,17 @@ class Accounts:
         if self.store.db["users"].count_where("name = ?", [name]):
             raise AlreadyExists(f"user {name} already exists")
         self.check_password(password)
-        self.store.db["users"].insert({
-            "name": name, "role": role_.value, "member": member, "disabled": 0,
-            "pw_hash": hash_password(password), "created": now_iso(), "last_login": None,
-        })
+        self.store.db["users"].insert(
+            {
+                "name": name,
+                "role": role_.value,
+                "member": member,
+                "disabled": 0,
+                "pw_hash": hash_password(password),
+                "created": now_iso(),
+                "last_login": None,
+            }
+        )
         return User(name, role_, member)
 
     def _row(self, name: str) -> dict[str, Any]:
@@ -151,8 +166,10 @@ class Accounts:
         return row
 
     def list_users(self) -> list[dict[str, Any]]:
-        return [self.user_info(r["name"]) for r in
-                self.store.db["users"].rows_where(select="name", order_by="name")]
+        return [
+            self.user_info(r["name"])
+            for r in self.store.db["users"].rows_where(select="name", order_by="name")
+        ]
 
     def set_disabled(self, name: str, disabled: bool) -> None:
         self._row(name)
@@ -195,4 +212,3 @@ class Accounts:
             "SELECT name, role, member, disabled FROM users WHERE name = ?", [name]
         ).fetchone()
         return User(row[0], Role(row[1]), row[2] or None, bool(row[3])) if row else None
-

@@ -31,12 +31,16 @@ class Pool:
         store = Store(data.db_path)
         store.create_schema()
         security = config.section("security")
-        accounts = Accounts(store, data.pool_root, security["min_password_length"],
-                            security["login_cache_seconds"])
+        accounts = Accounts(
+            store, data.pool_root, security["min_password_length"], security["login_cache_seconds"]
+        )
         audit = Audit(store)
         quotas = QuotaLedger(data.pool_root, accounts.quota_of)
         fs = PoolFS(
-            data.pool_root, accounts, audit, quotas,
+            data.pool_root,
+            accounts,
+            audit,
+            quotas,
             max_depth=config.get("uploads", "max_path_depth"),
             fsync_uploads=config.get("uploads", "fsync_on_complete"),
         )

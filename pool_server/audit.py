@@ -24,7 +24,15 @@ class Actor:
 
 
 ACTIONS = (
-    "login", "upload", "download", "delete", "rmdir", "rename", "mkdir", "setstat", "admin",
+    "login",
+    "upload",
+    "download",
+    "delete",
+    "rmdir",
+    "rename",
+    "mkdir",
+    "setstat",
+    "admin",
 )
 
 
@@ -42,11 +50,20 @@ class Audit:
         status: str = "ok",
         detail: str | None = None,
     ) -> None:
-        self.store.db["audit"].insert({
-            "time": datetime.now(UTC).isoformat(), "user": actor.user, "member": actor.member,
-            "ip": actor.ip, "protocol": actor.protocol, "action": action, "path": path,
-            "bytes": nbytes, "status": status, "detail": detail,
-        })
+        self.store.db["audit"].insert(
+            {
+                "time": datetime.now(UTC).isoformat(),
+                "user": actor.user,
+                "member": actor.member,
+                "ip": actor.ip,
+                "protocol": actor.protocol,
+                "action": action,
+                "path": path,
+                "bytes": nbytes,
+                "status": status,
+                "detail": detail,
+            }
+        )
 
     def query(
         self,
@@ -65,9 +82,11 @@ class Audit:
         if action:
             where.append("action = ?")
             args.append(action)
-        return list(self.store.db["audit"].rows_where(
-            " AND ".join(where) or None, args, order_by="id", limit=limit
-        ))
+        return list(
+            self.store.db["audit"].rows_where(
+                " AND ".join(where) or None, args, order_by="id", limit=limit
+            )
+        )
 
 
 def parse_since(text: str) -> datetime:

@@ -59,15 +59,23 @@ class PoolGroup(click.Group):
 
 
 @click.group(cls=PoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data", "data", type=click.Path(file_okay=False), default=None,
-              help="Data folder (default: $POOL_DATA, else ./pool-data).")
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Data folder (default: $POOL_DATA, else ./pool-data).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every command and transfer.")
 @click.version_option(__version__, prog_name="pool-server")
 @click.pass_context
 def main(ctx: click.Context, data: str | None, verbose: bool) -> None:
     """Ortak pool server: FTP/FTPS and SFTP over one pool, its accounts and catalog."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("pyftpdlib").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("paramiko").setLevel(logging.INFO if verbose else logging.WARNING)
     obj = CliContext(DataDir.resolve(data))
@@ -76,6 +84,7 @@ def main(ctx: click.Context, data: str | None, verbose: bool) -> None:
 
 
 # --- output helpers, shared by every listing command
+
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))

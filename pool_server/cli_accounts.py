@@ -45,10 +45,17 @@ def member_list(obj: CliContext, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    print_table([{
-        **r, "quota": format_size(r["quota_bytes"]) if r["quota_bytes"] else "unlimited",
-        "used": format_size(r["used_bytes"]),
-    } for r in rows], ["code", "name", "country", "quota", "used"])
+    print_table(
+        [
+            {
+                **r,
+                "quota": format_size(r["quota_bytes"]) if r["quota_bytes"] else "unlimited",
+                "used": format_size(r["used_bytes"]),
+            }
+            for r in rows
+        ],
+        ["code", "name", "country", "quota", "used"],
+    )
 
 
 @member.command("remove")
@@ -100,10 +107,15 @@ def _read_password(stdin: bool, env: str | None) -> str:
 
 
 def password_options(f):
-    f = click.option("--password-env", metavar="VAR", default=None,
-                     help="Read the password from environment variable VAR.")(f)
-    return click.option("--password-stdin", is_flag=True,
-                        help="Read the password from the first line of stdin.")(f)
+    f = click.option(
+        "--password-env",
+        metavar="VAR",
+        default=None,
+        help="Read the password from environment variable VAR.",
+    )(f)
+    return click.option(
+        "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+    )(f)
 
 
 @click.group()
@@ -113,14 +125,24 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["admin", "contributor", "reader"]),
-              help="admin: everything; contributor: writes in its member's area; "
-                   "reader: lists and downloads.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "contributor", "reader"]),
+    help="admin: everything; contributor: writes in its member's area; "
+    "reader: lists and downloads.",
+)
 @click.option("--member", default=None, help="Member CODE (required for a contributor).")
 @password_options
 @pass_ctx
-def user_add(obj: CliContext, name: str, role: str, member: str | None,
-             password_stdin: bool, password_env: str | None) -> None:
+def user_add(
+    obj: CliContext,
+    name: str,
+    role: str,
+    member: str | None,
+    password_stdin: bool,
+    password_env: str | None,
+) -> None:
     """Add user NAME with a role (the password is never taken from the command line)."""
     accounts = obj.pool.accounts
     # Check everything that needs no password first, so a prompt is not wasted.
@@ -145,8 +167,10 @@ def user_list(obj: CliContext, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    print_table([{**r, "disabled": "yes" if r["disabled"] else ""} for r in rows],
-                ["name", "role", "member", "disabled", "keys", "last_login"])
+    print_table(
+        [{**r, "disabled": "yes" if r["disabled"] else ""} for r in rows],
+        ["name", "role", "member", "disabled", "keys", "last_login"],
+    )
 
 
 @user.command("show")
@@ -185,8 +209,7 @@ user.add_command(_toggle("enable", False))
 @click.argument("name")
 @password_options
 @pass_ctx
-def user_passwd(obj: CliContext, name: str, password_stdin: bool,
-                password_env: str | None) -> None:
+def user_passwd(obj: CliContext, name: str, password_stdin: bool, password_env: str | None) -> None:
     """Set user NAME's password."""
     obj.pool.accounts.get_user(name)
     obj.pool.accounts.set_password(name, _read_password(password_stdin, password_env))
@@ -235,20 +258,30 @@ def unban(obj: CliContext, ip: str) -> None:
 @click.command()
 @click.option("--since", default=None, help="e.g. 1h, 30d or 2026-11-01.")
 @click.option("--user", "user_", default=None, help="Only this user's events.")
-@click.option("--action", default=None, help="Only this action (login, upload, download, "
-              "delete, rename, mkdir, rmdir, admin...).")
+@click.option(
+    "--action",
+    default=None,
+    help="Only this action (login, upload, download, delete, rename, mkdir, rmdir, admin...).",
+)
 @click.option("--limit", type=int, default=None, help="At most this many events.")
 @json_option
 @pass_ctx
-def audit(obj: CliContext, since: str | None, user_: str | None, action: str | None,
-          limit: int | None, as_json: bool) -> None:
+def audit(
+    obj: CliContext,
+    since: str | None,
+    user_: str | None,
+    action: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """Show the audit trail: logins, transfers, changes, admin actions."""
     rows = obj.pool.audit.query(parse_since(since) if since else None, user_, action, limit)
     if as_json:
         print_json(rows)
         return
-    print_table(rows, ["time", "user", "ip", "protocol", "action", "path", "bytes", "status",
-                       "detail"])
+    print_table(
+        rows, ["time", "user", "ip", "protocol", "action", "path", "bytes", "status", "detail"]
+    )
 
 
 COMMANDS = [member, quota, user, bans, unban, audit]

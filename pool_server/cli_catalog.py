@@ -90,8 +90,13 @@ def _duration(seconds: float | None) -> str:
     default=None,
     help="Only items with (or without) subtitles.",
 )
-@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True,
-              help="At most this many items.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10000),
+    default=50,
+    show_default=True,
+    help="At most this many items.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the items as JSON.")
 @click.pass_obj
 def search_command(

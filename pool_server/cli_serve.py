@@ -10,8 +10,9 @@ from .serve import ServeOptions, Server
 
 
 @click.command()
-@click.option("--demo", is_flag=True,
-              help="Add six demo members with users, and print their passwords once.")
+@click.option(
+    "--demo", is_flag=True, help="Add six demo members with users, and print their passwords once."
+)
 @pass_ctx
 def init(obj: CliContext, demo: bool) -> None:
     """Make the data folder: pool.toml, pool.db, TLS certificate, SSH host keys.
@@ -32,18 +33,32 @@ def init(obj: CliContext, demo: bool) -> None:
 
 
 @click.command()
-@click.option("--host", default=None, help="Address to listen on (default from pool.toml: "
-              "127.0.0.1).")
+@click.option(
+    "--host", default=None, help="Address to listen on (default from pool.toml: 127.0.0.1)."
+)
 @click.option("--ftp-port", type=int, default=None, help="FTP port; 0 picks a free one.")
 @click.option("--sftp-port", type=int, default=None, help="SFTP port; 0 picks a free one.")
 @click.option("--no-ftp", is_flag=True, help="Do not serve FTP/FTPS.")
 @click.option("--no-sftp", is_flag=True, help="Do not serve SFTP.")
 @click.option("--no-indexer", is_flag=True, help="Do not run the catalog indexer.")
-@click.option("--auth-failed-delay", type=float, default=1.0, show_default=True,
-              help="Seconds before answering a failed FTP login.")
+@click.option(
+    "--auth-failed-delay",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds before answering a failed FTP login.",
+)
 @pass_ctx
-def serve(obj: CliContext, host: str | None, ftp_port: int | None, sftp_port: int | None,
-          no_ftp: bool, no_sftp: bool, no_indexer: bool, auth_failed_delay: float) -> None:
+def serve(
+    obj: CliContext,
+    host: str | None,
+    ftp_port: int | None,
+    sftp_port: int | None,
+    no_ftp: bool,
+    no_sftp: bool,
+    no_indexer: bool,
+    auth_failed_delay: float,
+) -> None:
     """Serve the pool over FTP/FTPS and SFTP until SIGINT or SIGTERM.
 
     Writes <data>/serve.json with the process id and ports once listening.
@@ -51,10 +66,12 @@ def serve(obj: CliContext, host: str | None, ftp_port: int | None, sftp_port: in
     cfg = obj.pool.config
     options = ServeOptions(
         host=host or cfg.get("server", "host"),
-        ftp_port=None if no_ftp else (cfg.get("server", "ftp_port") if ftp_port is None
-                                      else ftp_port),
-        sftp_port=None if no_sftp else (cfg.get("server", "sftp_port") if sftp_port is None
-                                        else sftp_port),
+        ftp_port=None
+        if no_ftp
+        else (cfg.get("server", "ftp_port") if ftp_port is None else ftp_port),
+        sftp_port=None
+        if no_sftp
+        else (cfg.get("server", "sftp_port") if sftp_port is None else sftp_port),
         indexer=not no_indexer,
         auth_failed_delay=auth_failed_delay,
     )

@@ -30,57 +30,90 @@ def _table(section: str, rows: tuple[tuple[str, Any, str], ...]) -> list[Setting
 
 
 SETTINGS: list[Setting] = [
-    *_table("server", (
-        ("host", "127.0.0.1", "address to listen on; 0.0.0.0 for every interface"),
-        ("ftp_port", 2121, "FTP/FTPS control port (0 picks a free port)"),
-        ("sftp_port", 2222, "SFTP port (0 picks a free port)"),
-        ("max_connections", 512, "connections accepted at once, all addresses together"),
-        ("max_connections_per_ip", 64, "connections accepted at once from one address"),
-        ("idle_timeout", 600, "seconds a logged-in session may stay silent"),
-        ("banner", "Ortak content-exchange pool", "greeting shown before login"),
-    )),
-    *_table("ftp", (
-        ("require_tls", False, "refuse logins on connections without AUTH TLS"),
-        ("passive_ports", "", "passive data port range, e.g. '60000-60999' (empty: any)"),
-        ("masquerade_address", "", "public address announced in PASV replies (behind NAT)"),
-        ("tls_cert", "tls/cert.pem", "TLS certificate (PEM), relative to the data folder"),
-        ("tls_key", "tls/key.pem", "TLS private key (PEM), relative to the data folder"),
-        ("data_timeout", 300, "seconds a data transfer may stall before it is cut"),
-        ("max_command_line", 4096, "longest FTP command line accepted, in bytes"),
-        ("data_threads", True,
-         "move each plain-FTP transfer's bytes on a thread of its own, so the event loop "
-         "stays free for every other session (and a slow disk holds up only that transfer)"),
-        ("use_sendfile", True,
-         "plain-FTP downloads by zero-copy sendfile(); false: read and sent through a "
-         "buffer (more CPU per byte on a real network; faster on loopback, see the "
-         "benchmarks)"),
-        ("upload_end_grace_ms", 20,
-         "after an upload's data ends, wait this long to tell a finished client from a "
-         "killed one (whose control connection closes too) before committing"),
-    )),
-    *_table("sftp", (
-        ("host_keys", "keys/ssh_host_ed25519_key,keys/ssh_host_rsa_key",
-         "SSH host keys, comma-separated, relative to the data folder"),
-    )),
-    *_table("security", (
-        ("min_password_length", 10, "shortest password accepted"),
-        ("login_cache_seconds", 300,
-         "remember a successful password check this long (in memory, keyed HMAC; "
-         "a password change forgets it; 0 = off)"),
-        ("ban_threshold", 10, "failure score within the window that bans an address"),
-        ("ban_window_seconds", 600, "window over which failed logins are scored"),
-        ("failure_score", 1, "score of a wrong password for an existing user"),
-        ("unknown_user_score", 3, "score of a login attempt for a user that does not exist"),
-        ("ban_seconds", 900, "length of a first ban; doubles on each repeat offence"),
-        ("ban_max_seconds", 86400 * 7, "longest ban"),
-    )),
-    *_table("uploads", (
-        ("partial_max_age_hours", 72, "interrupted uploads older than this are swept"),
-        ("sweep_minutes", 30, "minutes between sweeps of stale partial uploads"),
-        ("max_path_depth", 16, "deepest folder nesting accepted below the pool root"),
-        ("fsync_on_complete", False,
-         "flush each completed upload to disk before it is renamed into place (slower)"),
-    )),
+    *_table(
+        "server",
+        (
+            ("host", "127.0.0.1", "address to listen on; 0.0.0.0 for every interface"),
+            ("ftp_port", 2121, "FTP/FTPS control port (0 picks a free port)"),
+            ("sftp_port", 2222, "SFTP port (0 picks a free port)"),
+            ("max_connections", 512, "connections accepted at once, all addresses together"),
+            ("max_connections_per_ip", 64, "connections accepted at once from one address"),
+            ("idle_timeout", 600, "seconds a logged-in session may stay silent"),
+            ("banner", "Ortak content-exchange pool", "greeting shown before login"),
+        ),
+    ),
+    *_table(
+        "ftp",
+        (
+            ("require_tls", False, "refuse logins on connections without AUTH TLS"),
+            ("passive_ports", "", "passive data port range, e.g. '60000-60999' (empty: any)"),
+            ("masquerade_address", "", "public address announced in PASV replies (behind NAT)"),
+            ("tls_cert", "tls/cert.pem", "TLS certificate (PEM), relative to the data folder"),
+            ("tls_key", "tls/key.pem", "TLS private key (PEM), relative to the data folder"),
+            ("data_timeout", 300, "seconds a data transfer may stall before it is cut"),
+            ("max_command_line", 4096, "longest FTP command line accepted, in bytes"),
+            (
+                "data_threads",
+                True,
+                "move each plain-FTP transfer's bytes on a thread of its own, so the event loop "
+                "stays free for every other session (and a slow disk holds up only that transfer)",
+            ),
+            (
+                "use_sendfile",
+                True,
+                "plain-FTP downloads by zero-copy sendfile(); false: read and sent through a "
+                "buffer (more CPU per byte on a real network; faster on loopback, see the "
+                "benchmarks)",
+            ),
+            (
+                "upload_end_grace_ms",
+                20,
+                "after an upload's data ends, wait this long to tell a finished client from a "
+                "killed one (whose control connection closes too) before committing",
+            ),
+        ),
+    ),
+    *_table(
+        "sftp",
+        (
+            (
+                "host_keys",
+                "keys/ssh_host_ed25519_key,keys/ssh_host_rsa_key",
+                "SSH host keys, comma-separated, relative to the data folder",
+            ),
+        ),
+    ),
+    *_table(
+        "security",
+        (
+            ("min_password_length", 10, "shortest password accepted"),
+            (
+                "login_cache_seconds",
+                300,
+                "remember a successful password check this long (in memory, keyed HMAC; "
+                "a password change forgets it; 0 = off)",
+            ),
+            ("ban_threshold", 10, "failure score within the window that bans an address"),
+            ("ban_window_seconds", 600, "window over which failed logins are scored"),
+            ("failure_score", 1, "score of a wrong password for an existing user"),
+            ("unknown_user_score", 3, "score of a login attempt for a user that does not exist"),
+            ("ban_seconds", 900, "length of a first ban; doubles on each repeat offence"),
+            ("ban_max_seconds", 86400 * 7, "longest ban"),
+        ),
+    ),
+    *_table(
+        "uploads",
+        (
+            ("partial_max_age_hours", 72, "interrupted uploads older than this are swept"),
+            ("sweep_minutes", 30, "minutes between sweeps of stale partial uploads"),
+            ("max_path_depth", 16, "deepest folder nesting accepted below the pool root"),
+            (
+                "fsync_on_complete",
+                False,
+                "flush each completed upload to disk before it is renamed into place (slower)",
+            ),
+        ),
+    ),
     *_table("catalog", CATALOG_SETTINGS),
 ]
 
@@ -93,8 +126,7 @@ def _check_type(setting: Setting, value: Any, source: Path) -> Any:
         return float(value)
     if type(value) is not want:
         raise ConfigError(
-            f"{source}: [{setting.section}] {setting.name} must be {want.__name__}, "
-            f"got {value!r}"
+            f"{source}: [{setting.section}] {setting.name} must be {want.__name__}, got {value!r}"
         )
     return value
 

@@ -60,10 +60,16 @@ class Defender:
         row = db.execute("SELECT offences FROM bans WHERE ip = ?", [ip]).fetchone()
         offences = (row[0] if row else 0) + 1
         length = min(self.ban_seconds * 2 ** (offences - 1), self.ban_max)
-        db["bans"].upsert({
-            "ip": ip, "until": time.time() + length, "offences": offences, "reason": reason,
-            "created": datetime.now(UTC).isoformat(),
-        }, pk="ip")
+        db["bans"].upsert(
+            {
+                "ip": ip,
+                "until": time.time() + length,
+                "offences": offences,
+                "reason": reason,
+                "created": datetime.now(UTC).isoformat(),
+            },
+            pk="ip",
+        )
 
     def bans(self) -> list[dict[str, Any]]:
         """Bans in force now, with their end time and offence count."""

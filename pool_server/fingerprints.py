@@ -38,7 +38,11 @@ def describe(pool: Pool) -> dict[str, Any]:
     if data.serve_json.is_file():
         serving = json.loads(data.serve_json.read_text())
     return {
-        "data": str(data.path), "pool": str(data.pool_root), "config": str(data.config_path),
-        "host": pool.config.get("server", "host"), "serving": serving,
-        "ssh_host_keys": host_keys, "tls_certificate": tls,
+        "data": str(data.path),
+        "pool": str(data.pool_root),
+        "config": str(data.config_path),
+        "host": pool.config.get("server", "host"),
+        "serving": serving,
+        "ssh_host_keys": host_keys,
+        "tls_certificate": tls,
     }

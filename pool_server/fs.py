@@ -79,8 +79,14 @@ class Upload:
     `commit()` renames into place; `abandon()` keeps it for a resume."""
 
     def __init__(
-        self, fs: PoolFS, session: Session, target: Target, partial: Path,
-        fh: BinaryIO, size: int, limit: int,
+        self,
+        fs: PoolFS,
+        session: Session,
+        target: Target,
+        partial: Path,
+        fh: BinaryIO,
+        size: int,
+        limit: int,
     ) -> None:
         self.fs, self.session, self.target = fs, session, target
         self.partial = partial
@@ -172,9 +178,14 @@ class Upload:
             self._give_up(os_error(exc, self.target))
         except PoolError as err:
             self._give_up(err)
-        self.fs.audit.record(self.session.actor, "upload", path=self.target.vpath,
-                             nbytes=self._size, status="complete",
-                             detail=f"received {self.received}")
+        self.fs.audit.record(
+            self.session.actor,
+            "upload",
+            path=self.target.vpath,
+            nbytes=self._size,
+            status="complete",
+            detail=f"received {self.received}",
+        )
         try:
             os.replace(self.partial, final)
         except OSError as exc:
@@ -197,8 +208,14 @@ class Upload:
         if self._done:
             return
         self._finish()
-        self.fs.audit.record(self.session.actor, "upload", path=self.target.vpath,
-                             nbytes=self._size, status="partial", detail=why)
+        self.fs.audit.record(
+            self.session.actor,
+            "upload",
+            path=self.target.vpath,
+            nbytes=self._size,
+            status="partial",
+            detail=why,
+        )
 
     def discard(self, why: str) -> None:
         """Delete the partial (quota or disk full: resuming could not succeed)."""
@@ -211,14 +228,25 @@ class Upload:
             pass
         if self._member:
             self.fs.quotas.credit(self._member, self._size)
-        self.fs.audit.record(self.session.actor, "upload", path=self.target.vpath,
-                             nbytes=self._size, status="failed", detail=why)
+        self.fs.audit.record(
+            self.session.actor,
+            "upload",
+            path=self.target.vpath,
+            nbytes=self._size,
+            status="failed",
+            detail=why,
+        )
 
 
 class PoolFS:
     def __init__(
-        self, root: Path, accounts: Accounts, audit: Audit, quotas: QuotaLedger,
-        max_depth: int = 16, fsync_uploads: bool = False,
+        self,
+        root: Path,
+        accounts: Accounts,
+        audit: Audit,
+        quotas: QuotaLedger,
+        max_depth: int = 16,
+        fsync_uploads: bool = False,
     ) -> None:
         self.root = root
         self.accounts = accounts
@@ -275,9 +303,14 @@ class PoolFS:
         self, session: Session, target: Target, nbytes: int, complete: bool, offset: int = 0
     ) -> None:
         """A complete download is a "take" (counted in the usage report)."""
-        self.audit.record(session.actor, "download", path=target.vpath, nbytes=nbytes,
-                          status="complete" if complete else "partial",
-                          detail=f"from offset {offset}" if offset else None)
+        self.audit.record(
+            session.actor,
+            "download",
+            path=target.vpath,
+            nbytes=nbytes,
+            status="complete" if complete else "partial",
+            detail=f"from offset {offset}" if offset else None,
+        )
 
     # --- uploads
 
@@ -465,5 +498,4 @@ class PoolFS:
             os.utime(target.real, (mtime, mtime))
         except OSError as exc:
             raise os_error(exc, target)
-        self.audit.record(session.actor, "setstat", path=target.vpath,
-                          detail=f"mtime {int(mtime)}")
+        self.audit.record(session.actor, "setstat", path=target.vpath, detail=f"mtime {int(mtime)}")

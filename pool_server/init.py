@@ -31,8 +31,13 @@ class InitResult:
 
 def initialise(data: DataDir, demo: bool = False) -> InitResult:
     result = InitResult()
-    for folder in (data.path, data.pool_root, data.pool_root / FEED_DIR, data.keys_dir,
-                   data.tls_dir):
+    for folder in (
+        data.path,
+        data.pool_root,
+        data.pool_root / FEED_DIR,
+        data.keys_dir,
+        data.tls_dir,
+    ):
         if not folder.is_dir():
             folder.mkdir(parents=True, exist_ok=True)
             result.created.append(f"{folder}/")
@@ -51,8 +56,10 @@ def initialise(data: DataDir, demo: bool = False) -> InitResult:
             result.created.append(str(data.path / ftp["tls_cert"]))
         result.created += [str(p) for p in make_host_keys(data.keys_dir)]
         if demo:
-            _add_demo(Accounts(store, data.pool_root,
-                               config.get("security", "min_password_length")), result)
+            _add_demo(
+                Accounts(store, data.pool_root, config.get("security", "min_password_length")),
+                result,
+            )
     finally:
         store.close()
     return result
@@ -67,8 +74,10 @@ def _add_demo(accounts: Accounts, result: InitResult) -> None:
         if code not in existing:
             accounts.add_member(code, name, country)
             result.created.append(f"member {code}")
-        wanted += [(f"{code.lower()}-upload", Role.CONTRIBUTOR, code),
-                   (f"{code.lower()}-news", Role.READER, code)]
+        wanted += [
+            (f"{code.lower()}-upload", Role.CONTRIBUTOR, code),
+            (f"{code.lower()}-news", Role.READER, code),
+        ]
     for user, role, member in wanted:
         if accounts.find_user(user) is not None:
             continue

@@ -27,28 +27,40 @@ def make_tls_certificate(cert_path: Path, key_path: Path, days: int = 825) -> bo
         return False
     key = ec.generate_private_key(ec.SECP256R1())
     host = socket.gethostname() or "localhost"
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, host),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ortak pool (self-signed)"),
-    ])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, host),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ortak pool (self-signed)"),
+        ]
+    )
     now = dt.datetime.now(dt.UTC)
-    alt = x509.SubjectAlternativeName([
-        x509.DNSName(host), x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-    ])
+    alt = x509.SubjectAlternativeName(
+        [
+            x509.DNSName(host),
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]
+    )
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(alt, critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    _write_private(key_path, key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
+    _write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return True
 
@@ -64,10 +76,14 @@ def make_host_keys(keys_dir: Path) -> list[Path]:
         if path.exists():
             continue
         key = factory()
-        _write_private(path, key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption(),
-        ))
+        _write_private(
+            path,
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            ),
+        )
         pub = key.public_key().public_bytes(
             serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
         )

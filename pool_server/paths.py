@@ -93,9 +93,7 @@ def normalise(path: str, cwd: str = "/", max_depth: int = DEFAULT_MAX_DEPTH) -> 
     return "/" + "/".join(parts)
 
 
-def confine(
-    root: Path, path: str, cwd: str = "/", max_depth: int = DEFAULT_MAX_DEPTH
-) -> Target:
+def confine(root: Path, path: str, cwd: str = "/", max_depth: int = DEFAULT_MAX_DEPTH) -> Target:
     """The confined `Target` for a client path, or `InvalidPath`/`PathOutsidePool`.
 
     Symbolic links are resolved: a link inside the pool that points outside it is

@@ -37,7 +37,8 @@ _WRITE = set(Action) - _READ
 RULES: dict[Role, dict[Action, Scope]] = {
     Role.ADMIN: dict.fromkeys(Action, Scope.EVERYWHERE),
     Role.CONTRIBUTOR: {
-        **dict.fromkeys(_READ, Scope.EVERYWHERE), **dict.fromkeys(_WRITE, Scope.OWN_AREA)
+        **dict.fromkeys(_READ, Scope.EVERYWHERE),
+        **dict.fromkeys(_WRITE, Scope.OWN_AREA),
     },
     Role.READER: {**dict.fromkeys(_READ, Scope.EVERYWHERE), **dict.fromkeys(_WRITE, Scope.NOWHERE)},
 }
@@ -45,11 +46,7 @@ RULES: dict[Role, dict[Action, Scope]] = {
 
 def _in_own_area(user: User, target: Target) -> bool:
     """Strictly inside /<MEMBER>/: the member folder itself is the operators' to manage."""
-    return (
-        user.member is not None
-        and target.member_area == user.member
-        and len(target.parts) >= 2
-    )
+    return user.member is not None and target.member_area == user.member and len(target.parts) >= 2
 
 
 def allowed(user: User, action: Action, target: Target) -> bool:

@@ -84,8 +84,7 @@ class Server:
         if opts.ftp_port is not None:
             from .ftp import build_ftp_server
 
-            self.ftp = build_ftp_server(self.pool, opts.host, opts.ftp_port,
-                                        opts.auth_failed_delay)
+            self.ftp = build_ftp_server(self.pool, opts.host, opts.ftp_port, opts.auth_failed_delay)
             log.info("FTP/FTPS listening on %s:%d", opts.host, self.ftp.address[1])
         if opts.sftp_port is not None:
             from .sftp import build_sftp_server
@@ -96,9 +95,11 @@ class Server:
         if opts.indexer:
             from catalog.indexer import Indexer
 
-            self.services.append(Indexer(
-                self.pool.data.pool_root, self.pool.data.db_path, self.pool.catalog_settings()
-            ))
+            self.services.append(
+                Indexer(
+                    self.pool.data.pool_root, self.pool.data.db_path, self.pool.catalog_settings()
+                )
+            )
             log.info("indexer watching %s", self.pool.data.pool_root)
         self.services.append(Housekeeping(self.pool))
         for service in self.services:

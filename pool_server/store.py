@@ -85,29 +85,61 @@ class Store:
         db = self.db
         db["members"].create(
             {"code": str, "name": str, "country": str, "quota_bytes": int, "created": str},
-            pk="code", if_not_exists=True, not_null={"name", "quota_bytes"},
+            pk="code",
+            if_not_exists=True,
+            not_null={"name", "quota_bytes"},
             defaults={"quota_bytes": 0},
         )
         db["users"].create(
-            {"name": str, "role": str, "member": str, "pw_hash": str, "disabled": int,
-             "created": str, "last_login": str},
-            pk="name", if_not_exists=True, not_null={"role", "pw_hash"},
-            defaults={"disabled": 0}, foreign_keys=[("member", "members", "code")],
+            {
+                "name": str,
+                "role": str,
+                "member": str,
+                "pw_hash": str,
+                "disabled": int,
+                "created": str,
+                "last_login": str,
+            },
+            pk="name",
+            if_not_exists=True,
+            not_null={"role", "pw_hash"},
+            defaults={"disabled": 0},
+            foreign_keys=[("member", "members", "code")],
         )
         db["user_keys"].create(
-            {"user": str, "fingerprint": str, "key_type": str, "key_data": str,
-             "comment": str, "added": str},
-            pk=("user", "fingerprint"), if_not_exists=True,
+            {
+                "user": str,
+                "fingerprint": str,
+                "key_type": str,
+                "key_data": str,
+                "comment": str,
+                "added": str,
+            },
+            pk=("user", "fingerprint"),
+            if_not_exists=True,
             foreign_keys=[("user", "users", "name")],
         )
         db["bans"].create(
             {"ip": str, "until": float, "offences": int, "reason": str, "created": str},
-            pk="ip", if_not_exists=True,
+            pk="ip",
+            if_not_exists=True,
         )
         db["audit"].create(
-            {"id": int, "time": str, "user": str, "member": str, "ip": str, "protocol": str,
-             "action": str, "path": str, "bytes": int, "status": str, "detail": str},
-            pk="id", if_not_exists=True,
+            {
+                "id": int,
+                "time": str,
+                "user": str,
+                "member": str,
+                "ip": str,
+                "protocol": str,
+                "action": str,
+                "path": str,
+                "bytes": int,
+                "status": str,
+                "detail": str,
+            },
+            pk="id",
+            if_not_exists=True,
         )
         db["audit"].create_index(["time"], if_not_exists=True)
         db["audit"].create_index(["action", "status"], if_not_exists=True)

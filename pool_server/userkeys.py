@@ -20,16 +20,27 @@ from .accounts import Accounts, now_iso
 from .errors import AlreadyExists, NotFound, UsageError
 from .store import Store
 
-KEY_TYPES = frozenset({
-    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-})
+KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+    }
+)
 """Key types the SFTP door (paramiko) can verify."""
 
-HARMLESS_OPTIONS = frozenset({
-    "restrict", "no-pty", "no-port-forwarding", "no-agent-forwarding",
-    "no-x11-forwarding", "no-user-rc",
-})
+HARMLESS_OPTIONS = frozenset(
+    {
+        "restrict",
+        "no-pty",
+        "no-port-forwarding",
+        "no-agent-forwarding",
+        "no-x11-forwarding",
+        "no-user-rc",
+    }
+)
 """authorized_keys options that the pool enforces for everybody anyway."""
 
 _OPTION = re.compile(r'[A-Za-z0-9-]+(?:="(?:[^"\\]|\\.)*")?')
@@ -64,7 +75,7 @@ def _split_options(line: str) -> tuple[list[str], str]:
         if not m:
             break
         options.append(m.group(0))
-        rest = rest[m.end():]
+        rest = rest[m.end() :]
         if rest.startswith(","):
             rest = rest[1:]
             continue
@@ -100,7 +111,7 @@ def parse_line(line: str) -> PublicKey:
     if len(blob) < 4:
         raise UsageError(f"the {key_type} key's data is too short")
     (n,) = struct.unpack(">I", blob[:4])
-    if blob[4:4 + n].decode("ascii", "replace") != key_type:
+    if blob[4 : 4 + n].decode("ascii", "replace") != key_type:
         raise UsageError(f"the key data does not hold a {key_type} key")
     _check_loadable(key_type, blob)
     return PublicKey(key_type, blob, comment)
@@ -144,19 +155,30 @@ class UserKeys:
             ):
                 raise AlreadyExists(f"user {user} already has key {key.fingerprint}")
             seen.add(key.fingerprint)
-        rows = [{
-            "user": user, "fingerprint": k.fingerprint, "key_type": k.key_type,
-            "key_data": k.key_data, "comment": k.comment, "added": now_iso(),
-        } for k in keys]
+        rows = [
+            {
+                "user": user,
+                "fingerprint": k.fingerprint,
+                "key_type": k.key_type,
+                "key_data": k.key_data,
+                "comment": k.comment,
+                "added": now_iso(),
+            }
+            for k in keys
+        ]
         self.store.db.table("user_keys").insert_all(rows)
         return rows
 
     def list(self, user: str) -> list[dict[str, Any]]:
         self.accounts.get_user(user)
-        return list(self.store.db["user_keys"].rows_where(
-            "user = ?", [user], order_by="added, fingerprint",
-            select="user, fingerprint, key_type, comment, added",
-        ))
+        return list(
+            self.store.db["user_keys"].rows_where(
+                "user = ?",
+                [user],
+                order_by="added, fingerprint",
+                select="user, fingerprint, key_type, comment, added",
+            )
+        )
 
     def remove(self, user: str, fp: str) -> None:
         self.accounts.get_user(user)

@@ -37,8 +37,9 @@ def password(user: str) -> str:
 
 def run_cli(data: Path, *args: str, input: str | None = None, expect: int | None = 0):
     """Run `pool-server --data DATA ARGS...` in-process; fail showing its output."""
-    result = CliRunner().invoke(server_cli, ["--data", str(data), *args], input=input,
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        server_cli, ["--data", str(data), *args], input=input, catch_exceptions=False
+    )
     if expect is not None:
         assert result.exit_code == expect, (
             f"exit {result.exit_code}, wanted {expect}\n{result.output}"
@@ -95,21 +96,36 @@ class ServerProcess:
 
 
 def start_server(
-    data: Path, *, sftp: bool = True, indexer: bool = False, extra: tuple[str, ...] = (),
+    data: Path,
+    *,
+    sftp: bool = True,
+    indexer: bool = False,
+    extra: tuple[str, ...] = (),
     timeout: float = 30,
 ) -> ServerProcess:
     serve_json = data / "serve.json"
     if serve_json.exists():
         serve_json.unlink()
-    args = [POOL_SERVER, "--data", str(data), "serve", "--host", "127.0.0.1",
-            "--ftp-port", "0", "--auth-failed-delay", "0"]
+    args = [
+        POOL_SERVER,
+        "--data",
+        str(data),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--ftp-port",
+        "0",
+        "--auth-failed-delay",
+        "0",
+    ]
     args += ["--sftp-port", "0"] if sftp else ["--no-sftp"]
     if not indexer:
         args.append("--no-indexer")
     stderr_path = data / f"serve-{time.monotonic_ns()}.log"
     with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen([*args, *extra], stdout=err, stderr=err,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            [*args, *extra], stdout=err, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

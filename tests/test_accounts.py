@@ -59,8 +59,10 @@ def test_concurrent_checks_of_one_password_share_one_scrypt():
     stored = hash_password("the-right-password")
     cache = CountingCache(300)
     results: list[bool] = []
-    threads = [threading.Thread(target=lambda: results.append(
-        cache.verify("the-right-password", stored))) for _ in range(20)]
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.verify("the-right-password", stored)))
+        for _ in range(20)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -13,16 +13,22 @@ from .helpers import run_cli
 
 def table_dump(data: Path) -> list[tuple]:
     with sqlite3.connect(data / "pool.db") as db:
-        return [*db.execute("SELECT * FROM members ORDER BY code"),
-                *db.execute("SELECT name, role, member, disabled, pw_hash FROM users "
-                            "ORDER BY name")]
+        return [
+            *db.execute("SELECT * FROM members ORDER BY code"),
+            *db.execute("SELECT name, role, member, disabled, pw_hash FROM users ORDER BY name"),
+        ]
 
 
 def test_init_is_idempotent_and_demo_prints_passwords_once(tmp_path):
     data = tmp_path / "d"
     first = run_cli(data, "init", "--demo").output
-    for path in ("pool.toml", "pool.db", "tls/cert.pem", "keys/ssh_host_ed25519_key",
-                 "keys/ssh_host_rsa_key"):
+    for path in (
+        "pool.toml",
+        "pool.db",
+        "tls/cert.pem",
+        "keys/ssh_host_ed25519_key",
+        "keys/ssh_host_rsa_key",
+    ):
         assert (data / path).is_file(), path
     assert "trt-upload" in first and "admin" in first
     toml = (data / "pool.toml").read_text()
@@ -46,11 +52,15 @@ def test_member_commands(data):
     run_cli(data, "member", "add", "MTVA", "--name", "MTVA Hungary", "--country", "HU")
     assert (data / "pool" / "MTVA").is_dir()
     rows = json.loads(run_cli(data, "member", "list", "--json").output)
-    assert {"code": "MTVA", "name": "MTVA Hungary", "country": "HU"}.items() <= \
-        next(r for r in rows if r["code"] == "MTVA").items()
+    assert {"code": "MTVA", "name": "MTVA Hungary", "country": "HU"}.items() <= next(
+        r for r in rows if r["code"] == "MTVA"
+    ).items()
     run_cli(data, "quota", "set", "MTVA", "1.5T")
-    row = next(r for r in json.loads(run_cli(data, "member", "list", "--json").output)
-               if r["code"] == "MTVA")
+    row = next(
+        r
+        for r in json.loads(run_cli(data, "member", "list", "--json").output)
+        if r["code"] == "MTVA"
+    )
     assert row["quota_bytes"] == int(1.5 * 1024**4)
     assert "1.5 TiB" in run_cli(data, "member", "list").output
     run_cli(data, "quota", "set", "MTVA", "0")
@@ -58,30 +68,49 @@ def test_member_commands(data):
     assert not (data / "pool" / "MTVA").exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["member", "add", "TRT", "--name", "again"], "member TRT already exists"),
-    (["member", "add", "bad code", "--name", "x"], "must be 1-32 capital letters"),
-    (["member", "add", "NEW", "--name", "x", "--country", "Turkey"], "two-letter ISO"),
-    (["member", "remove", "NOPE"], "no member 'NOPE'"),
-    (["member", "remove", "TRT"], "still has users"),
-    (["quota", "set", "TRT", "lots"], "use a number with an optional unit"),
-    (["quota", "set", "NOPE", "5G"], "no member 'NOPE'"),
-    (["user", "add", "x", "--role", "contributor", "--password-env", "PW"],
-     "a contributor must belong to a member"),
-    (["user", "add", "x", "--role", "contributor", "--member", "NOPE", "--password-env", "PW"],
-     "no member 'NOPE'"),
-    (["user", "add", "trt-up", "--role", "reader", "--password-env", "PW"],
-     "user trt-up already exists"),
-    (["user", "add", "x", "--role", "reader", "--password-env", "SHORT"], "too short"),
-    (["user", "add", "x", "--role", "reader", "--password-env", "UNSET_VAR"], "is not set"),
-    (["user", "add", "x y", "--role", "reader", "--password-env", "PW"], "user name"),
-    (["user", "show", "ghost"], "no user 'ghost'"),
-    (["user", "disable", "ghost"], "no user 'ghost'"),
-    (["user", "remove", "ghost"], "no user 'ghost'"),
-    (["user", "passwd", "news", "--password-env", "SHORT"], "too short"),
-    (["unban", "10.9.9.9"], "is not banned"),
-    (["audit", "--since", "yesterday-ish"], "--since"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["member", "add", "TRT", "--name", "again"], "member TRT already exists"),
+        (["member", "add", "bad code", "--name", "x"], "must be 1-32 capital letters"),
+        (["member", "add", "NEW", "--name", "x", "--country", "Turkey"], "two-letter ISO"),
+        (["member", "remove", "NOPE"], "no member 'NOPE'"),
+        (["member", "remove", "TRT"], "still has users"),
+        (["quota", "set", "TRT", "lots"], "use a number with an optional unit"),
+        (["quota", "set", "NOPE", "5G"], "no member 'NOPE'"),
+        (
+            ["user", "add", "x", "--role", "contributor", "--password-env", "PW"],
+            "a contributor must belong to a member",
+        ),
+        (
+            [
+                "user",
+                "add",
+                "x",
+                "--role",
+                "contributor",
+                "--member",
+                "NOPE",
+                "--password-env",
+                "PW",
+            ],
+            "no member 'NOPE'",
+        ),
+        (
+            ["user", "add", "trt-up", "--role", "reader", "--password-env", "PW"],
+            "user trt-up already exists",
+        ),
+        (["user", "add", "x", "--role", "reader", "--password-env", "SHORT"], "too short"),
+        (["user", "add", "x", "--role", "reader", "--password-env", "UNSET_VAR"], "is not set"),
+        (["user", "add", "x y", "--role", "reader", "--password-env", "PW"], "user name"),
+        (["user", "show", "ghost"], "no user 'ghost'"),
+        (["user", "disable", "ghost"], "no user 'ghost'"),
+        (["user", "remove", "ghost"], "no user 'ghost'"),
+        (["user", "passwd", "news", "--password-env", "SHORT"], "too short"),
+        (["unban", "10.9.9.9"], "is not banned"),
+        (["audit", "--since", "yesterday-ish"], "--since"),
+    ],
+)
 def test_bad_input_is_one_clear_line_and_changes_nothing(data, monkeypatch, args, message):
     monkeypatch.setenv("PW", "a-good-long-password")
     monkeypatch.setenv("SHORT", "short")
@@ -95,18 +124,34 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(data, monkeypatch, args
 
 
 def test_role_must_be_known(data):
-    result = run_cli(data, "user", "add", "x", "--role", "boss", "--password-env", "PW",
-                     expect=2)
+    result = run_cli(data, "user", "add", "x", "--role", "boss", "--password-env", "PW", expect=2)
     assert "Invalid value for '--role'" in result.output
 
 
 def test_user_lifecycle_and_password_sources(data, monkeypatch):
-    run_cli(data, "user", "add", "ed", "--role", "reader", "--member", "AZTV",
-            "--password-stdin", input="from-stdin-password\n")
+    run_cli(
+        data,
+        "user",
+        "add",
+        "ed",
+        "--role",
+        "reader",
+        "--member",
+        "AZTV",
+        "--password-stdin",
+        input="from-stdin-password\n",
+    )
     monkeypatch.setenv("ED_PW", "from-env-password")
     run_cli(data, "user", "passwd", "ed", "--password-env", "ED_PW")
-    run_cli(data, "user", "add", "prompted", "--role", "admin",
-            input="prompted-password\nprompted-password\n")
+    run_cli(
+        data,
+        "user",
+        "add",
+        "prompted",
+        "--role",
+        "admin",
+        input="prompted-password\nprompted-password\n",
+    )
     info = json.loads(run_cli(data, "user", "show", "ed", "--json").output)
     assert info["role"] == "reader" and info["member"] == "AZTV" and not info["disabled"]
     assert "pw_hash" not in info

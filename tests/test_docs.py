@@ -37,6 +37,7 @@ def test_every_server_command_has_help_and_is_in_the_readme(path, cmd):
     assert (cmd.help or "").strip(), f"{path} has no help text"
     for param in cmd.params:
         if isinstance(param, click.Option):
-            assert (param.help or "").strip() or param.name in ("help",), \
+            assert (param.help or "").strip() or param.name in ("help",), (
                 f"{path} {param.opts[0]} has no help text"
+            )
     assert mentioned(path), f"`{path}` is not in README.md"

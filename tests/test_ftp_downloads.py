@@ -52,7 +52,7 @@ def test_a_download_is_byte_identical_from_any_offset(data, server_factory, send
         for rest in (None, 1, BIG - 1, len(body)):
             got = io.BytesIO()
             ftp.retrbinary("RETR /TRT/long.mxf", got.write, rest=rest)
-            assert got.getvalue() == body[rest or 0:]
+            assert got.getvalue() == body[rest or 0 :]
 
 
 def test_abor_stops_a_download_and_the_session_goes_on(data, ftp_server):
@@ -77,7 +77,9 @@ def test_abor_stops_a_download_and_the_session_goes_on(data, ftp_server):
         assert clip.getvalue() == b"clip" * 1000
     rows = _downloads(data, 2)
     assert [(r["path"], r["status"]) for r in rows] == [
-        ("/TRT/long.mxf", "partial"), ("/TRT/clip.mp4", "complete")]
+        ("/TRT/long.mxf", "partial"),
+        ("/TRT/clip.mp4", "complete"),
+    ]
     assert 0 < rows[0]["bytes"] < BIG
 
 
@@ -90,8 +92,18 @@ def test_a_killed_downloader_ends_its_sender_and_nothing_else(data, ftp_server, 
     netrc = tmp_path / "netrc"
     netrc.write_text(f"machine 127.0.0.1 login news password {password('news')}\n")
     curl = subprocess.Popen(
-        ["curl", "-s", "--netrc-file", str(netrc), "--limit-rate", "2M", "-o", str(out),
-         f"ftp://127.0.0.1:{ftp_server.ftp_port}/TRT/long.mxf"])
+        [
+            "curl",
+            "-s",
+            "--netrc-file",
+            str(netrc),
+            "--limit-rate",
+            "2M",
+            "-o",
+            str(out),
+            f"ftp://127.0.0.1:{ftp_server.ftp_port}/TRT/long.mxf",
+        ]
+    )
     try:
         wait_for(lambda: out.exists() and out.stat().st_size > 0, what="curl receiving")
         assert _threads(ftp_server.pid) > before  # the sender

@@ -21,8 +21,9 @@ from .helpers import ftp_login, run_cli, set_setting
 
 def _mount_small_fs(where: Path, size: str) -> bool:
     where.mkdir(parents=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
+    )
     return done.returncode == 0
 
 
@@ -75,8 +76,7 @@ def test_disk_full_fails_552_keeps_nothing_and_keeps_serving(data, ftp_server):
 def test_silent_connections_are_cut_by_the_idle_timeout(data, server_factory):
     set_setting(data, "server", "idle_timeout", "1")
     srv = server_factory(sftp=False)
-    silent = [socket.create_connection(("127.0.0.1", srv.ftp_port), timeout=10)
-              for _ in range(5)]
+    silent = [socket.create_connection(("127.0.0.1", srv.ftp_port), timeout=10) for _ in range(5)]
     try:
         with ftp_login(srv.ftp_port, "news") as busy:
             for _ in range(3):
@@ -110,15 +110,72 @@ def test_a_client_that_stops_reading_is_cut_by_the_data_timeout(data, server_fac
     stuck.close()
 
 
-VERBS = ["USER", "PASS", "CWD", "CDUP", "PWD", "LIST", "NLST", "MLSD", "MLST", "RETR", "STOR",
-         "APPE", "REST", "SIZE", "MDTM", "MFMT", "DELE", "RMD", "MKD", "RNFR", "RNTO", "TYPE",
-         "MODE", "STRU", "PASV", "EPSV", "ABOR", "STAT", "SITE", "HELP", "FEAT", "OPTS",
-         "ALLO", "NOOP", "SYST", "AUTH", "PBSZ", "PROT", "XYZZY", "REIN"]
+VERBS = [
+    "USER",
+    "PASS",
+    "CWD",
+    "CDUP",
+    "PWD",
+    "LIST",
+    "NLST",
+    "MLSD",
+    "MLST",
+    "RETR",
+    "STOR",
+    "APPE",
+    "REST",
+    "SIZE",
+    "MDTM",
+    "MFMT",
+    "DELE",
+    "RMD",
+    "MKD",
+    "RNFR",
+    "RNTO",
+    "TYPE",
+    "MODE",
+    "STRU",
+    "PASV",
+    "EPSV",
+    "ABOR",
+    "STAT",
+    "SITE",
+    "HELP",
+    "FEAT",
+    "OPTS",
+    "ALLO",
+    "NOOP",
+    "SYST",
+    "AUTH",
+    "PBSZ",
+    "PROT",
+    "XYZZY",
+    "REIN",
+]
 ARGS = st.one_of(
     st.just(""),
-    st.sampled_from(["/", "..", "/TRT", "/TRT/mine.bin", "/AZTV", "../../etc/passwd", "I",
-                     "A", "-1", "99999999999999999999", "TLS", "P", "UTF8 ON", "*", "%s%n",
-                     "/TRT/" + "x" * 300, "\u0130stanbul", "/.catalog"]),
+    st.sampled_from(
+        [
+            "/",
+            "..",
+            "/TRT",
+            "/TRT/mine.bin",
+            "/AZTV",
+            "../../etc/passwd",
+            "I",
+            "A",
+            "-1",
+            "99999999999999999999",
+            "TLS",
+            "P",
+            "UTF8 ON",
+            "*",
+            "%s%n",
+            "/TRT/" + "x" * 300,
+            "\u0130stanbul",
+            "/.catalog",
+        ]
+    ),
     st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=40),
 )
 LINES = st.lists(st.tuples(st.sampled_from(VERBS), ARGS), min_size=1, max_size=25)
@@ -158,8 +215,9 @@ def _check_alive_and_isolated(srv) -> None:
     assert "Traceback" not in srv.log()
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(lines=LINES)
 def test_fuzzed_command_lines_never_kill_the_server(fuzz_server, lines):
     _fuzz_one(fuzz_server.ftp_port, lines)
@@ -167,8 +225,9 @@ def test_fuzzed_command_lines_never_kill_the_server(fuzz_server, lines):
 
 
 @pytest.mark.slow
-@settings(max_examples=10_000, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(lines=LINES)
 def test_fuzzed_command_lines_never_kill_the_server_long(fuzz_server, lines):
     _fuzz_one(fuzz_server.ftp_port, lines)
@@ -190,8 +249,10 @@ def test_disk_full_over_sftp_fails_with_a_message_and_keeps_nothing(data, server
     try:
         transport.connect(username="trt-up", password=password("trt-up"))
         sftp = paramiko.SFTPClient.from_transport(transport)
-        with pytest.raises(OSError, match=r"(?i)disk is full|no space|quota"), \
-                sftp.open("/TRT/small/huge.mxf", "w") as fh:
+        with (
+            pytest.raises(OSError, match=r"(?i)disk is full|no space|quota"),
+            sftp.open("/TRT/small/huge.mxf", "w") as fh,
+        ):
             fh.set_pipelined(True)
             for _ in range(80):
                 fh.write(os.urandom(64 * 1024))

@@ -53,5 +53,5 @@ def test_ftp_permission_cell(server, role: str, action: str, area: str) -> None:
                 run_ftp(ftp, action, AREAS[area])
     assert effect_seen(root, area, action) == (allowed and action not in ("list", "download"))
     if not allowed:
-        existing = (root / AREAS[area].lstrip("/") / "existing.bin")
+        existing = root / AREAS[area].lstrip("/") / "existing.bin"
         assert existing.read_bytes() == EXISTING

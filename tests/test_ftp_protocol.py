@@ -55,7 +55,10 @@ def test_rest_download_and_audit_of_takes(data, ftp_server):
             break
         time.sleep(0.05)
     assert [(r["user"], r["member"], r["status"]) for r in rows] == [
-        ("news", "TRT", "complete"), ("news", "TRT", "complete"), ("news", "TRT", "partial")]
+        ("news", "TRT", "complete"),
+        ("news", "TRT", "complete"),
+        ("news", "TRT", "partial"),
+    ]
     assert rows[0]["bytes"] == len(body) and rows[1]["bytes"] == 100_000
     assert rows[2]["path"] == "/TRT/long.mxf" and rows[2]["bytes"] < 64 << 20
 

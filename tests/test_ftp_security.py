@@ -42,8 +42,9 @@ def test_ftps_with_curl_ssl_reqd(data, ftp_server, tmp_path):
     base = f"ftp://127.0.0.1:{ftp_server.ftp_port}/TRT/"
     auth = ["-u", f"trt-up:{password('trt-up')}", "--ssl-reqd", "-k", "-sS"]
     subprocess.run(["curl", *auth, "-T", str(src), base + "tls.bin"], check=True, timeout=30)
-    got = subprocess.run(["curl", *auth, base + "tls.bin"], check=True, capture_output=True,
-                         timeout=30).stdout
+    got = subprocess.run(
+        ["curl", *auth, base + "tls.bin"], check=True, capture_output=True, timeout=30
+    ).stdout
     assert got == src.read_bytes()
     rows = json.loads(run_cli(data, "audit", "--action", "upload", "--json").output)
     assert rows[-1]["protocol"] == "ftps" and rows[-1]["status"] == "complete"
@@ -110,14 +111,12 @@ def test_brute_force_bans_one_address_only(data, ftp_server):
 def test_unknown_users_score_more(data, ftp_server):
     for _ in range(2):  # 4 x 3 points >= 10
         ftp = ftplib.FTP()
-        ftp.connect("127.0.0.1", ftp_server.ftp_port, timeout=10,
-                    source_address=("127.0.0.3", 0))
+        ftp.connect("127.0.0.1", ftp_server.ftp_port, timeout=10, source_address=("127.0.0.3", 0))
         for _ in range(2):
             with pytest.raises(ftplib.error_perm, match=r"^530"):
                 ftp.login("nobody-here", "guess")
         ftp.close()
-    assert [b["ip"] for b in json.loads(run_cli(data, "bans", "--json").output)] == \
-        ["127.0.0.3"]
+    assert [b["ip"] for b in json.loads(run_cli(data, "bans", "--json").output)] == ["127.0.0.3"]
 
 
 @pytest.mark.parametrize("user", ["anonymous", "disabled-user"])

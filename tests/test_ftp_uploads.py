@@ -93,8 +93,10 @@ def upload_partly(port: int, area: Path, name: str, body: bytes, sent: int):
     up = login(port)
     conn = up.transfercmd(f"STOR /TRT/news/{name}")
     conn.sendall(body[:sent])
-    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == sent,
-             what=f"{sent} bytes received")
+    wait_for(
+        lambda: partials(area) and partials(area)[0].stat().st_size == sent,
+        what=f"{sent} bytes received",
+    )
     return up, conn
 
 
@@ -102,22 +104,26 @@ def test_dropped_connection_leaves_nothing_visible_and_ftplib_resumes(ftp_server
     body = payload(2 * 1024 * 1024)
     up, conn = upload_partly(ftp_server.ftp_port, area, "drop.mov", body, 700_000)
     drop(up, conn)
-    wait_for(lambda: audit_statuses(ftp_server.data, "drop.mov") == ["partial"],
-             what="the server to record the partial upload")
+    wait_for(
+        lambda: audit_statuses(ftp_server.data, "drop.mov") == ["partial"],
+        what="the server to record the partial upload",
+    )
     assert not (area / "drop.mov").exists()
     with login(ftp_server.ftp_port) as again:
         assert again.nlst("/TRT/news") == []
         again.voidcmd("TYPE I")
         assert again.size("/TRT/news/drop.mov") == 700_000  # SIZE tells the owner
-        again.storbinary("STOR /TRT/news/drop.mov", io.BytesIO(body[700_000:]),
-                         rest=700_000)
+        again.storbinary("STOR /TRT/news/drop.mov", io.BytesIO(body[700_000:]), rest=700_000)
     assert (area / "drop.mov").read_bytes() == body
     assert partials(area) == []
 
 
 def _kill_when_partial(proc: subprocess.Popen, area: Path, at_least: int) -> int:
-    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size >= at_least,
-             timeout=20, what=f"{at_least} bytes of the upload")
+    wait_for(
+        lambda: partials(area) and partials(area)[0].stat().st_size >= at_least,
+        timeout=20,
+        what=f"{at_least} bytes of the upload",
+    )
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(5)
     name = proc.args[-1].rsplit("/", 1)[-1] if "ftp://" in proc.args[-1] else None
@@ -131,15 +137,22 @@ def _kill_when_partial(proc: subprocess.Popen, area: Path, at_least: int) -> int
 def _upload_bytes(data: Path, name: str) -> list[int]:
     """Bytes received per completed upload of `name`, from the audit trail."""
     rows = json.loads(run_cli(data, "audit", "--action", "upload", "--json").output)
-    return [int(r["detail"].split()[-1]) for r in rows
-            if r["path"].endswith(name) and r["status"] == "complete"]
+    return [
+        int(r["detail"].split()[-1])
+        for r in rows
+        if r["path"].endswith(name) and r["status"] == "complete"
+    ]
 
 
 def audit_statuses(data: Path, name: str) -> list[str]:
     with sqlite3.connect(data / "pool.db") as db:
-        return [r[0] for r in db.execute(
-            "SELECT status FROM audit WHERE action = 'upload' AND path LIKE ? ORDER BY id",
-            [f"%/{name}"])]
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT status FROM audit WHERE action = 'upload' AND path LIKE ? ORDER BY id",
+                [f"%/{name}"],
+            )
+        ]
 
 
 def test_curl_killed_mid_upload_then_resumes_byte_identical(ftp_server, area, tmp_path):
@@ -152,8 +165,7 @@ def test_curl_killed_mid_upload_then_resumes_byte_identical(ftp_server, area, tm
     have = _kill_when_partial(proc, area, 1024 * 1024)
     assert 0 < have < len(body)
     assert not (area / "interview.mxf").exists()
-    subprocess.run(["curl", "-sS", "-C", "-", *auth, "-T", str(src), url], check=True,
-                   timeout=60)
+    subprocess.run(["curl", "-sS", "-C", "-", *auth, "-T", str(src), url], check=True, timeout=60)
     assert (area / "interview.mxf").read_bytes() == body
     assert partials(area) == []
     assert _upload_bytes(ftp_server.data, "interview.mxf") == [len(body) - have]
@@ -165,10 +177,12 @@ def test_lftp_killed_mid_upload_then_put_c_resumes(ftp_server, area, tmp_path):
     src.write_bytes(body)
 
     def lftp(commands: str) -> list[str]:
-        return ["lftp", "-c",
-                "set ftp:ssl-allow no; set net:max-retries 1; set cmd:fail-exit yes; "
-                f"open -u {USER},{password(USER)} -p {ftp_server.ftp_port} 127.0.0.1; "
-                + commands]
+        return [
+            "lftp",
+            "-c",
+            "set ftp:ssl-allow no; set net:max-retries 1; set cmd:fail-exit yes; "
+            f"open -u {USER},{password(USER)} -p {ftp_server.ftp_port} 127.0.0.1; " + commands,
+        ]
 
     proc = subprocess.Popen(lftp(f"set net:limit-rate 1000000; put -O /TRT/news {src}"))
     have = _kill_when_partial(proc, area, 1024 * 1024)
@@ -185,8 +199,9 @@ def test_appe_continues_a_partial(ftp_server, area):
     up = login(ftp_server.ftp_port)
     conn = up.transfercmd("STOR /TRT/news/a.ts")
     conn.sendall(body[:100_000])
-    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == 100_000,
-             what="first part")
+    wait_for(
+        lambda: partials(area) and partials(area)[0].stat().st_size == 100_000, what="first part"
+    )
     drop(up, conn)
     wait_for(lambda: audit_statuses(ftp_server.data, "a.ts") == ["partial"], what="partial")
     with login(ftp_server.ftp_port) as again:
@@ -198,8 +213,7 @@ def test_another_user_does_not_see_or_resume_my_partial(ftp_server, area):
     up = login(ftp_server.ftp_port)
     conn = up.transfercmd("STOR /TRT/news/mine.mxf")
     conn.sendall(b"x" * 50_000)
-    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == 50_000,
-             what="partial")
+    wait_for(lambda: partials(area) and partials(area)[0].stat().st_size == 50_000, what="partial")
     with login(ftp_server.ftp_port, "admin") as admin:
         admin.voidcmd("TYPE I")
         with pytest.raises(ftplib.error_perm, match=r"^550"):

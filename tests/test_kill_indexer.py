@@ -39,8 +39,11 @@ def test_sigkill_while_publishing_the_feed(data: Path, tmp_path: Path) -> None:
     feed = pool / ".catalog"
     late = 0  # files added between kills (none before the first publication)
     for kill in range(KILLS):
-        proc = subprocess.Popen([POOL_SERVER, "--data", str(data), "index"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [POOL_SERVER, "--data", str(data), "index"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(0.6 + 0.4 * kill)  # somewhere in the ingest, the snapshots, the journals
         finally:
@@ -63,8 +66,12 @@ def test_sigkill_while_publishing_the_feed(data: Path, tmp_path: Path) -> None:
         (pool / "TRT" / "news" / f"late{kill}.json").write_text('{"title": "late"}')
         late += 1
 
-    done = subprocess.run([POOL_SERVER, "--data", str(data), "index", "--once"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [POOL_SERVER, "--data", str(data), "index", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert catalog_problems(data / "pool.db", disk_state(pool)) == []
     final = tmp_path / "client-final.db"

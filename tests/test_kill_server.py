@@ -51,10 +51,11 @@ def ftp_upload(port: int, path: str, body: bytes) -> Callable[[Transfer], None]:
     def run(t: Transfer) -> None:
         with ftp_login(port, "trt-up") as ftp, ftp.transfercmd(f"STOR {path}") as conn:
             for i in range(0, len(body), CHUNK):
-                conn.sendall(body[i:i + CHUNK])
+                conn.sendall(body[i : i + CHUNK])
                 t.progress += 1
                 if t.halt.wait(PACE):
                     return
+
     return run
 
 
@@ -64,13 +65,14 @@ def sftp_upload(port: int, path: str, body: bytes) -> Callable[[Transfer], None]
         try:
             with sftp.open(path, "w") as fh:
                 for i in range(0, len(body), CHUNK):
-                    fh.write(body[i:i + CHUNK])
+                    fh.write(body[i : i + CHUNK])
                     fh.flush()
                     t.progress += 1
                     if t.halt.wait(PACE):
                         return
         finally:
             transport.close()
+
     return run
 
 
@@ -83,6 +85,7 @@ def ftp_download(port: int, path: str) -> Callable[[Transfer], None]:
                 t.progress += 1
                 if t.halt.wait(PACE):
                     return
+
     return run
 
 
@@ -98,6 +101,7 @@ def sftp_download(port: int, path: str) -> Callable[[Transfer], None]:
                         return
         finally:
             transport.close()
+
     return run
 
 
@@ -111,8 +115,11 @@ def test_sigkill_mid_transfers_loses_nothing(data, server_factory):
             body = payload(DOWN_SIZE, seed=hash((proto, i)) & 0xFFFF)
             (root / "TRT" / "dl" / f"{proto}-{i}.mxf").write_bytes(body)
             sources[f"/TRT/dl/{proto}-{i}.mxf"] = body
-    uploads = {f"/TRT/up/{proto}-{i}.mxf": payload(UP_SIZE, seed=1000 + i + (proto == "sftp"))
-               for i in range(EACH) for proto in ("ftp", "sftp")}
+    uploads = {
+        f"/TRT/up/{proto}-{i}.mxf": payload(UP_SIZE, seed=1000 + i + (proto == "sftp"))
+        for i in range(EACH)
+        for proto in ("ftp", "sftp")
+    }
 
     srv = server_factory(sftp=True, indexer=True)
     Transfer.halt = threading.Event()
@@ -127,8 +134,11 @@ def test_sigkill_mid_transfers_loses_nothing(data, server_factory):
         transfers["down:" + path] = Transfer(make(port, path))
     for t in transfers.values():
         t.start()
-    wait_for(lambda: all(t.progress >= 3 for t in transfers.values()), timeout=60,
-             what="all 40 transfers to be under way")
+    wait_for(
+        lambda: all(t.progress >= 3 for t in transfers.values()),
+        timeout=60,
+        what="all 40 transfers to be under way",
+    )
     srv.kill()
     Transfer.halt.set()
     for t in transfers.values():
@@ -137,8 +147,12 @@ def test_sigkill_mid_transfers_loses_nothing(data, server_factory):
     assert all(len(t.local) < DOWN_SIZE for k, t in transfers.items() if k.startswith("down"))
 
     # Nothing half-written is visible under a final name.
-    assert sorted(p.name for p in (root / "TRT" / "up").iterdir()
-                  if not p.name.startswith(".ortak-part-")) == []
+    assert (
+        sorted(
+            p.name for p in (root / "TRT" / "up").iterdir() if not p.name.startswith(".ortak-part-")
+        )
+        == []
+    )
     with sqlite3.connect(data / "pool.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
@@ -187,8 +201,11 @@ def test_sigkill_mid_transfers_loses_nothing(data, server_factory):
     # The catalog equals the disk once the indexer has caught up.
     disk = disk_state(root)
     assert len(disk) == 40
-    wait_for(lambda: catalog_problems(data / "pool.db", disk) == [], timeout=60,
-             what="the catalog to equal the disk")
+    wait_for(
+        lambda: catalog_problems(data / "pool.db", disk) == [],
+        timeout=60,
+        what="the catalog to equal the disk",
+    )
     assert not any(".ortak-part-" in p for p in disk)
     with sqlite3.connect(data / "pool.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -41,31 +41,62 @@ def mutated(draw, originals: list[bytes]) -> bytes:
         if kind == "flip":
             data[i] = draw(st.integers(0, 255))
         elif kind == "cut":
-            del data[i: i + draw(st.integers(1, 64))]
+            del data[i : i + draw(st.integers(1, 64))]
         elif kind == "dup":
-            data[i:i] = data[i: i + draw(st.integers(1, 64))]
+            data[i:i] = data[i : i + draw(st.integers(1, 64))]
         else:
-            data[i:i] = draw(st.sampled_from([
-                b"<!DOCTYPE x [<!ENTITY a 'aaaa'>]>", b"&a;", b"<!ENTITY", b"\x00", b"\xff\xfe",
-                b"<![CDATA[", b"]]>", b"xmlns:dc='urn:x'", b"<dc:title>", b"</", "ə".encode(),
-                "İ".encode("cp1254"), b"<?xml version='1.0' encoding='cp1251'?>",
-            ]))
+            data[i:i] = draw(
+                st.sampled_from(
+                    [
+                        b"<!DOCTYPE x [<!ENTITY a 'aaaa'>]>",
+                        b"&a;",
+                        b"<!ENTITY",
+                        b"\x00",
+                        b"\xff\xfe",
+                        b"<![CDATA[",
+                        b"]]>",
+                        b"xmlns:dc='urn:x'",
+                        b"<dc:title>",
+                        b"</",
+                        "ə".encode(),
+                        "İ".encode("cp1254"),
+                        b"<?xml version='1.0' encoding='cp1251'?>",
+                    ]
+                )
+            )
     return bytes(data)
 
 
 XML_INPUTS = st.one_of(mutated(SAMPLE_BYTES), st.binary(max_size=2000))
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=15), inner,
-                                                                max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=15), inner, max_size=6)
+    ),
     max_leaves=30,
 )
 JSON_INPUTS = st.one_of(
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
-    st.dictionaries(st.sampled_from(["title", "description", "language", "keywords",
-                                     "embargo", "episode", "category", "series", "duration",
-                                     "member", "shotlist", "subjects"]), JSON_VALUES,
-                    max_size=8).map(lambda d: json.dumps(d).encode()),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "title",
+                "description",
+                "language",
+                "keywords",
+                "embargo",
+                "episode",
+                "category",
+                "series",
+                "duration",
+                "member",
+                "shotlist",
+                "subjects",
+            ]
+        ),
+        JSON_VALUES,
+        max_size=8,
+    ).map(lambda d: json.dumps(d).encode()),
     st.binary(max_size=500),
 )
 
@@ -126,22 +157,26 @@ def test_json_sidecars_long(data: bytes) -> None:
 # --- the feed, as a client reads it
 
 RECORD = st.one_of(
-    st.fixed_dictionaries({"seq": st.integers(-2, 5), "op": st.sampled_from(
-        ["upsert", "delete", "rename", ""])}, optional={
-        "item": JSON_VALUES, "id": JSON_VALUES, "time": st.text(max_size=10)}),
+    st.fixed_dictionaries(
+        {"seq": st.integers(-2, 5), "op": st.sampled_from(["upsert", "delete", "rename", ""])},
+        optional={"item": JSON_VALUES, "id": JSON_VALUES, "time": st.text(max_size=10)},
+    ),
     JSON_VALUES,
 )
 JOURNALS = st.one_of(
     st.lists(RECORD, max_size=6).map(
-        lambda recs: b"".join(json.dumps(r).encode() + b"\n" for r in recs)),
+        lambda recs: b"".join(json.dumps(r).encode() + b"\n" for r in recs)
+    ),
     st.binary(max_size=300),
 )
 INDEXES = st.one_of(
-    st.fixed_dictionaries({"format": st.sampled_from(["ortak-catalog-feed", "x"]),
-                           "version": st.sampled_from([1, 2, "1", None])},
-                          optional={"seq": JSON_VALUES, "snapshot": JSON_VALUES,
-                                    "journals": JSON_VALUES}).map(
-        lambda d: json.dumps(d).encode()),
+    st.fixed_dictionaries(
+        {
+            "format": st.sampled_from(["ortak-catalog-feed", "x"]),
+            "version": st.sampled_from([1, 2, "1", None]),
+        },
+        optional={"seq": JSON_VALUES, "snapshot": JSON_VALUES, "journals": JSON_VALUES},
+    ).map(lambda d: json.dumps(d).encode()),
     st.binary(max_size=300),
 )
 
@@ -161,8 +196,9 @@ def _journal(db: sqlite_utils.Database, data: bytes) -> None:
         assert isinstance(before, int)
 
 
-@settings(max_examples=QUICK, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=QUICK, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=JOURNALS)
 def test_feed_journal(local_db, data: bytes) -> None:
     _journal(local_db, data)
@@ -175,8 +211,9 @@ def test_feed_index(data: bytes) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=LONG, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=LONG, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=JOURNALS)
 def test_feed_journal_long(local_db, data: bytes) -> None:
     _journal(local_db, data)

@@ -14,9 +14,31 @@ from pool_server.errors import InvalidPath
 from pool_server.paths import confine, normalise
 
 SEGMENTS = st.one_of(
-    st.sampled_from(["..", ".", "", "TRT", "news", "escape", "inside-link", "a..b", "...",
-                     "İSTANBUL", "Ўзбекистон", "x" * 255, "x" * 256, "a\x00b", "a\nb",
-                     ".ortak-part-1", "~", "%2e%2e", "\\..\\", " lead", "trail "]),
+    st.sampled_from(
+        [
+            "..",
+            ".",
+            "",
+            "TRT",
+            "news",
+            "escape",
+            "inside-link",
+            "a..b",
+            "...",
+            "İSTANBUL",
+            "Ўзбекистон",
+            "x" * 255,
+            "x" * 256,
+            "a\x00b",
+            "a\nb",
+            ".ortak-part-1",
+            "~",
+            "%2e%2e",
+            "\\..\\",
+            " lead",
+            "trail ",
+        ]
+    ),
     st.text(min_size=0, max_size=12),
 )
 PATHS = st.lists(SEGMENTS, max_size=24).map("/".join)
@@ -54,8 +76,9 @@ def test_confine_never_leaves_the_root(tree, path: str, cwd: str) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=10_000, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          deadline=None)
+@settings(
+    max_examples=10_000, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(path=PATHS, cwd=st.sampled_from(["/", "/TRT", "/TRT/news", "/TRT/escape"]))
 def test_confine_never_leaves_the_root_long(tree, path: str, cwd: str) -> None:
     _check(tree[0], path, cwd)

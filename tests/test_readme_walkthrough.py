@@ -37,10 +37,17 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         (work / ".venv").symlink_to(Path(sys.executable).parent.parent)
         script = walkthrough().replace("127.0.0.1:2121", f"127.0.0.1:{srv.ftp_port}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("POOL_")}
-        env.update(TRT_UPLOAD_PASSWORD=passwords["trt-upload"],
-                   AZTV_NEWS_PASSWORD=passwords["aztv-news"])
-        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env,
-                              capture_output=True, text=True, timeout=180)
+        env.update(
+            TRT_UPLOAD_PASSWORD=passwords["trt-upload"], AZTV_NEWS_PASSWORD=passwords["aztv-news"]
+        )
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
         srv.stop()

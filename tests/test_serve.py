@@ -18,8 +18,10 @@ def test_serve_json_and_clean_shutdown_keeps_inflight_upload_resumable(data, ser
     conn = ftp.transfercmd("STOR /TRT/inflight.mxf")
     conn.sendall(b"z" * 500_000)
     area = data / "pool" / "TRT"
-    wait_for(lambda: any(p.stat().st_size == 500_000 for p in area.iterdir()),
-             what="500000 bytes received")
+    wait_for(
+        lambda: any(p.stat().st_size == 500_000 for p in area.iterdir()),
+        what="500000 bytes received",
+    )
     assert srv.stop(signal.SIGTERM) == 0
     conn.close()
     ftp.close()

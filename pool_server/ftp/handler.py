@@ -57,8 +57,12 @@ class PoolAuthorizer(DummyAuthorizer):
             raise FtpAuthFailed(str(err))
         except AuthenticationFailed as err:
             banned = self.defender.failure(ip, err.known_user)
-            audit.record(actor, "login", status="failed",
-                         detail=str(err) + ("; address banned" if banned else ""))
+            audit.record(
+                actor,
+                "login",
+                status="failed",
+                detail=str(err) + ("; address banned" if banned else ""),
+            )
             raise FtpAuthFailed("Login incorrect.")
         self.defender.success(ip)
         handler.session = Session(user, ip, protocol)
@@ -142,8 +146,13 @@ class PoolDTPHandler(TLS_DTPHandler):
         self._initialized = True
         self.del_channel()  # the thread owns the socket until it is done
         self._thread = workers.send_file(
-            file_fd, producer.file.tell(), self.cmd_channel.use_sendfile, self.socket.fileno(),
-            progress=self._count_sent, done=self._sent)
+            file_fd,
+            producer.file.tell(),
+            self.cmd_channel.use_sendfile,
+            self.socket.fileno(),
+            progress=self._count_sent,
+            done=self._sent,
+        )
 
     def enable_receiving(self, type: str, cmd: str) -> None:
         super().enable_receiving(type, cmd)
@@ -152,8 +161,9 @@ class PoolDTPHandler(TLS_DTPHandler):
         if workers is None or not isinstance(upload, Upload):
             return
         self.del_channel()  # the thread owns the socket until it is done
-        self._thread = workers.receive(upload.write, self.socket.fileno(),
-                                       progress=self._count_received, done=self._received)
+        self._thread = workers.receive(
+            upload.write, self.socket.fileno(), progress=self._count_received, done=self._received
+        )
 
     def transfer_in_progress(self) -> bool:
         # From the moment a thread starts: its first bytes may reach the client (which
@@ -176,8 +186,10 @@ class PoolDTPHandler(TLS_DTPHandler):
         elif isinstance(error, FileReadError):
             self._resp = (f"426 {error.strerror}; transfer aborted.", logger.warning)
         elif isinstance(error, OSError):
-            self._resp = (f"426 Transfer aborted; {self.tot_bytes_sent} bytes transmitted.",
-                          logger.debug)
+            self._resp = (
+                f"426 Transfer aborted; {self.tot_bytes_sent} bytes transmitted.",
+                logger.debug,
+            )
         else:
             self._internal_error("sending", error)
         self.close()
@@ -207,8 +219,12 @@ class PoolDTPHandler(TLS_DTPHandler):
     # -- the end of an upload
 
     def handle_close(self) -> None:
-        if self._closed or self._deciding or not self.receive \
-                or not isinstance(self.file_obj, Upload):
+        if (
+            self._closed
+            or self._deciding
+            or not self.receive
+            or not isinstance(self.file_obj, Upload)
+        ):
             super().handle_close()
             return
         self._deciding = True
@@ -230,8 +246,7 @@ class PoolDTPHandler(TLS_DTPHandler):
         if not self._closed and self.receive and isinstance(upload, Upload):
             if self.transfer_finished and peer_closed(self.cmd_channel.socket):
                 self.transfer_finished = False
-                self._resp = ("426 Control connection lost; upload kept for resume.",
-                              logger.info)
+                self._resp = ("426 Control connection lost; upload kept for resume.", logger.info)
                 upload.abandon("control connection lost at the end of the transfer")
             elif self.transfer_finished:
                 try:
@@ -246,8 +261,11 @@ class PoolDTPHandler(TLS_DTPHandler):
     def handle_error(self) -> None:
         exc = sys.exc_info()[1]
         cause = exc.__cause__ if isinstance(exc, _FileReadWriteError) else None
-        if isinstance(cause, OSError) and cause.errno in _FULL \
-                and isinstance(self.file_obj, Upload):
+        if (
+            isinstance(cause, OSError)
+            and cause.errno in _FULL
+            and isinstance(self.file_obj, Upload)
+        ):
             self._refuse_full(cause.strerror)
             return
         super().handle_error()
@@ -266,8 +284,9 @@ class PoolFTPHandler(TLS_FTPHandler):
     dtp_handler = PoolDTPHandler
     pool_fs: PoolFS
     defender: Any
-    proto_cmds: ClassVar[dict[str, Any]] = {k: v for k, v in TLS_FTPHandler.proto_cmds.items()
-                  if k not in ("STOU", "SITE CHMOD")}
+    proto_cmds: ClassVar[dict[str, Any]] = {
+        k: v for k, v in TLS_FTPHandler.proto_cmds.items() if k not in ("STOU", "SITE CHMOD")
+    }
 
     session: Session | None = None
     workers: Workers | None = None  # set by server.py
@@ -341,8 +360,11 @@ class PoolFTPHandler(TLS_FTPHandler):
             self.add_channel()
             try:
                 if error is None:
-                    self.handle_auth_success(self.authorizer.get_home_dir(username), line,
-                                             self.authorizer.get_msg_login(username))
+                    self.handle_auth_success(
+                        self.authorizer.get_home_dir(username),
+                        line,
+                        self.authorizer.get_msg_login(username),
+                    )
                 elif isinstance(error, FtpAuthFailed | AuthorizerError):
                     self.handle_auth_failed(str(error), line)
                 else:
@@ -399,7 +421,12 @@ class PoolFTPHandler(TLS_FTPHandler):
         self.respond(f"213 {size}")
 
     def log_transfer(
-        self, cmd: str, filename: str, receive: bool, completed: bool, elapsed: float,
+        self,
+        cmd: str,
+        filename: str,
+        receive: bool,
+        completed: bool,
+        elapsed: float,
         bytes: int,
     ) -> None:
         super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)

@@ -41,8 +41,7 @@ class PoolFTPServer(FTPServer):
         # Counted against max_connections: the workers' wake-up pipe is in the IOLoop's
         # map but is no connection.
         workers = self.workers
-        return len(self.ioloop.socket_map) - (1 if workers and workers.inbox.registered
-                                              else 0)
+        return len(self.ioloop.socket_map) - (1 if workers and workers.inbox.registered else 0)
 
     def close_all(self) -> None:
         if self.workers is not None:
@@ -50,7 +49,10 @@ class PoolFTPServer(FTPServer):
         super().close_all()
 
     def serve_forever(
-        self, timeout: float | None = None, blocking: bool = True, handle_exit: bool = True,
+        self,
+        timeout: float | None = None,
+        blocking: bool = True,
+        handle_exit: bool = True,
         worker_processes: int = 1,
     ) -> float | None:
         if blocking or worker_processes != 1:
@@ -91,13 +93,17 @@ def build_ftp_server(
     for path in (cert, key):
         if not path.is_file():
             raise ConfigError(f"{path} not found: run `pool-server init` to make a certificate")
-    dtp = type("OrtakDTPHandler", (PoolDTPHandler,), {
-        "timeout": ftp["data_timeout"],
-        "data_threads": ftp["data_threads"],
-        "eof_grace": ftp["upload_end_grace_ms"] / 1000.0,
-        "ac_in_buffer_size": RECV_CHUNK,
-        "ac_out_buffer_size": SENDFILE_CHUNK,
-    })
+    dtp = type(
+        "OrtakDTPHandler",
+        (PoolDTPHandler,),
+        {
+            "timeout": ftp["data_timeout"],
+            "data_threads": ftp["data_threads"],
+            "eof_grace": ftp["upload_end_grace_ms"] / 1000.0,
+            "ac_in_buffer_size": RECV_CHUNK,
+            "ac_out_buffer_size": SENDFILE_CHUNK,
+        },
+    )
     attrs: dict[str, Any] = {
         "authorizer": PoolAuthorizer(pool.fs, pool.defender),
         "pool_fs": pool.fs,

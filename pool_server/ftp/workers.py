@@ -112,9 +112,11 @@ class PasswordChecks:
         self._inbox = inbox
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ftp-auth")
 
-    def submit(self, check: Callable[[], None], then: Callable[[BaseException | None], None]
-               ) -> None:
+    def submit(
+        self, check: Callable[[], None], then: Callable[[BaseException | None], None]
+    ) -> None:
         """Run `check()` on a worker; then `then(exception or None)` on the event loop."""
+
         def work() -> None:
             error: BaseException | None = None
             try:
@@ -164,8 +166,12 @@ class DataThread(threading.Thread):
     """
 
     def __init__(
-        self, sock_fd: int, inbox: LoopInbox, progress: Callable[[int], None],
-        done: Callable[[Exception | None], None], exited: Callable[[DataThread], None],
+        self,
+        sock_fd: int,
+        inbox: LoopInbox,
+        progress: Callable[[int], None],
+        done: Callable[[Exception | None], None],
+        exited: Callable[[DataThread], None],
     ) -> None:
         super().__init__(name=f"ftp-{type(self).__name__}", daemon=True)
         self._lock = threading.Lock()  # the duplicate is never used once closed
@@ -320,20 +326,30 @@ class Workers:
         self._lock = threading.Lock()
 
     def send_file(
-        self, file_fd: int, offset: int, zero_copy: bool, sock_fd: int,
-        progress: Callable[[int], None], done: Callable[[Exception | None], None],
+        self,
+        file_fd: int,
+        offset: int,
+        zero_copy: bool,
+        sock_fd: int,
+        progress: Callable[[int], None],
+        done: Callable[[Exception | None], None],
     ) -> DataThread:
         """Send a file from `offset` on a thread; `done` runs on the event loop."""
-        return self._start(FileSender(file_fd, offset, zero_copy, sock_fd, self.inbox,
-                                      progress, done, self._exited))
+        return self._start(
+            FileSender(
+                file_fd, offset, zero_copy, sock_fd, self.inbox, progress, done, self._exited
+            )
+        )
 
     def receive(
-        self, write: Callable[[memoryview], Any], sock_fd: int,
-        progress: Callable[[int], None], done: Callable[[Exception | None], None],
+        self,
+        write: Callable[[memoryview], Any],
+        sock_fd: int,
+        progress: Callable[[int], None],
+        done: Callable[[Exception | None], None],
     ) -> DataThread:
         """Receive an upload on a thread; `done` runs on the event loop."""
-        return self._start(FileReceiver(write, sock_fd, self.inbox, progress, done,
-                                        self._exited))
+        return self._start(FileReceiver(write, sock_fd, self.inbox, progress, done, self._exited))
 
     def _start(self, transfer: DataThread) -> DataThread:
         with self._lock:

@@ -55,8 +55,12 @@ class Connection(paramiko.ServerInterface):
             audit.record(actor, "login", status="banned", detail=str(err))
             return paramiko.AUTH_FAILED
         banned = self.pool.defender.failure(self.ip, err.known_user) if score else False
-        audit.record(actor, "login", status="failed",
-                     detail=str(err) + ("; address banned" if banned else ""))
+        audit.record(
+            actor,
+            "login",
+            status="failed",
+            detail=str(err) + ("; address banned" if banned else ""),
+        )
         return paramiko.AUTH_FAILED
 
     def check_auth_password(self, username: str, password: str) -> int:
@@ -156,8 +160,9 @@ class Connection(paramiko.ServerInterface):
     def check_port_forward_request(self, address: str, port: int) -> int | bool:
         return False
 
-    def check_channel_direct_tcpip_request(self, chanid: int, origin: object,
-                                           destination: object) -> int:
+    def check_channel_direct_tcpip_request(
+        self, chanid: int, origin: object, destination: object
+    ) -> int:
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_global_request(self, kind: str, msg: paramiko.Message) -> bool:

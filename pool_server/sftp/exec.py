@@ -63,8 +63,14 @@ def sha256_of(pool: Pool, real_path: Any) -> str:
 class ChecksumCommand(threading.Thread):
     """Runs one accepted command on its own thread and closes the channel."""
 
-    def __init__(self, pool: Pool, session: Session, channel: paramiko.Channel,
-                 algorithm: str, paths: list[str]) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        session: Session,
+        channel: paramiko.Channel,
+        algorithm: str,
+        paths: list[str],
+    ) -> None:
         super().__init__(name=f"sftp-exec-{session.ip}", daemon=True)
         self.pool, self.session, self.channel = pool, session, channel
         self.algorithm, self.paths = algorithm, paths

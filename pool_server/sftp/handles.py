@@ -76,8 +76,7 @@ class ReadHandle:
             complete, offset = True, to_end[0][0]
         else:
             complete, offset = False, self.ranges[0][0] if self.ranges else 0
-        self.fs.record_download(self.session, self.target, self.nbytes, complete,
-                                offset=offset)
+        self.fs.record_download(self.session, self.target, self.nbytes, complete, offset=offset)
 
     def close(self) -> None:
         self._finish()
@@ -137,8 +136,9 @@ class UploadHandle:
             err = QuotaExceeded(f"{why}; upload of {self.target.vpath} cancelled, nothing stored")
             self.upload.discard(why)
         elif exc.errno == errno.ENOSPC:
-            err = StorageFull(f"the pool's disk is full; upload of {self.target.vpath} "
-                              "cancelled, nothing stored")
+            err = StorageFull(
+                f"the pool's disk is full; upload of {self.target.vpath} cancelled, nothing stored"
+            )
             self.upload.discard(why)
         else:
             err = os_error(exc, self.target)

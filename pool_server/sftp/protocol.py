@@ -85,8 +85,13 @@ def version_packet(extensions: list[tuple[str, str]]) -> bytes:
 def attrs(st: os.stat_result, size: int | None = None) -> bytes:
     """Size, owner, permissions and times of a stat result (no extended attributes)."""
     return _ATTRS.pack(
-        _ALL_ATTRS, st.st_size if size is None else size, st.st_uid, st.st_gid,
-        st.st_mode, int(st.st_atime) & 0xFFFFFFFF, int(st.st_mtime) & 0xFFFFFFFF,
+        _ALL_ATTRS,
+        st.st_size if size is None else size,
+        st.st_uid,
+        st.st_gid,
+        st.st_mode,
+        int(st.st_atime) & 0xFFFFFFFF,
+        int(st.st_mtime) & 0xFFFFFFFF,
     )
 
 
@@ -140,7 +145,7 @@ class Reader:
         end = self.pos + n
         if end > len(self.data):
             raise BadMessage("truncated request")
-        out = bytes(self.data[self.pos:end])
+        out = bytes(self.data[self.pos : end])
         self.pos = end
         return out
 

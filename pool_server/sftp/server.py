@@ -33,10 +33,19 @@ LOGIN_GRACE = 60.0
 
 _CHANNEL_SUCCESS = paramiko.common.MSG_CHANNEL_SUCCESS
 
-CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr",
-           "aes256-ctr")
-MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256",
-        "hmac-sha2-512")
+CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+)
+MACS = (
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256",
+    "hmac-sha2-512",
+)
 
 
 # paramiko compares every packet's MAC in a Python loop over its bytes; the standard
@@ -110,8 +119,7 @@ class SFTPService:
         self._live: list[tuple[PoolTransport, Connection]] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._accept_loop, name="sftp-accept",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._accept_loop, name="sftp-accept", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -181,8 +189,9 @@ class SFTPService:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
             sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-        transport = PoolTransport(sock, default_window_size=WINDOW_SIZE,
-                                  default_max_packet_size=MAX_PACKET)
+        transport = PoolTransport(
+            sock, default_window_size=WINDOW_SIZE, default_max_packet_size=MAX_PACKET
+        )
         transport.pool = self.pool
         options = transport.get_security_options()
         options.ciphers = CIPHERS

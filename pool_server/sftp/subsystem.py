@@ -58,7 +58,10 @@ class PoolSFTPSubsystem(paramiko.SubsystemHandler):
     """The thread paramiko starts for an `sftp` subsystem request."""
 
     def __init__(
-        self, channel: paramiko.Channel, name: str, server: Connection,
+        self,
+        channel: paramiko.Channel,
+        name: str,
+        server: Connection,
     ) -> None:
         super().__init__(channel, name, server)
         self.conn = server
@@ -66,8 +69,9 @@ class PoolSFTPSubsystem(paramiko.SubsystemHandler):
         self.name = f"sftp-{server.ip}"
         self.daemon = True
 
-    def start_subsystem(self, name: str, transport: paramiko.Transport,
-                        channel: paramiko.Channel) -> None:
+    def start_subsystem(
+        self, name: str, transport: paramiko.Transport, channel: paramiko.Channel
+    ) -> None:
         channel.settimeout(self.sftp.idle_timeout or None)
         try:
             self.sftp.serve(channel)
@@ -98,12 +102,24 @@ class SFTPSession:
         self._out: list[bytes] = []
         self._out_size = 0
         self._dispatch: dict[int, Request] = {
-            p.OPEN: self._open, p.CLOSE: self._close, p.READ: self._read,
-            p.WRITE: self._write, p.LSTAT: self._stat, p.STAT: self._stat,
-            p.FSTAT: self._fstat, p.SETSTAT: self._setstat, p.FSETSTAT: self._fsetstat,
-            p.OPENDIR: self._opendir, p.READDIR: self._readdir, p.REMOVE: self._remove,
-            p.MKDIR: self._mkdir, p.RMDIR: self._rmdir, p.REALPATH: self._realpath,
-            p.RENAME: self._rename, p.READLINK: self._no_links, p.SYMLINK: self._no_links,
+            p.OPEN: self._open,
+            p.CLOSE: self._close,
+            p.READ: self._read,
+            p.WRITE: self._write,
+            p.LSTAT: self._stat,
+            p.STAT: self._stat,
+            p.FSTAT: self._fstat,
+            p.SETSTAT: self._setstat,
+            p.FSETSTAT: self._fsetstat,
+            p.OPENDIR: self._opendir,
+            p.READDIR: self._readdir,
+            p.REMOVE: self._remove,
+            p.MKDIR: self._mkdir,
+            p.RMDIR: self._rmdir,
+            p.REALPATH: self._realpath,
+            p.RENAME: self._rename,
+            p.READLINK: self._no_links,
+            p.SYMLINK: self._no_links,
             p.EXTENDED: self._extended,
         }
 
@@ -137,7 +153,7 @@ class SFTPSession:
             buf += self._recv(channel)
         if buf[4] != p.INIT:
             raise Closed("the first packet was not INIT")
-        del buf[:4 + _LEN.unpack_from(buf)[0]]
+        del buf[: 4 + _LEN.unpack_from(buf)[0]]
         channel.sendall(p.version_packet(EXTENSIONS))
         while True:
             while len(buf) >= 4:
@@ -147,8 +163,8 @@ class SFTPSession:
                 if len(buf) < 4 + size:
                     break
                 kind, rid = _HEAD.unpack_from(buf, 4)
-                body = bytes(buf[9:4 + size]) if kind != p.WRITE else buf[9:4 + size]
-                del buf[:4 + size]
+                body = bytes(buf[9 : 4 + size]) if kind != p.WRITE else buf[9 : 4 + size]
+                del buf[: 4 + size]
                 self._reply(channel, self._answer(kind, rid, body))
             self._flush(channel)
             buf += self._recv(channel)
@@ -232,20 +248,21 @@ class SFTPSession:
         r.attrs()  # permissions asked for at creation: the pool decides those
         session = self.session
         if not flags & p.FXF_WRITE:
-            return self._new_handle(rid, ReadHandle(
-                self.fs, session, target, self.fs.open_read(session, target)))
+            return self._new_handle(
+                rid, ReadHandle(self.fs, session, target, self.fs.open_read(session, target))
+            )
         exists = target.real.exists()
         if flags & p.FXF_EXCL and exists:
             raise AlreadyExists(f"{target.vpath} already exists")
-        if not flags & p.FXF_CREAT and not exists and \
-                self.fs.resume_size(session, target) is None:
+        if not flags & p.FXF_CREAT and not exists and self.fs.resume_size(session, target) is None:
             raise NotFound(f"{target.vpath}: no such file")
         if flags & p.FXF_TRUNC:
             upload = self.fs.open_upload(session, target)
         else:  # append, or writes at offsets into what is there (resume)
             upload = self.fs.open_upload(session, target, append=True)
-        return self._new_handle(rid, UploadHandle(self.fs, upload,
-                                                  append=bool(flags & p.FXF_APPEND)))
+        return self._new_handle(
+            rid, UploadHandle(self.fs, upload, append=bool(flags & p.FXF_APPEND))
+        )
 
     def _close(self, rid: int, r: p.Reader) -> bytes:
         name = r.bytes()
@@ -273,7 +290,7 @@ class SFTPSession:
             raise p.BadMessage("truncated write")
         if not isinstance(handle, UploadHandle):
             raise AccessDenied("this handle is open for reading only")
-        handle.write(offset, memoryview(r.data)[r.pos:r.pos + n])
+        handle.write(offset, memoryview(r.data)[r.pos : r.pos + n])
         return self._ok(rid)
 
     def _attrs_reply(self, rid: int, st: os.stat_result, size: int | None) -> bytes:
@@ -292,8 +309,9 @@ class SFTPSession:
 
     def _check_attrs(self, attrs: p.Attrs) -> None:
         if attrs.size is not None:
-            raise NotImplementedError("changing a file's size in place is not supported; "
-                                      "upload it again")
+            raise NotImplementedError(
+                "changing a file's size in place is not supported; upload it again"
+            )
 
     def _setstat(self, rid: int, r: p.Reader) -> bytes:
         target = self._target(r.text())
@@ -392,8 +410,14 @@ class SFTPSession:
                 handle.fsync()
             return self._ok(rid)
         if name == "limits@openssh.com":
-            return p.packet(p.EXTENDED_REPLY, rid, p.u64(p.MAX_PACKET), p.u64(p.MAX_READ),
-                            p.u64(p.MAX_WRITE), p.u64(p.MAX_OPEN_HANDLES))
+            return p.packet(
+                p.EXTENDED_REPLY,
+                rid,
+                p.u64(p.MAX_PACKET),
+                p.u64(p.MAX_READ),
+                p.u64(p.MAX_WRITE),
+                p.u64(p.MAX_OPEN_HANDLES),
+            )
         if name == "expand-path@openssh.com":
             path = r.text()
             if path == "~" or path.startswith("~/"):
@@ -403,6 +427,17 @@ class SFTPSession:
 
     def _statvfs(self, rid: int) -> bytes:
         vfs = os.statvfs(self.fs.root)
-        fields = (vfs.f_bsize, vfs.f_frsize, vfs.f_blocks, vfs.f_bfree, vfs.f_bavail,
-                  vfs.f_files, vfs.f_ffree, vfs.f_favail, 0, 0, vfs.f_namemax)
+        fields = (
+            vfs.f_bsize,
+            vfs.f_frsize,
+            vfs.f_blocks,
+            vfs.f_bfree,
+            vfs.f_bavail,
+            vfs.f_files,
+            vfs.f_ffree,
+            vfs.f_favail,
+            0,
+            0,
+            vfs.f_namemax,
+        )
         return p.packet(p.EXTENDED_REPLY, rid, *(p.u64(f) for f in fields))

@@ -45,16 +45,18 @@ def _started(env: SftpEnv) -> Iterator[SftpEnv]:
 
 
 @pytest.fixture(scope="module")
-def sftp_env(template_data: Path, tmp_path_factory: pytest.TempPathFactory,
-             client_keys: dict[str, Path]) -> Iterator[SftpEnv]:
+def sftp_env(
+    template_data: Path, tmp_path_factory: pytest.TempPathFactory, client_keys: dict[str, Path]
+) -> Iterator[SftpEnv]:
     """A server shared by one test module: tests use distinct paths."""
     env = _env(template_data, tmp_path_factory.mktemp("sftp"), client_keys)
     yield from _started(env)
 
 
 @pytest.fixture
-def fresh_env(template_data: Path, tmp_path: Path,
-              client_keys: dict[str, Path]) -> Iterator[SftpEnv]:
+def fresh_env(
+    template_data: Path, tmp_path: Path, client_keys: dict[str, Path]
+) -> Iterator[SftpEnv]:
     """A server of the test's own, with a ban threshold low enough to reach quickly."""
     env = _env(template_data, tmp_path, client_keys, ban_threshold=3)
     yield from _started(env)

@@ -21,29 +21,36 @@ def test_password_and_key_logins(sftp_env: SftpEnv) -> None:
         assert "TRT" in sftp.listdir("/")
     with paramiko_sftp(sftp_env, "trt-up", key="trt-up") as sftp:
         assert "TRT" in sftp.listdir("/")
-    logins = [r["detail"] for r in audit_rows(sftp_env, "login")
-              if r["user"] == "trt-up" and r["status"] == "ok"]
+    logins = [
+        r["detail"]
+        for r in audit_rows(sftp_env, "login")
+        if r["user"] == "trt-up" and r["status"] == "ok"
+    ]
     assert "password" in logins
     assert any(d.startswith("publickey SHA256:") for d in logins)
     with paramiko_sftp(sftp_env, "news", key="news"):  # a key-only login is noted too
         pass
-    assert json.loads(run_cli(sftp_env.data, "user", "show", "news", "--json").output)[
-        "last_login"]
+    assert json.loads(run_cli(sftp_env.data, "user", "show", "news", "--json").output)["last_login"]
 
 
-@pytest.mark.parametrize(("user", "kwargs"), [
-    ("trt-up", {"password_": "wrong-password-here"}),
-    ("nobody", {"password_": "whatever-password"}),
-    ("disabled-user", {}),
-    ("disabled-user", {"key": "disabled-user"}),
-    ("trt-up", {"key": "stranger"}),
-    ("trt-up", {"key": "aztv-up"}),
-])
+@pytest.mark.parametrize(
+    ("user", "kwargs"),
+    [
+        ("trt-up", {"password_": "wrong-password-here"}),
+        ("nobody", {"password_": "whatever-password"}),
+        ("disabled-user", {}),
+        ("disabled-user", {"key": "disabled-user"}),
+        ("trt-up", {"key": "stranger"}),
+        ("trt-up", {"key": "aztv-up"}),
+    ],
+)
 def test_refused_logins(sftp_env: SftpEnv, user: str, kwargs: dict[str, str]) -> None:
     """(Six refusals score 8, below this server's ban threshold of 10.)"""
     before = len(audit_rows(sftp_env, "login"))
-    with pytest.raises(paramiko.AuthenticationException), \
-            paramiko_transport(sftp_env, user, **kwargs):
+    with (
+        pytest.raises(paramiko.AuthenticationException),
+        paramiko_transport(sftp_env, user, **kwargs),
+    ):
         pass
     new = audit_rows(sftp_env, "login")[before:]
     assert [(r["user"], r["status"]) for r in new] == [(user, "failed")]
@@ -61,8 +68,10 @@ def _sftp_refused_before_auth(env: SftpEnv) -> None:
 def test_failures_on_both_doors_ban_the_address(fresh_env: SftpEnv) -> None:
     """ban_threshold is 3 here: two SFTP failures and one FTP failure ban 127.0.0.1."""
     for _ in range(2):
-        with pytest.raises(paramiko.AuthenticationException), \
-                paramiko_transport(fresh_env, "trt-up", password_="not-the-password"):
+        with (
+            pytest.raises(paramiko.AuthenticationException),
+            paramiko_transport(fresh_env, "trt-up", password_="not-the-password"),
+        ):
             pass
     assert "127.0.0.1" not in run_cli(fresh_env.data, "bans", "--json").output
     with ftplib.FTP() as ftp:

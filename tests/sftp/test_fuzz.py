@@ -38,22 +38,48 @@ def sftp_session(data: Path):
     pool.close()
 
 
-KINDS = st.sampled_from([p.OPEN, p.CLOSE, p.READ, p.WRITE, p.LSTAT, p.FSTAT, p.SETSTAT,
-                         p.FSETSTAT, p.OPENDIR, p.READDIR, p.REMOVE, p.MKDIR, p.RMDIR,
-                         p.REALPATH, p.STAT, p.RENAME, p.READLINK, p.SYMLINK, p.EXTENDED,
-                         0, 99, 255])
+KINDS = st.sampled_from(
+    [
+        p.OPEN,
+        p.CLOSE,
+        p.READ,
+        p.WRITE,
+        p.LSTAT,
+        p.FSTAT,
+        p.SETSTAT,
+        p.FSETSTAT,
+        p.OPENDIR,
+        p.READDIR,
+        p.REMOVE,
+        p.MKDIR,
+        p.RMDIR,
+        p.REALPATH,
+        p.STAT,
+        p.RENAME,
+        p.READLINK,
+        p.SYMLINK,
+        p.EXTENDED,
+        0,
+        99,
+        255,
+    ]
+)
 
 
 def _strings(parts: list[bytes]) -> bytes:
     return b"".join(struct.pack(">I", len(x)) + x for x in parts)
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind=KINDS, body=st.one_of(
-    st.binary(max_size=64),
-    st.lists(st.binary(max_size=24), max_size=4).map(_strings),
-))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=KINDS,
+    body=st.one_of(
+        st.binary(max_size=64),
+        st.lists(st.binary(max_size=24), max_size=4).map(_strings),
+    ),
+)
 def test_any_request_gets_a_reply(sftp_session: SFTPSession, kind: int, body: bytes) -> None:
     reply = sftp_session._answer(kind, 7, body)
     (length,) = struct.unpack(">I", reply[:4])
@@ -61,8 +87,7 @@ def test_any_request_gets_a_reply(sftp_session: SFTPSession, kind: int, body: by
     assert reply[4] in (p.STATUS, p.HANDLE, p.DATA, p.NAME, p.ATTRS, p.EXTENDED_REPLY)
     assert struct.unpack(">I", reply[5:9])[0] == 7
     if reply[4] == p.STATUS:
-        assert struct.unpack(">I", reply[9:13])[0] != p.FAILURE or b"internal error" \
-            not in reply
+        assert struct.unpack(">I", reply[9:13])[0] != p.FAILURE or b"internal error" not in reply
 
 
 @settings(max_examples=300, deadline=None)

@@ -21,8 +21,13 @@ def pub(tmp_path: Path) -> Path:
 
 
 def ssh_keygen_fingerprint(path: Path) -> str:
-    out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(path)],
-                         capture_output=True, text=True, timeout=10, check=True).stdout
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
     return out.split()[1]
 
 
@@ -32,7 +37,8 @@ def test_add_list_remove(data: Path, pub: Path, tmp_path: Path) -> None:
     assert fp in added
     rows = json.loads(run_cli(data, "user", "key", "list", "trt-up", "--json").output)
     assert [(r["fingerprint"], r["key_type"], r["comment"]) for r in rows] == [
-        (fp, "ssh-ed25519", "id_ed25519@tests")]
+        (fp, "ssh-ed25519", "id_ed25519@tests")
+    ]
     assert fp in run_cli(data, "user", "key", "list", "trt-up").output
     again = run_cli(data, "user", "key", "add", "trt-up", str(pub), expect=1).output
     assert "already has key" in again

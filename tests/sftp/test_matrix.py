@@ -19,8 +19,10 @@ from .util import SftpEnv, paramiko_sftp
 def clients(sftp_env: SftpEnv) -> Iterator[dict[str, paramiko.SFTPClient]]:
     """One logged-in client per role (key auth), kept for the whole module."""
     with ExitStack() as stack:
-        yield {role: stack.enter_context(paramiko_sftp(sftp_env, user, key=user))
-               for role, user in ROLES.items()}
+        yield {
+            role: stack.enter_context(paramiko_sftp(sftp_env, user, key=user))
+            for role, user in ROLES.items()
+        }
 
 
 def run_sftp(sftp: paramiko.SFTPClient, action: str, base: str) -> None:
@@ -42,8 +44,9 @@ def run_sftp(sftp: paramiko.SFTPClient, action: str, base: str) -> None:
 
 
 @pytest.mark.parametrize(("role", "action", "area"), CELLS)
-def test_sftp_permission_cell(sftp_env: SftpEnv, clients: dict[str, paramiko.SFTPClient],
-                              role: str, action: str, area: str) -> None:
+def test_sftp_permission_cell(
+    sftp_env: SftpEnv, clients: dict[str, paramiko.SFTPClient], role: str, action: str, area: str
+) -> None:
     root: Path = sftp_env.root
     prepare(root)
     allowed = expected(role, action, area)

@@ -15,17 +15,22 @@ from .util import SftpEnv, audit_rows, openssh_exec, openssh_sftp, ssh_options
 def test_upload_list_download_rename_delete(sftp_env: SftpEnv, tmp_path: Path) -> None:
     data = payload(3_000_000)
     (tmp_path / "story.mxf").write_bytes(data)
-    result = openssh_sftp(sftp_env, "trt-up", [
-        "mkdir /TRT/ossh",
-        "put story.mxf /TRT/ossh/story.mxf",
-        "ls -l /TRT/ossh",
-        "get /TRT/ossh/story.mxf back.mxf",
-        "rename /TRT/ossh/story.mxf /TRT/ossh/renamed.mxf",
-        "ls /TRT/ossh",
-        "df /TRT",
-        "rm /TRT/ossh/renamed.mxf",
-        "rmdir /TRT/ossh",
-    ], cwd=tmp_path)
+    result = openssh_sftp(
+        sftp_env,
+        "trt-up",
+        [
+            "mkdir /TRT/ossh",
+            "put story.mxf /TRT/ossh/story.mxf",
+            "ls -l /TRT/ossh",
+            "get /TRT/ossh/story.mxf back.mxf",
+            "rename /TRT/ossh/story.mxf /TRT/ossh/renamed.mxf",
+            "ls /TRT/ossh",
+            "df /TRT",
+            "rm /TRT/ossh/renamed.mxf",
+            "rmdir /TRT/ossh",
+        ],
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "3000000" in result.stdout and "story.mxf" in result.stdout
     assert "/TRT/ossh/renamed.mxf" in result.stdout
@@ -36,7 +41,8 @@ def test_upload_list_download_rename_delete(sftp_env: SftpEnv, tmp_path: Path) -
     assert [(r["status"], r["bytes"]) for r in uploads] == [("complete", 3_000_000)]
     takes = [r for r in audit_rows(sftp_env, "download") if r["path"] == "/TRT/ossh/story.mxf"]
     assert [(r["status"], r["bytes"], r["user"]) for r in takes] == [
-        ("complete", 3_000_000, "trt-up")]
+        ("complete", 3_000_000, "trt-up")
+    ]
 
 
 def test_refusals_are_reported(sftp_env: SftpEnv, tmp_path: Path) -> None:
@@ -56,22 +62,45 @@ def test_interrupted_upload_stays_hidden_and_reput_completes(
     (tmp_path / "big.mxf").write_bytes(data)
     folder = sftp_env.root / "TRT" / "resume"
     folder.mkdir()
-    args = ["sftp", "-b", "-", "-l", "16000", *ssh_options(sftp_env, "trt-up"),
-            "-P", str(sftp_env.port), "trt-up@127.0.0.1"]
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, cwd=tmp_path, start_new_session=True)
+    args = [
+        "sftp",
+        "-b",
+        "-",
+        "-l",
+        "16000",
+        *ssh_options(sftp_env, "trt-up"),
+        "-P",
+        str(sftp_env.port),
+        "trt-up@127.0.0.1",
+    ]
+    proc = subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
     try:
         assert proc.stdin is not None
         proc.stdin.write(b"put big.mxf /TRT/resume/big.mxf\n")
         proc.stdin.close()
-        wait_for(lambda: any(p.stat().st_size >= 1024 * 1024 for p in partials(folder)),
-                 timeout=20, what="the upload to reach 1 MiB")
+        wait_for(
+            lambda: any(p.stat().st_size >= 1024 * 1024 for p in partials(folder)),
+            timeout=20,
+            what="the upload to reach 1 MiB",
+        )
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
-    wait_for(lambda: any(r["status"] == "partial" for r in audit_rows(sftp_env, "upload")
-                         if r["path"] == "/TRT/resume/big.mxf"),
-             what="the server to abandon the upload")
+    wait_for(
+        lambda: any(
+            r["status"] == "partial"
+            for r in audit_rows(sftp_env, "upload")
+            if r["path"] == "/TRT/resume/big.mxf"
+        ),
+        what="the server to abandon the upload",
+    )
     # Invisible under its name: to its owner, to others, on disk.
     assert not (folder / "big.mxf").exists()
     for user in ("trt-up", "admin"):
@@ -81,11 +110,11 @@ def test_interrupted_upload_stays_hidden_and_reput_completes(
     [partial] = partials(folder)
     assert 0 < partial.stat().st_size < len(data)
 
-    result = openssh_sftp(sftp_env, "trt-up", ["reput big.mxf /TRT/resume/big.mxf"],
-                          cwd=tmp_path)
+    result = openssh_sftp(sftp_env, "trt-up", ["reput big.mxf /TRT/resume/big.mxf"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert hashlib.sha256((folder / "big.mxf").read_bytes()).digest() == \
-        hashlib.sha256(data).digest()
+    assert (
+        hashlib.sha256((folder / "big.mxf").read_bytes()).digest() == hashlib.sha256(data).digest()
+    )
     assert partials(folder) == []
 
 
@@ -119,8 +148,7 @@ def test_checksum_commands(sftp_env: SftpEnv) -> None:
     data = payload(2_500_000, seed=5)
     path = sftp_env.root / "AZTV" / "sum.mxf"
     path.write_bytes(data)
-    for command, algorithm in (("sha256sum", "sha256"), ("sha1sum", "sha1"),
-                               ("md5sum", "md5")):
+    for command, algorithm in (("sha256sum", "sha256"), ("sha1sum", "sha1"), ("md5sum", "md5")):
         result = openssh_exec(sftp_env, "news", f"{command} /AZTV/sum.mxf")
         assert result.returncode == 0, result.stderr
         assert result.stdout == f"{hashlib.new(algorithm, data).hexdigest()}  /AZTV/sum.mxf\n"
@@ -135,9 +163,13 @@ def test_shell_and_other_commands_refused(sftp_env: SftpEnv) -> None:
         result = openssh_exec(sftp_env, "admin", command)
         assert result.returncode != 0
         assert "exec request failed" in result.stderr
-    shell = subprocess.run(["ssh", *ssh_options(sftp_env, "admin"), "-p", str(sftp_env.port),
-                            "-T", "admin@127.0.0.1"], input="", text=True, capture_output=True,
-                           timeout=30)
+    shell = subprocess.run(
+        ["ssh", *ssh_options(sftp_env, "admin"), "-p", str(sftp_env.port), "-T", "admin@127.0.0.1"],
+        input="",
+        text=True,
+        capture_output=True,
+        timeout=30,
+    )
     assert shell.returncode != 0
     assert "shell request failed" in shell.stderr
 

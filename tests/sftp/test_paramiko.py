@@ -32,8 +32,11 @@ def test_operations_and_audit(sftp_env: SftpEnv) -> None:
         assert sftp.stat("/TRT/pm/moved.mxf").st_mtime == 1_600_000_000
         sftp.remove("/TRT/pm/moved.mxf")
         sftp.rmdir("/TRT/pm")
-    downloads = [(r["status"], r["bytes"]) for r in audit_rows(sftp_env, "download")
-                 if r["path"] == "/TRT/pm/clip.mxf"]
+    downloads = [
+        (r["status"], r["bytes"])
+        for r in audit_rows(sftp_env, "download")
+        if r["path"] == "/TRT/pm/clip.mxf"
+    ]
     assert downloads == [("complete", len(data)), ("partial", 10)]
     actions = {r["action"] for r in run_audit(sftp_env) if r["path"] and "/TRT/pm" in r["path"]}
     assert {"mkdir", "upload", "download", "rename", "setstat", "delete", "rmdir"} <= actions
@@ -42,8 +45,11 @@ def test_operations_and_audit(sftp_env: SftpEnv) -> None:
 def run_audit(env: SftpEnv) -> list[dict]:
     import json
 
-    return [r for r in json.loads(run_cli(env.data, "audit", "--json").output)
-            if r["protocol"] == "sftp"]
+    return [
+        r
+        for r in json.loads(run_cli(env.data, "audit", "--json").output)
+        if r["protocol"] == "sftp"
+    ]
 
 
 def test_status_codes(sftp_env: SftpEnv) -> None:
@@ -104,12 +110,17 @@ def test_dropped_connection_leaves_a_resumable_partial(sftp_env: SftpEnv) -> Non
         sftp = paramiko.SFTPClient.from_transport(transport)
         assert sftp is not None
         fh = sftp.open("/TRT/drop/clip.mxf", "w")
-        fh.write(data[:2 * 1024 * 1024])
+        fh.write(data[: 2 * 1024 * 1024])
         fh.flush()
         # the transport closes here, without the file being closed
-    wait_for(lambda: any(r["status"] == "partial" for r in audit_rows(sftp_env, "upload")
-                         if r["path"] == "/TRT/drop/clip.mxf"),
-             what="the server to abandon the upload")
+    wait_for(
+        lambda: any(
+            r["status"] == "partial"
+            for r in audit_rows(sftp_env, "upload")
+            if r["path"] == "/TRT/drop/clip.mxf"
+        ),
+        what="the server to abandon the upload",
+    )
     assert not (folder / "clip.mxf").exists()
     [partial] = partials(folder)
     assert partial.stat().st_size == 2 * 1024 * 1024
@@ -120,8 +131,9 @@ def test_dropped_connection_leaves_a_resumable_partial(sftp_env: SftpEnv) -> Non
         assert have == 2 * 1024 * 1024
         with sftp.open("/TRT/drop/clip.mxf", "a") as fh:
             fh.write(data[have:])
-    assert hashlib.sha256((folder / "clip.mxf").read_bytes()).digest() == \
-        hashlib.sha256(data).digest()
+    assert (
+        hashlib.sha256((folder / "clip.mxf").read_bytes()).digest() == hashlib.sha256(data).digest()
+    )
     assert partials(folder) == []
 
 
@@ -146,7 +158,8 @@ def test_exec_checksum_and_refused_channels(sftp_env: SftpEnv) -> None:
         with pytest.raises(paramiko.SSHException):
             chan.exec_command("cat /etc/passwd")
         with pytest.raises(paramiko.ChannelException):
-            transport.open_channel("direct-tcpip", ("127.0.0.1", 22), ("127.0.0.1", 5555),
-                                   timeout=10)
+            transport.open_channel(
+                "direct-tcpip", ("127.0.0.1", 22), ("127.0.0.1", 5555), timeout=10
+            )
         with pytest.raises(paramiko.SSHException):
             transport.request_port_forward("127.0.0.1", 0)

@@ -13,9 +13,23 @@ from .util import SftpEnv
 
 def rclone(env: SftpEnv, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["rclone", "--config", str(config), "--low-level-retries", "1", "--retries", "1",
-         "--contimeout", "10s", "--timeout", "30s", *args],
-        text=True, capture_output=True, timeout=60,
+        [
+            "rclone",
+            "--config",
+            str(config),
+            "--low-level-retries",
+            "1",
+            "--retries",
+            "1",
+            "--contimeout",
+            "10s",
+            "--timeout",
+            "30s",
+            *args,
+        ],
+        text=True,
+        capture_output=True,
+        timeout=60,
     )
 
 
@@ -34,12 +48,17 @@ def config(sftp_env: SftpEnv, tmp_path: Path) -> Path:
     return path
 
 
-def test_copy_both_ways_and_check_checksums(sftp_env: SftpEnv, config: Path,
-                                            tmp_path: Path) -> None:
+def test_copy_both_ways_and_check_checksums(
+    sftp_env: SftpEnv, config: Path, tmp_path: Path
+) -> None:
     src = tmp_path / "src"
     (src / "series").mkdir(parents=True)
-    files = {"a.mxf": payload(1_500_000, 1), "b.json": b'{"title": "b"}\n',
-             "series/ep 1 (İstanbul).mxf": payload(700_000, 2), "empty.txt": b""}
+    files = {
+        "a.mxf": payload(1_500_000, 1),
+        "b.json": b'{"title": "b"}\n',
+        "series/ep 1 (İstanbul).mxf": payload(700_000, 2),
+        "empty.txt": b"",
+    }
     for name, data in files.items():
         (src / name).write_bytes(data)
 

@@ -19,7 +19,7 @@ def test_stop_abandons_uploads_in_flight(fresh_env: SftpEnv) -> None:
         sftp = paramiko.SFTPClient.from_transport(transport)
         assert sftp is not None
         fh = sftp.open("/TRT/stop/clip.mxf", "w")
-        fh.write(data[:1024 * 1024 + 5])
+        fh.write(data[: 1024 * 1024 + 5])
         fh.flush()
         assert fresh_env.server.stop() == 0
     assert not (folder / "clip.mxf").exists()
@@ -36,6 +36,7 @@ def test_stop_abandons_uploads_in_flight(fresh_env: SftpEnv) -> None:
                 fh.write(data[have:])
     finally:
         assert fresh_env.server.stop() == 0
-    assert hashlib.sha256((folder / "clip.mxf").read_bytes()).digest() == \
-        hashlib.sha256(data).digest()
+    assert (
+        hashlib.sha256((folder / "clip.mxf").read_bytes()).digest() == hashlib.sha256(data).digest()
+    )
     assert partials(folder) == []

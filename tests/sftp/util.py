@@ -41,11 +41,16 @@ def make_client_key(path: Path) -> Path:
     key = ed25519.Ed25519PrivateKey.generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM,
-                                   serialization.PrivateFormat.OpenSSH,
-                                   serialization.NoEncryption()))
-    pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                        serialization.PublicFormat.OpenSSH)
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            )
+        )
+    pub = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
     path.with_suffix(".pub").write_bytes(pub + f" {path.name}@tests\n".encode())
     return path
 
@@ -60,35 +65,72 @@ def write_known_hosts(known_hosts: Path, data: Path, port: int | None) -> None:
 
 def ssh_options(env: SftpEnv, user: str, key: str | None = None) -> list[str]:
     return [
-        "-F", "/dev/null", "-i", str(env.keys[key or user]),
-        "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
-        "-o", f"UserKnownHostsFile={env.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10",
-        "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
+        "-F",
+        "/dev/null",
+        "-i",
+        str(env.keys[key or user]),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"UserKnownHostsFile={env.known_hosts}",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "PasswordAuthentication=no",
+        "-o",
+        "KbdInteractiveAuthentication=no",
     ]
 
 
-def openssh_sftp(env: SftpEnv, user: str, commands: list[str], cwd: Path,
-                 key: str | None = None, timeout: float = TIMEOUT,
-                 extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def openssh_sftp(
+    env: SftpEnv,
+    user: str,
+    commands: list[str],
+    cwd: Path,
+    key: str | None = None,
+    timeout: float = TIMEOUT,
+    extra: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
     """`sftp -b -` running `commands`; returns the finished process (check returncode)."""
-    args = ["sftp", "-b", "-", *ssh_options(env, user, key), "-P", str(env.port), *extra,
-            f"{user}@127.0.0.1"]
-    return subprocess.run(args, input="\n".join(commands) + "\n", cwd=cwd, text=True,
-                          capture_output=True, timeout=timeout)
+    args = [
+        "sftp",
+        "-b",
+        "-",
+        *ssh_options(env, user, key),
+        "-P",
+        str(env.port),
+        *extra,
+        f"{user}@127.0.0.1",
+    ]
+    return subprocess.run(
+        args,
+        input="\n".join(commands) + "\n",
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
 
 
-def openssh_exec(env: SftpEnv, user: str, command: str,
-                 stdin: str = "") -> subprocess.CompletedProcess[str]:
-    args = ["ssh", *ssh_options(env, user), "-p", str(env.port), f"{user}@127.0.0.1",
-            command]
-    return subprocess.run(args, input=stdin, text=True, capture_output=True,
-                          timeout=TIMEOUT)
+def openssh_exec(
+    env: SftpEnv, user: str, command: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    args = ["ssh", *ssh_options(env, user), "-p", str(env.port), f"{user}@127.0.0.1", command]
+    return subprocess.run(args, input=stdin, text=True, capture_output=True, timeout=TIMEOUT)
 
 
 @contextlib.contextmanager
-def paramiko_transport(env: SftpEnv, user: str, *, key: str | None = None,
-                       password_: str | None = None) -> Iterator[paramiko.Transport]:
+def paramiko_transport(
+    env: SftpEnv, user: str, *, key: str | None = None, password_: str | None = None
+) -> Iterator[paramiko.Transport]:
     """An authenticated transport (key auth if `key`, else the user's password)."""
     transport = paramiko.Transport(("127.0.0.1", env.port))
     transport.set_keepalive(0)
@@ -101,8 +143,7 @@ def paramiko_transport(env: SftpEnv, user: str, *, key: str | None = None,
             pkey = paramiko.PKey.from_path(env.keys[key])
             transport.auth_publickey(user, pkey)
         else:
-            transport.auth_password(user, password_ if password_ is not None
-                                    else password(user))
+            transport.auth_password(user, password_ if password_ is not None else password(user))
         yield transport
     finally:
         transport.close()
