@@ -25,7 +25,7 @@ test-tools: $(STAMP)
 
 test: test-tools
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -x -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-long: test-tools
 	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider

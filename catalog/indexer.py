@@ -212,7 +212,7 @@ class Indexer:
                     with transaction(self.db):
                         self.db.execute(
                             "UPDATE item_files SET info = ? WHERE path = ?",
-                            [json.dumps(info, ensure_ascii=False), rel],
+                            [json.dumps(info, ensure_ascii=False, allow_nan=False), rel],
                         )
                         rebuild_item(self.db, row[0])
             if found or row is None or now > deadline:
