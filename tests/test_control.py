@@ -46,19 +46,19 @@ def test_errors_and_help(ftp_server: ServerProcess) -> None:
     raw = ftplib.FTP()
     raw.connect("127.0.0.1", ftp_server.ftp_port, timeout=10)
     try:
-        with pytest.raises(ftplib.error_perm, match="^530"):
+        with pytest.raises(ftplib.error_perm, match=r"^530"):
             raw.sendcmd("SITE ORTAK whoami")  # not before login
     finally:
         raw.close()
     ftp = ftp_login(ftp_server.ftp_port, "news")
     try:
-        with pytest.raises(ftplib.error_perm, match="^501 Unknown command 'nosuch'"):
+        with pytest.raises(ftplib.error_perm, match=r"^501 Unknown command 'nosuch'"):
             ftp.sendcmd("SITE ORTAK nosuch")
-        with pytest.raises(ftplib.error_perm, match="^501 Whoami takes no arguments"):
+        with pytest.raises(ftplib.error_perm, match=r"^501 Whoami takes no arguments"):
             ftp.sendcmd("SITE ORTAK whoami extra")
-        with pytest.raises(ftplib.error_perm, match="^501 Cannot parse"):
+        with pytest.raises(ftplib.error_perm, match=r"^501 Cannot parse"):
             ftp.sendcmd("SITE ORTAK whoami 'unclosed")
-        with pytest.raises(ftplib.error_perm, match="^501"):
+        with pytest.raises(ftplib.error_perm, match=r"^501"):
             ftp.sendcmd("SITE ORTAK")
         assert "ORTAK" in ftp.sendcmd("SITE HELP")
         commands = answer(ftp, "help")["commands"]
