@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 LOCALE := pool_server/http/locale
 
-.PHONY: i18n run test test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client bench-soak clean
+.PHONY: i18n run test test-tools test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,11 +19,17 @@ run: $(STAMP)
 	test -f $(DATA)/pool.toml || $(BIN)/pool-server --data $(DATA) init --demo
 	$(BIN)/pool-server --data $(DATA) serve
 
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -x -p no:cacheprovider
+# Every tool the tests use (ffmpeg with MXF, curl, lftp, OpenSSH, rclone, chromium...):
+# installed with apt-get as root on Debian, else named with the command that installs
+# them (exit 2, before pytest). The list is the table in tools/setup_test_tools.py.
+test-tools: $(STAMP)
+	$(BIN)/python tools/setup_test_tools.py
 
-test-long: $(STAMP)
+test: test-tools
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-long: test-tools
 	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider
 
 lint: $(STAMP)
