@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from .cli import CliContext, json_option, pass_ctx, print_json, print_table
 from .errors import NotFound
 
+if TYPE_CHECKING:
+    from .http.auth import Tokens
 
-def _tokens(obj: CliContext):  # noqa: ANN202 - the http package is imported on use
+
+def _tokens(obj: CliContext) -> Tokens:
     from .http.auth import Tokens, ensure_schema
 
     ensure_schema(obj.pool.store)
@@ -22,7 +27,9 @@ def token_group() -> None:
 
 @token_group.command("create")
 @click.argument("user")
-@click.option("--expires", default=None, help="Lifetime, e.g. 90d, 12h, 4w, 1y ([http] token_days).")
+@click.option(
+    "--expires", default=None, help="Lifetime, e.g. 90d, 12h, 4w, 1y (default: [http] token_days)."
+)
 @click.option("--name", default=None, help="A label to tell tokens apart (e.g. 'newsroom-sync').")
 @json_option
 @pass_ctx
