@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from catalog.errors import QueryError
 from catalog.indexer import Indexer
 from catalog.report import as_csv, usage_report
 from catalog.schema import open_catalog
