@@ -37,7 +37,7 @@ EVENTS = (
 """What endpoints subscribe to. `alert.matched` goes to saved searches' webhooks and
 `webhook.test` to the endpoint being tested."""
 
-_VERSION_IGNORE = frozenset({"rid", "indexed", "uploader", "uploaded"})
+_VERSION_IGNORE = frozenset({"rid", "indexed", "uploader", "uploaded", "preview"})
 EXCERPT_CHARS = 280
 
 
@@ -47,6 +47,28 @@ def item_version(item: dict[str, Any]) -> str:
     kept = {k: v for k, v in sorted(item.items()) if k not in _VERSION_IGNORE}
     blob = json.dumps(kept, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def preview_key(item: dict[str, Any]) -> str | None:
+    """'ready:<essence sha256>' once the item's previews are made, else its preview
+    state (None before previews existed): a change to 'ready:…' is a preview.ready."""
+    preview = item.get("preview")
+    if not isinstance(preview, dict) or not preview.get("state"):
+        return None
+    state = str(preview["state"])
+    return f"ready:{preview.get('source_sha256')}" if state == "ready" else state
+
+
+def preview_data(item: dict[str, Any], public_url: str, version: str) -> dict[str, Any]:
+    """The data of a preview.ready event: the item and its preview files with links."""
+    preview = item.get("preview") or {}
+    files = dict(preview.get("files") or {})
+    base = public_url.rstrip("/")
+    return {
+        "item": item_summary(item, public_url, version),
+        "files": files,
+        "links": {n: f"{base}/previews/{item['id']}/{n}" for n in files} if base else {},
+    }
 
 
 def excerpt(text: str | None, limit: int = EXCERPT_CHARS) -> str:

@@ -153,7 +153,8 @@ def build_message(
     msg.add_alternative(
         f"<html><body><p>{html.escape(intro)}</p>{''.join(parts)}</body></html>", subtype="html"
     )
-    html_part = msg.get_payload()[1]  # type: ignore[index]
+    html_part = msg.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
     for cid, data in posters:
         html_part.add_related(data, "image", "jpeg", cid=f"<{cid}>", filename="poster.jpg")
     return msg
@@ -184,7 +185,8 @@ def send(settings: MailSettings, msg: EmailMessage) -> None:
         codes = [code for code, _ in exc.recipients.values()]
         _raise(min(codes), f"recipient refused: {exc.recipients}")
     except smtplib.SMTPResponseException as exc:
-        _raise(exc.smtp_code, exc.smtp_error.decode(errors="replace"))
+        error = exc.smtp_error
+        _raise(exc.smtp_code, error.decode(errors="replace") if isinstance(error, bytes) else error)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(
             f"SMTP {settings.host}:{settings.port}: {type(exc).__name__}: {exc}"

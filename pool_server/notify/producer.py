@@ -97,7 +97,7 @@ def _items_where(conn: sqlite3.Connection, column: str, values: list[Any]) -> li
 class _Pending:
     """What one cycle will write."""
 
-    versions: list[tuple[str, str, str | None, int]]
+    versions: list[tuple[str, str, str | None, int, str | None]]
     gone: list[str]
     waits: list[tuple[str, str, float]]
     lifted: list[str]
@@ -144,8 +144,8 @@ class Producer:
         deleted = [item_id for _, op, item_id in records if op == "delete"]
         still = {r["id"] for r in _items_where(conn, "id", deleted)}
         seen = {
-            r[0]: (r[1], r[2])
-            for r in conn.execute("SELECT item_id, version, member FROM item_versions")
+            r[0]: (r[1], r[2], r[3])
+            for r in conn.execute("SELECT item_id, version, member, preview FROM item_versions")
         }
         for seq, op, item_id in records:
             if op == "delete":
@@ -159,15 +159,21 @@ class Producer:
             item = current.get(seq)
             if item is None:
                 continue  # changed again since: its newer record stands for it
-            version = ev.item_version(item)
-            previous = seen.get(item["id"], (None, None))[0]
-            if previous == version:
+            version, preview = ev.item_version(item), ev.preview_key(item)
+            previous, _, previous_preview = seen.get(item["id"], (None, None, None))
+            if previous == version and previous_preview == preview:
                 continue  # re-indexed, nothing a reader would notice
-            seen[item["id"]] = (version, item.get("member"))
-            p.versions.append((item["id"], version, item.get("member"), seq))
+            seen[item["id"]] = (version, item.get("member"), preview)
+            p.versions.append((item["id"], version, item.get("member"), seq, preview))
+            public = self.settings.public_url
+            if preview != previous_preview and (preview or "").startswith("ready:"):
+                p.events.append(
+                    (ev.PREVIEW_READY, item.get("member"), ev.preview_data(item, public, version))
+                )
+            if previous == version:
+                continue  # only the previews changed
             kind = ev.ITEM_UPDATED if previous else ev.ITEM_PUBLISHED
-            summary = ev.item_summary(item, self.settings.public_url, version)
-            p.events.append((kind, item.get("member"), summary))
+            p.events.append((kind, item.get("member"), ev.item_summary(item, public, version)))
             lift = parse_time(item.get("embargo"))
             if lift is not None and lift > now:
                 p.waits.append((item["id"], version, lift))
@@ -354,12 +360,13 @@ class Producer:
 
     def _write_catalog(self, p: _Pending) -> int:
         conn = self.conn
-        for item_id, version, member, seq in p.versions:
+        for item_id, version, member, seq, preview in p.versions:
             conn.execute(
-                "INSERT INTO item_versions (item_id, version, member, seq) VALUES (?,?,?,?)"
-                " ON CONFLICT(item_id) DO UPDATE SET version = excluded.version,"
-                " member = excluded.member, seq = excluded.seq",
-                [item_id, version, member, seq],
+                "INSERT INTO item_versions (item_id, version, member, seq, preview)"
+                " VALUES (?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET"
+                " version = excluded.version, member = excluded.member, seq = excluded.seq,"
+                " preview = excluded.preview",
+                [item_id, version, member, seq, preview],
             )
         for item_id in p.gone:
             conn.execute("DELETE FROM item_versions WHERE item_id = ?", [item_id])

@@ -71,7 +71,8 @@ def _migrate_1(conn: sqlite3.Connection) -> None:
             item_id TEXT PRIMARY KEY,
             version TEXT NOT NULL,
             member TEXT,
-            seq INTEGER NOT NULL
+            seq INTEGER NOT NULL,
+            preview TEXT
         );
         CREATE TABLE endpoints (
             id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -123,7 +123,7 @@ def resolve(url: str, allowed: Sequence[Network] = (), *, allow_private: bool = 
         raise DeliveryError(f"{host}: resolves to no address")
     for ip in addresses:
         if not (allow_private or _is_public(ip) or any(ip in net for net in allowed)):
-            where = str(ip) if host == str(ip) else f"{host} is {ip}:"
+            where = f"{ip} is" if host == str(ip) else f"{host} resolves to {ip},"
             raise TargetRefused(
                 f"{url}: {where} a loopback, private or link-local address; "
                 "an admin must allow it ([webhooks] allow_private or the endpoint's "
