@@ -67,7 +67,9 @@ def preview_data(item: dict[str, Any], public_url: str, version: str) -> dict[st
     return {
         "item": item_summary(item, public_url, version),
         "files": files,
-        "links": {n: f"{base}/previews/{item['id']}/{n}" for n in files} if base else {},
+        "links": (
+            {n: f"{base}/api/v1/items/{item['id']}/previews/{n}" for n in files} if base else {}
+        ),
     }
 
 
@@ -85,7 +87,7 @@ def links(public_url: str, item_id: str) -> dict[str, str]:
     return {
         "page": f"{base}/items/{item_id}",
         "api": f"{base}/api/v1/items/{item_id}",
-        "poster": f"{base}/previews/{item_id}/poster.jpg",
+        "poster": f"{base}/api/v1/items/{item_id}/previews/poster.jpg",
     }
 
 

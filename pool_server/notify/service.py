@@ -27,10 +27,11 @@ from ..accounts import Role, User
 from ..errors import AccessDenied, AlreadyExists, NotFound, UsageError
 from . import events as ev
 from . import outbox
-from .producer import DIGEST_PERIODS
+from .errors import DeliveryError
+from .producer import DIGEST_PERIODS, parse_time
 from .runner import deliverer_of, settings_of
 from .schema import migrate
-from .webhook import check_url, new_secret, resolve
+from .webhook import new_secret, resolve
 
 if TYPE_CHECKING:
     from ..app import Pool
@@ -57,6 +58,13 @@ class Notifications:
     def conn(self) -> sqlite3.Connection:
         return self.pool.store.db.conn
 
+    def _check_target(self, url: str, allow_private: bool) -> None:
+        """A webhook URL a user gives: http(s), resolvable, and public unless allowed."""
+        try:
+            resolve(url, self.settings.webhooks.allow_private, allow_private=allow_private)
+        except DeliveryError as exc:
+            raise UsageError(f"webhook refused: {exc}") from None
+
     # -- saved searches -------------------------------------------------------------
 
     def add_alert(
@@ -78,6 +86,12 @@ class Notifications:
         if mode not in MODES:
             raise UsageError(f"digest {mode!r}: use one of {', '.join(MODES)}")
         clean = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+        for key in ("since", "until"):
+            if key in clean:
+                when = parse_time(str(clean[key]))
+                if when is None:
+                    raise UsageError(f"--{key} {clean[key]!r}: give a date such as 2026-11-01")
+                clean[key] = datetime.fromtimestamp(when, UTC).isoformat()
         try:
             validate(query or "", clean)
         except QueryError as exc:
@@ -89,7 +103,7 @@ class Notifications:
             email = addr
         secret = None
         if webhook:
-            resolve(webhook, self.settings.webhooks.allow_private)
+            self._check_target(webhook, False)
             secret = new_secret()
         period = DIGEST_PERIODS.get(mode)
         try:
@@ -243,8 +257,7 @@ class Notifications:
             raise UsageError(
                 f"unknown event(s) {', '.join(unknown)}; events: {', '.join(ev.EVENTS)}"
             )
-        check_url(url)
-        resolve(url, self.settings.webhooks.allow_private, allow_private=allow_private)
+        self._check_target(url, allow_private)
         secret = new_secret()
         creator = "cli" if user is None else user.name
         with outbox.write(self.conn):
