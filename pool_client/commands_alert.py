@@ -123,7 +123,9 @@ def alert_remove(ctx: click.Context, name: str) -> None:
 
 
 @alert.command("matches")
-@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, 500), default=50, show_default=True, help="At most N."
+)
 @click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def alert_matches(ctx: click.Context, limit: int, json_out: bool) -> None:

@@ -122,7 +122,9 @@ def webhook_test(obj: CliContext, endpoint_id: int, as_json: bool) -> None:
     type=click.Choice(["pending", "delivered", "failed", "cancelled"]),
     help="Only deliveries in this state.",
 )
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1), default=50, show_default=True, help="At most N rows."
+)
 @json_option
 @pass_ctx
 def webhook_deliveries(
@@ -177,7 +179,9 @@ def alert_remove(obj: CliContext, alert_id: int) -> None:
 
 @alert.command("deliveries")
 @click.argument("alert_id", metavar="[ID]", type=int, required=False)
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1), default=50, show_default=True, help="At most N rows."
+)
 @json_option
 @pass_ctx
 def alert_deliveries(obj: CliContext, alert_id: int | None, limit: int, as_json: bool) -> None:
