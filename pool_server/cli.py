@@ -8,15 +8,19 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+
+from catalog.errors import QueryError
 
 from . import __version__
 from .app import Pool
 from .audit import Actor
 from .context import DataDir
-from .errors import PoolError
+from .errors import PoolError, UsageError
+
+T = TypeVar("T")
 
 
 class CliContext:
@@ -97,6 +101,17 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str]) -> None:
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True)))
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def parsed(parse: Callable[[str], T], text: str | None, option: str) -> T | None:
+    """`text` read by one of `catalog.units`' parsers (the same as `pool`'s), or None;
+    a bad value is one line naming the option."""
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except QueryError as err:
+        raise UsageError(f"{option} {err}")
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
