@@ -34,9 +34,11 @@ from typing import Any
 
 from watchdog.observers import Observer
 
+from .clean import clean_text
 from .errors import Cancelled, CatalogError
 from .extract import extract_file, stat_key
 from .feed import FeedPublisher
+from .items import item_key, role_by_extension
 from .layout import is_catalogued_path
 from .schema import open_catalog
 from .settings import SETTINGS
@@ -92,6 +94,8 @@ class Indexer:
         self._observer: Any = None
         self.errors = 0
         self.processed = 0
+        self.workers_replaced = 0
+        self._workers: list[threading.Thread] = []
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -310,8 +314,44 @@ class Indexer:
             except (CatalogError, OSError, sqlite3.Error) as exc:
                 self.errors += 1
                 log.error("indexing %s failed: %s", rel, exc)
+            except Exception as exc:  # whatever a file does, the worker goes on
+                self.errors += 1
+                log.exception("indexing %s failed unexpectedly", rel)
+                if kind == FILE:
+                    self._record_failure(rel, exc)
             finally:
                 self._done()
+
+    def _record_failure(self, rel: str, exc: Exception) -> None:
+        """Catalogue a file that could not be indexed, with the error on its item (so it
+        is not taken again and again, and people see why it has no metadata)."""
+        try:
+            st = os.stat(self.pool_root / rel.lstrip("/"), follow_symlinks=False)
+            row = {
+                "path": rel,
+                "key": item_key(rel),
+                "role": role_by_extension(rel),
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "inode": st.st_ino,
+                "sha256": None,
+                "info": {"error": clean_text(f"cannot index: {type(exc).__name__}: {exc}")},
+            }
+            with self.lock, transaction(self.db):
+                put_file(self.db, row)
+                rebuild_item(self.db, row["key"])
+        except Exception:  # e.g. a name that is not valid UTF-8 cannot be stored at all
+            log.exception("%s cannot be catalogued, even with its error", rel)
+
+    def _supervise(self) -> None:
+        """Replace a worker thread that died, whatever killed it, and say so."""
+        if self._stop.is_set():
+            return
+        for i, t in enumerate(self._workers):
+            if not t.is_alive():
+                log.error("catalog worker %s died; starting a new one", t.name)
+                self.workers_replaced += 1
+                self._workers[i] = self._start_worker(i)
 
     # -- reconciliation ----------------------------------------------------------------
 
@@ -394,9 +434,13 @@ class Indexer:
                 self._check_rescans()
                 self._check_uploaders()
                 self._check_labels()
+                self._supervise()
             except (CatalogError, OSError, sqlite3.Error) as exc:
                 self.errors += 1
                 log.error("indexer housekeeping: %s", exc)
+            except Exception:  # housekeeping (and so the workers' supervision) goes on
+                self.errors += 1
+                log.exception("indexer housekeeping failed unexpectedly")
             self._stop.wait(0.25)
 
     def _publishing(self) -> None:
@@ -408,17 +452,23 @@ class Indexer:
             except CatalogError as exc:
                 self.errors += 1
                 log.error("feed: %s", exc)
+            except Exception:  # the next round tries again
+                self.errors += 1
+                log.exception("feed: publishing failed unexpectedly")
 
     # -- life cycle --------------------------------------------------------------------
 
+    def _start_worker(self, i: int) -> threading.Thread:
+        t = threading.Thread(
+            target=self._worker, args=(i == 0,), name=f"catalog-worker-{i}", daemon=True
+        )
+        t.start()
+        self._threads.append(t)
+        return t
+
     def _start_workers(self) -> None:
         count = max(2, int(self.settings["index_workers"]))
-        for i in range(count):
-            t = threading.Thread(
-                target=self._worker, args=(i == 0,), name=f"catalog-worker-{i}", daemon=True
-            )
-            t.start()
-            self._threads.append(t)
+        self._workers = [self._start_worker(i) for i in range(count)]
 
     def _start_housekeeping(self, initial_reconcile: bool) -> None:
         t = threading.Thread(
