@@ -125,14 +125,18 @@ class Defender:
             name_score = sum(a.score for a in self._scored(self._by_name, attempt.name, now))
             ban_ip = ip_score >= self.threshold
             lock_name = name_score >= self.name_threshold
-            if ban_ip:
-                self._by_ip.pop(attempt.ip, None)
-            if lock_name:
-                self._by_name.pop(attempt.name, None)
+        # The scores are forgotten once the ban is in pool.db, not before: attempts racing
+        # with its write are refused by them meanwhile. (Forgotten, so that lifting the
+        # ban, by `unban` in another process or by its end, lifts it.)
         if ban_ip:
             self._ban(attempt.ip, "failed logins")
         if lock_name:
             self._lock_name(attempt.name, "failed logins")
+        with self._lock:
+            if ban_ip:
+                self._by_ip.pop(attempt.ip, None)
+            if lock_name:
+                self._by_name.pop(attempt.name, None)
         return ban_ip
 
     def success(self, attempt: Attempt) -> None:
