@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -111,3 +112,36 @@ def admit_prelogin(waiting: Iterable[str], ip: str, max_total: int, max_per_ip: 
     if top != ip and top_count > mine + 1:
         return Admission(True, evict=top)
     return Admission(False, reason="too many connections not logged in")
+
+
+class RateLimit(logging.Filter):
+    """Lets at most `burst` records of a logger through per `period` seconds; the first
+    record let through after a quiet spell says how many were dropped."""
+
+    def __init__(self, burst: int = 40, period: float = LOG_EVERY) -> None:
+        super().__init__()
+        self.burst = burst
+        self.period = period
+        self._start = -period
+        self._count = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._start >= self.period:
+                if self._dropped:
+                    record.msg = f"[{self._dropped} log records dropped before this] {record.msg}"
+                self._start, self._count, self._dropped = now, 0, 0
+            self._count += 1
+            if self._count > self.burst:
+                self._dropped += 1
+                return False
+            return True
+
+
+def quiet_flood(logger: logging.Logger) -> None:
+    """Rate-limit `logger` (once per logger, however many doors ask)."""
+    if not any(isinstance(f, RateLimit) for f in logger.filters):
+        logger.addFilter(RateLimit())

@@ -24,6 +24,7 @@ from ..listening import (
     admit_prelogin,
     client_ip,
     listening_socket,
+    quiet_flood,
 )
 from .auth import Connection
 from .limits import HandleLimits
@@ -131,6 +132,9 @@ class SFTPService:
         )
         self.backoff = AcceptBackoff(log, "SFTP", cfg.get("server", "accept_backoff_ms") / 1000)
         self._listener = listening_socket(host, port)
+        # paramiko logs every connection that ends before or during the handshake as an
+        # ERROR with a traceback, a line per record: anyone could fill the log that way.
+        quiet_flood(logging.getLogger("paramiko.transport"))
         self._listener.settimeout(0.2)
         self.port: int = self._listener.getsockname()[1]
         self._stopping = threading.Event()
@@ -222,9 +226,12 @@ class SFTPService:
             (c.ip for _t, c in waiting), ip, self.prelogin_max, self.prelogin_max_per_ip
         )
         if admission.evict is not None:  # the oldest of the address holding the most
-            victim = next(t for t, c in waiting if c.ip == admission.evict)
+            victim = next((t, c) for t, c in waiting if c.ip == admission.evict)
             log.info("dropped a pre-login SFTP connection of %s for a newcomer", admission.evict)
-            victim.close()
+            with self._lock:  # forgotten now: its thread notices the close only shortly
+                if victim in self._live:
+                    self._live.remove(victim)
+            victim[0].close()
         if not admission.accept:
             log.info("refused SFTP connection from %s: %s", ip, admission.reason)
             sock.close()
