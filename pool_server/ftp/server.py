@@ -181,6 +181,7 @@ def build_ftp_server(
         "passive_dtp": passive,
         "prelogin_timeout": security["prelogin_timeout"],
         "authorizer": PoolAuthorizer(pool.fs, pool.defender),
+        "pool": pool,
         "pool_fs": pool.fs,
         "defender": pool.defender,
         "dtp_handler": dtp,
