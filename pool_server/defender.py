@@ -48,7 +48,7 @@ class Attempt:
     """One login attempt in flight, scored under its address and its name."""
 
     ip: str
-    name: str
+    name: str | None  # None: scored against the address only
     score: float
     at: float = field(default_factory=time.monotonic)
     settled: bool = False
@@ -95,23 +95,36 @@ class Defender:
         is false: key logins), or the attempts already scored (those still in flight
         included) leave no room for this one."""
         self.check(ip, name if check_name else None)
-        key = name[:MAX_NAME]
+        return self._score(ip, name[:MAX_NAME], check_name)
+
+    def _score(self, ip: str, name: str | None, check_name: bool) -> Attempt:
         now = time.monotonic()
         with self._lock:
             by_ip = self._scored(self._by_ip, ip, now)
-            by_name = self._scored(self._by_name, key, now)
             if sum(a.score for a in by_ip) + self.failure_score > self.threshold:
                 raise Banned(f"too many failed logins from {ip}; try again later")
-            if (
-                check_name
-                and sum(a.score for a in by_name) + self.failure_score > self.name_threshold
-            ):
-                raise Banned("too many failed logins for this name; try again later")
-            attempt = Attempt(ip, key, self.failure_score, now)
+            attempt = Attempt(ip, name, self.failure_score, now)
+            if name is not None:
+                by_name = self._scored(self._by_name, name, now)
+                if (
+                    check_name
+                    and sum(a.score for a in by_name) + self.failure_score > self.name_threshold
+                ):
+                    raise Banned("too many failed logins for this name; try again later")
+                by_name.append(attempt)
             by_ip.append(attempt)
-            by_name.append(attempt)
             self._bound(now)
         return attempt
+
+    def refused(self, ip: str) -> bool:
+        """Score a failure against `ip` alone, for a credential checked without an
+        `attempt` first (an API token: far too long to guess, and checked on every
+        request). True if that banned the address."""
+        try:
+            attempt = self._score(ip, None, False)
+        except Banned:
+            return False  # banned already, or about to be
+        return self.failure(attempt)
 
     def failure(self, attempt: Attempt) -> bool:
         """The attempt failed: its score stays. True if that banned the address (a
@@ -122,20 +135,22 @@ class Defender:
                 return False
             attempt.settled = True
             ip_score = sum(a.score for a in self._scored(self._by_ip, attempt.ip, now))
-            name_score = sum(a.score for a in self._scored(self._by_name, attempt.name, now))
             ban_ip = ip_score >= self.threshold
-            lock_name = name_score >= self.name_threshold
+            lock_name = False
+            if attempt.name is not None:
+                by_name = self._scored(self._by_name, attempt.name, now)
+                lock_name = sum(a.score for a in by_name) >= self.name_threshold
         # The scores are forgotten once the ban is in pool.db, not before: attempts racing
         # with its write are refused by them meanwhile. (Forgotten, so that lifting the
         # ban, by `unban` in another process or by its end, lifts it.)
         if ban_ip:
             self._ban(attempt.ip, "failed logins")
-        if lock_name:
+        if lock_name and attempt.name is not None:
             self._lock_name(attempt.name, "failed logins")
         with self._lock:
             if ban_ip:
                 self._by_ip.pop(attempt.ip, None)
-            if lock_name:
+            if lock_name and attempt.name is not None:
                 self._by_name.pop(attempt.name, None)
         return ban_ip
 
@@ -144,6 +159,8 @@ class Defender:
         with self._lock:
             attempt.settled = True
             for table, key in ((self._by_ip, attempt.ip), (self._by_name, attempt.name)):
+                if key is None:
+                    continue
                 q = table.get(key)
                 if q is not None:
                     try:
