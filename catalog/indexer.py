@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from watchdog.observers import Observer
 
@@ -40,7 +40,14 @@ from .feed import FeedPublisher
 from .layout import is_catalogued_path
 from .schema import open_catalog
 from .settings import SETTINGS
-from .store import put_file, rebuild_item, remove_files, remove_prefix, transaction
+from .store import (
+    PreviewChanges,
+    put_file,
+    rebuild_item,
+    remove_files,
+    remove_prefix,
+    transaction,
+)
 from .watch import FILE, GONE_DIR, SCAN_DIR, EventHandler, scan_pool
 
 log = logging.getLogger("catalog.indexer")
@@ -49,6 +56,12 @@ DEFAULTS: dict[str, Any] = {name: default for name, default, _ in SETTINGS}
 
 UPLOADER_WAIT = 10.0
 """Seconds a just-renamed file's uploader is looked for in the audit after indexing."""
+
+
+class PreviewSink(Protocol):
+    """What the indexer tells the preview queue (catalog.previews.PreviewService)."""
+
+    def changed(self, changes: PreviewChanges) -> None: ...
 
 
 def settings_with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -65,6 +78,7 @@ class Indexer:
         settings: dict[str, Any] | None = None,
         *,
         publish_feed: bool = True,
+        previews: PreviewSink | None = None,
     ) -> None:
         self.pool_root = Path(pool_root).absolute()
         self.db_path = Path(db_path)
@@ -90,6 +104,9 @@ class Indexer:
         self._observer: Any = None
         self.errors = 0
         self.processed = 0
+        self.previews = previews
+        self._preview_changes: PreviewChanges = []
+        """Filled by rebuild_item under `lock`; handed to `previews` once committed."""
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -133,7 +150,20 @@ class Indexer:
                 self._cond.wait(0.5)
         return None
 
+    def _flush_previews(self) -> None:
+        """Hand committed preview work to the preview queue (outside any transaction, so
+        a job never runs before the change it is for is visible)."""
+        with self.lock:
+            changes, self._preview_changes[:] = list(self._preview_changes), []
+        if changes and self.previews is not None:
+            try:
+                self.previews.changed(changes)
+            except Exception as exc:  # the queue's trouble must not stop indexing
+                self.errors += 1
+                log.error("queueing previews failed: %s", exc)
+
     def _done(self) -> None:
+        self._flush_previews()
         with self._cond:
             self._active -= 1
             self._cond.notify_all()
@@ -214,7 +244,7 @@ class Indexer:
                             "UPDATE item_files SET info = ? WHERE path = ?",
                             [json.dumps(info, ensure_ascii=False), rel],
                         )
-                        rebuild_item(self.db, row[0])
+                        rebuild_item(self.db, row[0], self._preview_changes)
             if found or row is None or now > deadline:
                 with self._cond:
                     self._awaiting_uploader.pop(rel, None)
@@ -254,18 +284,18 @@ class Indexer:
                     self._awaiting_uploader[rel] = time.monotonic() + UPLOADER_WAIT
             with transaction(self.db):
                 put_file(self.db, row)
-                rebuild_item(self.db, row["key"])
+                rebuild_item(self.db, row["key"], self._preview_changes)
             self.processed += 1
 
     def _remove(self, rels: list[str]) -> None:
         with self.lock, transaction(self.db):
             for key in remove_files(self.db, rels):
-                rebuild_item(self.db, key)
+                rebuild_item(self.db, key, self._preview_changes)
 
     def _remove_dir(self, rel: str) -> None:
         with self.lock, transaction(self.db):
             for key in remove_prefix(self.db, rel):
-                rebuild_item(self.db, key)
+                rebuild_item(self.db, key, self._preview_changes)
         if (self.pool_root / rel.lstrip("/")).is_dir():
             self.submit(SCAN_DIR, rel)  # a folder came back under the same name
 
@@ -373,6 +403,7 @@ class Indexer:
                 self._check_settling()
                 self._check_rescans()
                 self._check_uploaders()
+                self._flush_previews()
             except (CatalogError, OSError, sqlite3.Error) as exc:
                 self.errors += 1
                 log.error("indexer housekeeping: %s", exc)
@@ -451,6 +482,7 @@ class Indexer:
             self._start_housekeeping(initial_reconcile=False)  # files still being written
             stats = self.reconcile()
             self.wait_idle(timeout if timeout is not None else 10**9)
+            self._flush_previews()
             if self.feed is not None:
                 self.feed.publish()
             stats["processed"] = self.processed
