@@ -16,7 +16,7 @@ import click
 from . import output
 from .app import App
 from .cli_common import app_of, make_query, query_options
-from .commands_transfer import get, put, sync
+from .commands_transfer import get, preview, put, sync
 from .config import keyring_store, parse_url, save_profile
 from .errors import ClientError, ExitCode, NotFound
 from .localcat import find_item
@@ -271,5 +271,5 @@ def verify(ctx: click.Context, folder: str, json_out: bool) -> None:
         )
 
 
-for _command in (get, sync, put):
+for _command in (get, sync, put, preview):
     cli.add_command(_command)

@@ -59,10 +59,18 @@ class PreviewQueue:
         self, data_dir: Path, broker: str, run: Callable[[str, Task], None] | None = None
     ) -> None:
         self.hueys = {lane: _huey(lane, data_dir, broker) for lane in LANES}
-        target = run or _not_here
+        self._run = run
+
+        def ortak_preview(item_id: str, task: Task) -> None:
+            """Make the previews of one item (defined here, so every process that
+            queues or runs jobs names the task alike: catalog.previews.queue.…)."""
+            if self._run is None:
+                raise RuntimeError("preview jobs run in the preview service, not here")
+            self._run(item_id, task)
+
         self.tasks: dict[str, TaskWrapper] = {
             lane: h.task(retries=RETRIES, retry_delay=RETRY_DELAY, context=True, name=TASK_NAME)(
-                target
+                ortak_preview
             )
             for lane, h in self.hueys.items()
         }
@@ -101,7 +109,3 @@ class PreviewQueue:
             close = getattr(storage, "close", None)
             if close is not None:
                 close()
-
-
-def _not_here(item_id: str, task: Task) -> None:
-    raise RuntimeError("preview jobs run in the preview service, not here")
