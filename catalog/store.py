@@ -142,7 +142,7 @@ def _upsert(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
     put_item_row(db, row)
     db.execute(
         "UPDATE journal SET record = ? WHERE seq = ?",
-        [json.dumps(row, ensure_ascii=False, separators=(",", ":")), seq],
+        [json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False), seq],
     )
     return seq
 
@@ -165,7 +165,7 @@ def set_preview(
 def put_file(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
     """Insert or replace one file's row (path, key, role, size, mtime_ns, inode, sha256, info)."""
     stored = dict(row)
-    stored["info"] = json.dumps(row.get("info") or {}, ensure_ascii=False)
+    stored["info"] = json.dumps(row.get("info") or {}, ensure_ascii=False, allow_nan=False)
     stored.setdefault("indexed", now_iso())
     cols = ["path", "key", "role", "size", "mtime_ns", "inode", "sha256", "info", "indexed"]
     db.execute(

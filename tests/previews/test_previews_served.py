@@ -124,6 +124,7 @@ def test_sigkill_of_server_and_of_ffmpeg_mid_transcode(data, server_factory, med
     pids = wait_for_value(lambda: ffmpeg_children(marker), 30, "ffmpeg to start again")
     os.kill(pids[0], signal.SIGKILL)  # now kill the transcoder itself: huey retries
     done = wait_state(data, path, "ready", "failed", timeout=120)
+    wait_for(lambda: watch.seen, 10, "the watcher to see the published proxy")
     watch.halt.set()
     watch.join()
     assert done["state"] == "ready", done
