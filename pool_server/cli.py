@@ -122,7 +122,7 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register() -> None:
-    from . import cli_accounts, cli_catalog, cli_http, cli_previews, cli_serve
+    from . import cli_accounts, cli_catalog, cli_http, cli_notify, cli_previews, cli_serve
 
     for command in (
         *cli_serve.COMMANDS,
@@ -130,6 +130,7 @@ def _register() -> None:
         *cli_catalog.COMMANDS,
         *cli_previews.COMMANDS,
         *cli_http.COMMANDS,
+        *cli_notify.COMMANDS,
     ):
         main.add_command(command)
 
