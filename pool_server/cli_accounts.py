@@ -13,6 +13,7 @@ from .cli import CliContext, json_option, pass_ctx, print_json, print_table
 from .cli_keys import key_group
 from .errors import UsageError
 from .quota import format_size, parse_size, tree_size
+from .terminal import echo
 
 DISPLAY_NAME_HELP = (
     "Name the published catalog shows for this user's uploads (e.g. 'TRT Haber "
@@ -36,7 +37,7 @@ def member_add(obj: CliContext, code: str, name: str, country: str | None) -> No
     """Add member CODE and make its area /CODE/ in the pool."""
     obj.pool.accounts.add_member(code, name, country)
     obj.admin_change(f"member add {code}")
-    click.echo(f"member {code} added; its area is /{code}/")
+    echo(f"member {code} added; its area is /{code}/")
 
 
 @member.command("list")
@@ -71,7 +72,7 @@ def member_remove(obj: CliContext, code: str) -> None:
     """Remove member CODE (refused while it has users or files)."""
     obj.pool.accounts.remove_member(code)
     obj.admin_change(f"member remove {code}")
-    click.echo(f"member {code} removed")
+    echo(f"member {code} removed")
 
 
 # --- quotas
@@ -91,7 +92,7 @@ def quota_set(obj: CliContext, code: str, size: str) -> None:
     nbytes = parse_size(size)
     obj.pool.accounts.set_quota(code, nbytes)
     obj.admin_change(f"quota set {code} {nbytes}")
-    click.echo(f"quota of {code}: {format_size(nbytes) if nbytes else 'unlimited'}")
+    echo(f"quota of {code}: {format_size(nbytes) if nbytes else 'unlimited'}")
 
 
 # --- users
@@ -164,7 +165,7 @@ def user_add(
     password = _read_password(password_stdin, password_env)
     accounts.add_user(name, role, member, password, display_name)
     obj.admin_change(f"user add {name} role={role} member={member or '-'}")
-    click.echo(f"user {name} added ({role}{', member ' + member if member else ''})")
+    echo(f"user {name} added ({role}{', member ' + member if member else ''})")
 
 
 @user.command("list")
@@ -193,7 +194,7 @@ def user_show(obj: CliContext, name: str, as_json: bool) -> None:
         print_json(info)
         return
     for key, value in info.items():
-        click.echo(f"{key}: {'' if value is None else value}")
+        echo(f"{key}: {'' if value is None else value}")
 
 
 def _toggle(name: str, disabled: bool) -> click.Command:
@@ -205,7 +206,7 @@ def _toggle(name: str, disabled: bool) -> click.Command:
     def command(obj: CliContext, name: str) -> None:
         obj.pool.accounts.set_disabled(name, disabled)
         obj.admin_change(f"user {verb} {name}")
-        click.echo(f"user {name} {verb}d")
+        echo(f"user {name} {verb}d")
 
     return command
 
@@ -223,7 +224,7 @@ def user_passwd(obj: CliContext, name: str, password_stdin: bool, password_env: 
     obj.pool.accounts.get_user(name)
     obj.pool.accounts.set_password(name, _read_password(password_stdin, password_env))
     obj.admin_change(f"user passwd {name}")
-    click.echo(f"password of {name} changed")
+    echo(f"password of {name} changed")
 
 
 @user.command("set")
@@ -235,7 +236,7 @@ def user_set(obj: CliContext, name: str, display_name: str) -> None:
     obj.pool.accounts.set_display_name(name, display_name)
     shown = obj.pool.accounts.user_info(name)["display_name"]
     obj.admin_change(f"user set {name} display_name={shown or '-'}")
-    click.echo(
+    echo(
         f"uploads of {name} are shown as {shown!r}"
         if shown
         else f"uploads of {name} are shown under its member's name"
@@ -249,7 +250,7 @@ def user_remove(obj: CliContext, name: str) -> None:
     """Remove user NAME (its files stay in its member's area)."""
     obj.pool.accounts.remove_user(name)
     obj.admin_change(f"user remove {name}")
-    click.echo(f"user {name} removed")
+    echo(f"user {name} removed")
 
 
 # --- bans and audit
@@ -265,7 +266,7 @@ def bans(obj: CliContext, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        click.echo("no address is banned")
+        echo("no address is banned")
         return
     print_table(rows, ["ip", "until", "offences", "reason"])
 
@@ -277,7 +278,7 @@ def unban(obj: CliContext, ip: str) -> None:
     """Lift the ban on address IP."""
     obj.pool.defender.unban(ip)
     obj.admin_change(f"unban {ip}")
-    click.echo(f"{ip} unbanned")
+    echo(f"{ip} unbanned")
 
 
 @click.command()
