@@ -38,8 +38,10 @@ from .errors import Cancelled, CatalogError
 from .extract import extract_file, stat_key
 from .feed import FeedPublisher
 from .layout import is_catalogued_path
+from .manifest import Notary, member_keys_from_db
 from .schema import open_catalog
 from .settings import SETTINGS
+from .signing import PoolSigner
 from .store import put_file, rebuild_item, remove_files, remove_prefix, transaction
 from .watch import FILE, GONE_DIR, SCAN_DIR, EventHandler, scan_pool
 
@@ -65,14 +67,20 @@ class Indexer:
         settings: dict[str, Any] | None = None,
         *,
         publish_feed: bool = True,
+        signing_dir: Path | None = None,
     ) -> None:
         self.pool_root = Path(pool_root).absolute()
         self.db_path = Path(db_path)
         self.settings = settings_with_defaults(settings)
+        signer = None
+        if signing_dir is not None:
+            signer = PoolSigner(signing_dir)
+            signer.load()
         self.db = open_catalog(self.db_path)
         self.lock = threading.Lock()
+        self.notary = Notary(signer, member_keys_from_db(self.db))
         self.feed = (
-            FeedPublisher(self.db, self.lock, self.pool_root, self.db_path, self.settings)
+            FeedPublisher(self.db, self.lock, self.pool_root, self.db_path, self.settings, signer)
             if publish_feed
             else None
         )
@@ -214,7 +222,7 @@ class Indexer:
                             "UPDATE item_files SET info = ? WHERE path = ?",
                             [json.dumps(info, ensure_ascii=False), rel],
                         )
-                        rebuild_item(self.db, row[0])
+                        rebuild_item(self.db, row[0], self.notary)
             if found or row is None or now > deadline:
                 with self._cond:
                     self._awaiting_uploader.pop(rel, None)
@@ -254,18 +262,18 @@ class Indexer:
                     self._awaiting_uploader[rel] = time.monotonic() + UPLOADER_WAIT
             with transaction(self.db):
                 put_file(self.db, row)
-                rebuild_item(self.db, row["key"])
+                rebuild_item(self.db, row["key"], self.notary)
             self.processed += 1
 
     def _remove(self, rels: list[str]) -> None:
         with self.lock, transaction(self.db):
             for key in remove_files(self.db, rels):
-                rebuild_item(self.db, key)
+                rebuild_item(self.db, key, self.notary)
 
     def _remove_dir(self, rel: str) -> None:
         with self.lock, transaction(self.db):
             for key in remove_prefix(self.db, rel):
-                rebuild_item(self.db, key)
+                rebuild_item(self.db, key, self.notary)
         if (self.pool_root / rel.lstrip("/")).is_dir():
             self.submit(SCAN_DIR, rel)  # a folder came back under the same name
 
@@ -482,11 +490,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("db_path", type=Path)
     parser.add_argument("--once", action="store_true", help="one reconciliation pass, then exit")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument(
+        "--signing-keys",
+        type=Path,
+        default=None,
+        help="the pool's signing key folder (<data>/keys/signing); without it nothing is signed",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = {"index_workers": args.workers} if args.workers else {}
     try:
-        indexer = Indexer(args.pool_root, args.db_path, settings)
+        indexer = Indexer(args.pool_root, args.db_path, settings, signing_dir=args.signing_keys)
     except CatalogError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -8,6 +8,8 @@ Tables (all prefixed by nothing else of the server's: `items`, `item_files`, `jo
 - ``items_fts``: FTS5 over the folded text (title, body, facets), rowid = ``items.rid``.
 - ``item_files``: one row per file on disk with what was extracted from it (indexer state).
 - ``journal``: every change, with a monotonically increasing ``seq``.
+- ``manifests`` / ``manifest_files``: every signed manifest published (catalog/manifest.py)
+  and, by sha256, the files they name.
 - ``catalog_meta``: ``schema_version`` and other small key/values.
 """
 
@@ -21,9 +23,9 @@ import sqlite_utils
 
 from .errors import SchemaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-ITEM_COLUMNS: dict[str, type] = {
+ITEM_COLUMNS_V1: dict[str, type] = {
     "rid": int,
     "id": str,
     "key": str,
@@ -69,9 +71,27 @@ ITEM_COLUMNS: dict[str, type] = {
     "has_subtitles": int,
     "errors": str,
 }
+"""The columns of ``items`` in schema version 1."""
+
+ITEM_COLUMNS: dict[str, type] = {
+    **ITEM_COLUMNS_V1,
+    "manifest": str,
+    "manifest_signature": str,
+}
 """Every column of ``items``, in order. JSON-encoded lists/objects: see JSON_COLUMNS."""
 
-JSON_COLUMNS = frozenset({"languages", "keywords", "subjects", "audio", "attachments", "errors"})
+JSON_COLUMNS = frozenset(
+    {
+        "languages",
+        "keywords",
+        "subjects",
+        "audio",
+        "attachments",
+        "errors",
+        "manifest",
+        "manifest_signature",
+    }
+)
 
 FTS_COLUMNS = ("title", "body", "facets")
 """Folded text: the title, everything else worth searching, and filter tokens."""
@@ -85,7 +105,7 @@ def _connect(db_path: str | Path) -> sqlite3.Connection:
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
     items = db.table("items")
-    items.create(ITEM_COLUMNS, pk="rid", not_null={"id", "key", "path"})
+    items.create(ITEM_COLUMNS_V1, pk="rid", not_null={"id", "key", "path"})
     items.create_index(["id"], unique=True)
     items.create_index(["key"], unique=True)
     items.create_index(["member", "category"])
@@ -116,7 +136,23 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migrate_1,)
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Provenance: each item's signed manifest, and every manifest ever published (so a
+    loose file of an older version is still recognised)."""
+    db.execute("ALTER TABLE items ADD COLUMN manifest TEXT")
+    db.execute("ALTER TABLE items ADD COLUMN manifest_signature TEXT")
+    db.execute(
+        "CREATE TABLE manifests (item_id TEXT NOT NULL, version INTEGER NOT NULL,"
+        " manifest TEXT NOT NULL, signature TEXT, PRIMARY KEY (item_id, version))"
+    )
+    db.execute(
+        "CREATE TABLE manifest_files (sha256 TEXT NOT NULL, item_id TEXT NOT NULL,"
+        " version INTEGER NOT NULL, path TEXT NOT NULL, size INTEGER,"
+        " PRIMARY KEY (sha256, item_id, version, path)) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migrate_1, _migrate_2)
 """MIGRATIONS[n] takes a catalog from schema version n to n + 1."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 

@@ -97,7 +97,10 @@ class Server:
 
             self.services.append(
                 Indexer(
-                    self.pool.data.pool_root, self.pool.data.db_path, self.pool.catalog_settings()
+                    self.pool.data.pool_root,
+                    self.pool.data.db_path,
+                    self.pool.catalog_settings(),
+                    signing_dir=self.pool.data.signing_dir,
                 )
             )
             log.info("indexer watching %s", self.pool.data.pool_root)
