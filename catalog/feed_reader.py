@@ -132,19 +132,24 @@ def parse_records(data: bytes | str | Iterable[bytes | str]) -> list[Record]:
     return out
 
 
-def check_chain(records: list[Record], seq: int, head: str | None) -> tuple[int, str | None]:
+def check_chain(
+    records: list[Record], seq: int, head: str | None, *, strict: bool = False
+) -> tuple[int, str | None]:
     """Follow the hash chain over `records` from a copy at (`seq`, `head`).
 
     Records at or below `seq` are skipped. A gap in the sequence raises FeedError (take
     the snapshot); a record whose ``prev`` is not the hash of the one before raises
     ChainError. With `head` None (a copy from before the chain) nothing is checked but
-    the sequence. Returns the (seq, head) after the last record.
+    the sequence. `strict` (a feed with a signed head): a gap is a ChainError too.
+    Returns the (seq, head) after the last record.
     """
     for line, rec in records:
         n = rec["seq"]
         if n <= seq:
             continue
         if n != seq + 1:
+            if strict:
+                raise ChainError(f"journal jumps from seq {seq} to {n}: a record was dropped")
             raise FeedError(f"journal jumps from seq {seq} to {n}: fetch the snapshot")
         if head is not None:
             if rec.get("prev") != head:

@@ -135,7 +135,15 @@ def verify(key: Ed25519PublicKey, doc: Any, signature: Any) -> bool:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise SignatureError(f"not a time: {text!r}") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -221,7 +229,7 @@ def verify_key_list(doc: Any) -> list[PoolKey]:
                 previous, body, entry.get("announced_by_previous")
             ):
                 raise SignatureError(f"key {fp} was not announced by {previous_fp}")
-            if keys and str(entry["valid_from"]) < keys[-1].valid_from:
+            if keys and _when(str(entry["valid_from"])) < _when(keys[-1].valid_from):
                 raise SignatureError(f"key {fp} starts before the key it replaces")
             keys.append(PoolKey(fp, pub, str(entry["valid_from"]), None))
             previous, previous_fp = pub, fp
@@ -252,7 +260,8 @@ def key_for(keys: Iterable[PoolKey], fp: str, when: str | None = None) -> PoolKe
         if key.fingerprint != fp:
             continue
         if when is not None and (
-            when < key.valid_from or (key.valid_until is not None and when >= key.valid_until)
+            _when(when) < _when(key.valid_from)
+            or (key.valid_until is not None and _when(when) >= _when(key.valid_until))
         ):
             raise SignatureError(
                 f"key {fp} was not the pool's key at {when} "

@@ -104,10 +104,16 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register() -> None:
-    from . import cli_accounts, cli_catalog, cli_serve
+    from . import cli_accounts, cli_catalog, cli_serve, cli_signing
 
-    for command in (*cli_serve.COMMANDS, *cli_accounts.COMMANDS, *cli_catalog.COMMANDS):
+    for command in (
+        *cli_serve.COMMANDS,
+        *cli_accounts.COMMANDS,
+        *cli_catalog.COMMANDS,
+        *cli_signing.COMMANDS,
+    ):
         main.add_command(command)
+    cli_accounts.member.add_command(cli_signing.member_key)
 
 
 _register()

@@ -10,6 +10,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from catalog.signing import PoolSigner, SignatureError
+
 from .app import Pool
 
 
@@ -34,6 +36,15 @@ def describe(pool: Pool) -> dict[str, Any]:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         tls.append("SHA256:" + cert.fingerprint(hashes.SHA256()).hex(":").upper())
         tls.append(f"valid until {cert.not_valid_after_utc.date().isoformat()}")
+    signing = []
+    signer = PoolSigner(data.signing_dir)
+    if signer.exists():
+        try:
+            signer.load()
+            signing.append(signer.fingerprint)
+            signing.append(f"valid from {signer.keys[-1].valid_from}")
+        except SignatureError as exc:
+            signing.append(f"unusable: {exc}")
     serving: Any = "not running"
     if data.serve_json.is_file():
         serving = json.loads(data.serve_json.read_text())
@@ -45,4 +56,5 @@ def describe(pool: Pool) -> dict[str, Any]:
         "serving": serving,
         "ssh_host_keys": host_keys,
         "tls_certificate": tls,
+        "signing_key": signing,
     }
