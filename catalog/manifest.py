@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import CatalogError
-from .signing import SignatureError, load_public_key, now_iso, verify
+from .signing import PoolKey, SignatureError, key_for, load_public_key, now_iso, verify
 
 MANIFEST_FORMAT = "ortak-manifest"
 MANIFEST_VERSION = 1
@@ -216,3 +216,21 @@ class Notary:
         manifest["signed"] = now_iso()
         row["manifest"] = manifest
         row["manifest_signature"] = self.signer.sign(manifest) if self.signer else None
+
+
+def verify_manifest(manifest: Any, signature: Any, keys: list[PoolKey]) -> PoolKey:
+    """The pool key that signed `manifest` (checked against a verified key list, valid
+    when it signed). SignatureError when it does not verify."""
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise SignatureError("the item has no manifest")
+    if not isinstance(signature, dict):
+        raise SignatureError(f"the manifest of {manifest.get('id')} is not signed")
+    key = key_for(keys, str(signature.get("key")), str(manifest.get("signed")))
+    if not verify(key.public, manifest, signature.get("signature")):
+        raise SignatureError(f"the signature of {manifest.get('id')}'s manifest does not verify")
+    return key
+
+
+def manifest_file(manifest: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """The entry of pool path `path` in a manifest's file list."""
+    return next((f for f in manifest.get("files") or [] if f.get("path") == path), None)

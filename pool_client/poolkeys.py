@@ -76,6 +76,13 @@ class PoolTrust:
         except (OSError, ValueError, SignatureError):
             return []
 
+    def cached_document(self) -> Any:
+        """The verified key list as kept (for `pool get --manifest`); None if none."""
+        try:
+            return json.loads(self.cache_path.read_text("utf-8")) if self.cached() else None
+        except (OSError, ValueError):
+            return None
+
     def accept(self, raw: bytes, *, at_login: bool = False) -> list[PoolKey]:
         """Verify a key list fetched from the pool against the pin (pinning its newest key
         if nothing is pinned yet), keep it, and return its keys."""
