@@ -70,16 +70,15 @@ def journal_line(
     """One journal record as a line: {"seq","time","op","id"[,"item"],"prev"} + newline.
 
     `prev` is the hash of the record before it (`record_hash`): the chain."""
-    head = json.dumps(
-        {"seq": seq, "time": time_, "op": op, "id": item_id},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()[:-1]
+    rec: dict[str, Any] = {"seq": seq, "time": time_, "op": op, "id": item_id}
     if op == "upsert" and record is not None:
-        head += b',"item":' + record.encode()  # the stored JSON text, as it is
+        # A record stored before numbers were checked may hold NaN/Infinity, which JSON
+        # has no words for: such a value is published as null, never as invalid JSON.
+        rec["item"] = json.loads(record, parse_constant=lambda _: None)
     if prev is not None:
-        head += b',"prev":"' + prev.encode("ascii") + b'"'
-    return head + b"}\n"
+        rec["prev"] = prev
+    text = json.dumps(rec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (text + "\n").encode("utf-8")
 
 
 def record_hash(line: bytes) -> str:
@@ -395,7 +394,8 @@ class FeedPublisher:
             index["updated"] = _now().isoformat()
             index["head"] = self._signed_head(index)
             write_atomic(
-                self.dir / INDEX_NAME, json.dumps(index, indent=1, ensure_ascii=False).encode()
+                self.dir / INDEX_NAME,
+                json.dumps(index, indent=1, ensure_ascii=False, allow_nan=False).encode(),
             )
         return changed
 

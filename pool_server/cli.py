@@ -104,12 +104,13 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register() -> None:
-    from . import cli_accounts, cli_catalog, cli_serve, cli_signing
+    from . import cli_accounts, cli_catalog, cli_http, cli_serve, cli_signing
 
     for command in (
         *cli_serve.COMMANDS,
         *cli_accounts.COMMANDS,
         *cli_catalog.COMMANDS,
+        *cli_http.COMMANDS,
         *cli_signing.COMMANDS,
     ):
         main.add_command(command)
