@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from catalog.units import format_size
+
 from . import output
 from .app import App
 from .cli_common import app_of, make_query, progress_for, query_options
@@ -190,15 +192,13 @@ def get(
                 "already here"
                 if row["skipped"]
                 else (
-                    f"resumed at {output.human_size(row['resumed_from'])}"
-                    if row["resumed_from"]
-                    else ""
+                    f"resumed at {format_size(row['resumed_from'])}" if row["resumed_from"] else ""
                 )
             )
             if row["retried"]:
                 note = "fetched again after a checksum mismatch"
             click.echo(
-                f"{row['id']}  {row['file']}  {output.human_size(row['size'])}  "
+                f"{row['id']}  {row['file']}  {format_size(row['size'])}  "
                 f"{row['verified']} ok" + (f"  ({note})" if note else "")
             )
     _fail_worst([o.error for o in outcomes if o.error is not None])
@@ -418,5 +418,5 @@ def put(
         output.emit_json({"files": rows, "requests": app.remote.ops()})
         return
     for r in rows:
-        note = f" (resumed at {output.human_size(r['resumed_from'])})" if r["resumed_from"] else ""
-        click.echo(f"{r['path']}  {output.human_size(r['size'])}  {r['verified']} ok{note}")
+        note = f" (resumed at {format_size(r['resumed_from'])})" if r["resumed_from"] else ""
+        click.echo(f"{r['path']}  {format_size(r['size'])}  {r['verified']} ok{note}")

@@ -7,12 +7,13 @@ import sys
 
 import click
 
+from catalog.units import format_size, parse_when
+
 from .accounts import check_display_name
-from .audit import parse_since
-from .cli import CliContext, json_option, pass_ctx, print_json, print_table
+from .cli import CliContext, json_option, parsed, pass_ctx, print_json, print_table
 from .cli_keys import key_group
 from .errors import UsageError
-from .quota import format_size, parse_size, tree_size
+from .quota import parse_size, tree_size
 
 DISPLAY_NAME_HELP = (
     "Name the published catalog shows for this user's uploads (e.g. 'TRT Haber "
@@ -281,7 +282,7 @@ def unban(obj: CliContext, ip: str) -> None:
 
 
 @click.command()
-@click.option("--since", default=None, help="e.g. 1h, 30d or 2026-11-01.")
+@click.option("--since", default=None, help="Events since: 12h, 30d (ago) or 2026-11-01.")
 @click.option("--user", "user_", default=None, help="Only this user's events.")
 @click.option(
     "--action",
@@ -300,7 +301,7 @@ def audit(
     as_json: bool,
 ) -> None:
     """Show the audit trail: logins, transfers, changes, admin actions."""
-    rows = obj.pool.audit.query(parse_since(since) if since else None, user_, action, limit)
+    rows = obj.pool.audit.query(parsed(parse_when, since, "--since"), user_, action, limit)
     if as_json:
         print_json(rows)
         return

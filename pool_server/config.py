@@ -115,6 +115,68 @@ SETTINGS: list[Setting] = [
         ),
     ),
     *_table(
+        "mail",
+        (
+            ("host", "", "SMTP relay for alert e-mail (empty: e-mail alerts are not sent)"),
+            ("port", 587, "SMTP relay port (587 for STARTTLS, 465 for TLS, 25 plain)"),
+            ("security", "starttls", "starttls, tls (implicit, port 465) or none"),
+            ("user", "", "SMTP login (empty: no login)"),
+            ("password_env", "", "environment variable holding the SMTP password"),
+            ("password_file", "", "file holding the SMTP password (relative to the data folder)"),
+            ("from_address", "ortak@localhost", "sender address of alert e-mail"),
+            ("timeout", 30.0, "seconds to wait for the relay before a try counts as failed"),
+            (
+                "poster_wait_seconds",
+                5.0,
+                "hold an alert e-mail this long for the item's poster to be made, if it has none",
+            ),
+        ),
+    ),
+    *_table(
+        "webhooks",
+        (
+            (
+                "allow_private",
+                [],
+                "addresses or networks (e.g. '127.0.0.1', '10.0.0.0/8') that webhooks may "
+                "target although loopback, private or link-local; empty: none",
+            ),
+            ("timeout", 10.0, "seconds a receiver has to answer before the try counts as failed"),
+        ),
+    ),
+    *_table(
+        "alerts",
+        (
+            ("poll_seconds", 0.5, "how often new catalog changes and audit records are read"),
+            (
+                "settle_seconds",
+                1.0,
+                "changes younger than this wait, so an item uploaded as several files "
+                "alerts once, complete",
+            ),
+            ("quota_warning_percent", 90, "quota.warning when a member's area passes this"),
+            (
+                "public_url",
+                "",
+                "the web door's address as users reach it (links in alerts; empty: no links)",
+            ),
+        ),
+    ),
+    *_table(
+        "delivery",
+        (
+            ("workers", 2, "threads delivering e-mail and webhooks"),
+            ("retry_hours", 24.0, "keep retrying a failing delivery this long, then give up"),
+            ("backoff_seconds", 10.0, "wait before the first retry; doubles each time"),
+            ("backoff_max_seconds", 1800.0, "longest wait between two tries"),
+            (
+                "lease_seconds",
+                120.0,
+                "a claimed delivery is retried by another worker after this long",
+            ),
+        ),
+    ),
+    *_table(
         "http",
         (
             ("port", 8080, "HTTP(S) port of the web door and JSON API (0 picks a free port)"),
@@ -196,6 +258,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 

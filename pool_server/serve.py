@@ -112,6 +112,9 @@ class Server:
                 )
             )
             log.info("indexer watching %s", self.pool.data.pool_root)
+        from .notify.runner import NotifyService
+
+        self.services.append(NotifyService(self.pool))
         self.services.append(Housekeeping(self.pool))
         for service in self.services:
             service.start()
