@@ -1,7 +1,7 @@
 """The catalog's tables in SQLite (sqlite-utils), their version and forward migrations.
 
 Tables (all prefixed by nothing else of the server's: `items`, `item_files`, `journal`,
-`items_fts`, `catalog_meta`):
+`items_fts`, `catalog_meta`, `preview_jobs`):
 
 - ``items``: one row per item (files sharing a stem). ``rid`` is the journal sequence
   number of the item's last change, so the newest items have the largest rowids.
@@ -11,6 +11,8 @@ Tables (all prefixed by nothing else of the server's: `items`, `item_files`, `jo
 - ``manifests`` / ``manifest_files``: every signed manifest published (catalog/manifest.py)
   and, by sha256, the files they name.
 - ``catalog_meta``: ``schema_version`` and other small key/values.
+- ``preview_jobs``: the preview jobs running now (host, pid), so a restart after a crash
+  knows what to queue again (catalog.previews).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import sqlite_utils
 
 from .errors import SchemaError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-ITEM_COLUMNS_V1: dict[str, type] = {
+ITEM_COLUMNS: dict[str, type] = {
     "rid": int,
     "id": str,
     "key": str,
@@ -70,15 +72,17 @@ ITEM_COLUMNS_V1: dict[str, type] = {
     "attachments": str,
     "has_subtitles": int,
     "errors": str,
-}
-"""The columns of ``items`` in schema version 1."""
-
-ITEM_COLUMNS: dict[str, type] = {
-    **ITEM_COLUMNS_V1,
+    "preview": str,
     "manifest": str,
     "manifest_signature": str,
 }
 """Every column of ``items``, in order. JSON-encoded lists/objects: see JSON_COLUMNS."""
+
+_V1_COLUMNS = tuple(
+    name for name in ITEM_COLUMNS if name not in ("preview", "manifest", "manifest_signature")
+)
+"""The columns schema version 1 created (later versions add theirs by ALTER TABLE, at the
+end, so a snapshot copies rows with `SELECT *` in the same order)."""
 
 JSON_COLUMNS = frozenset(
     {
@@ -88,6 +92,7 @@ JSON_COLUMNS = frozenset(
         "audio",
         "attachments",
         "errors",
+        "preview",
         "manifest",
         "manifest_signature",
     }
@@ -105,7 +110,9 @@ def _connect(db_path: str | Path) -> sqlite3.Connection:
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
     items = db.table("items")
-    items.create(ITEM_COLUMNS_V1, pk="rid", not_null={"id", "key", "path"})
+    items.create(
+        {n: ITEM_COLUMNS[n] for n in _V1_COLUMNS}, pk="rid", not_null={"id", "key", "path"}
+    )
     items.create_index(["id"], unique=True)
     items.create_index(["key"], unique=True)
     items.create_index(["member", "category"])
@@ -137,6 +144,15 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
 
 
 def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Previews: the item's `preview` record (JSON) and the jobs running now."""
+    db.execute("ALTER TABLE items ADD COLUMN preview TEXT")
+    db.execute(
+        "CREATE TABLE preview_jobs (item_id TEXT PRIMARY KEY, sha256 TEXT, host TEXT,"
+        " pid INTEGER, started TEXT)"
+    )
+
+
+def _migrate_3(db: sqlite_utils.Database) -> None:
     """Provenance: each item's signed manifest, and every manifest ever published (so a
     loose file of an older version is still recognised)."""
     db.execute("ALTER TABLE items ADD COLUMN manifest TEXT")
@@ -152,7 +168,11 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migrate_1, _migrate_2)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+)
 """MIGRATIONS[n] takes a catalog from schema version n to n + 1."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 

@@ -79,5 +79,5 @@ def relabel(db: sqlite_utils.Database, notary: Notary | None = None) -> int:
         )
         keys.add(key)
     for key in keys:
-        rebuild_item(db, key, notary)
+        rebuild_item(db, key, notary=notary)
     return len(keys)
