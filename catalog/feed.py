@@ -165,6 +165,7 @@ class FeedPublisher:
         self.signer = signer
         """A `signing.PoolSigner` that signs each index's head (None: unsigned feed)."""
         self.head: tuple[int, str] = (0, "")
+        self._keys_published: bytes | None = None
         self.db = db
         self.lock = lock
         self.dir = Path(pool_root) / FEED_DIR
@@ -345,6 +346,9 @@ class FeedPublisher:
 
         self.signer.load()
         data = self.signer.published()
+        if data == self._keys_published:
+            return False  # unchanged since this publisher wrote it
+        self._keys_published = data
         target = self.dir / KEYS_NAME
         with contextlib.suppress(OSError):
             if target.read_bytes() == data:
