@@ -16,6 +16,7 @@ from .app import App
 from .cli_common import app_of, make_query, progress_for, query_options
 from .errors import ClientError, ExitCode, FeedError, NetworkError, NotFound, UsageError
 from .localcat import file_of, find_item, find_item_quick
+from .poolkeys import ProvenanceError
 from .query import parse_date
 from .transfer import RateLimiter, parse_rate
 
@@ -95,6 +96,12 @@ def _fail_worst(errors: list[ClientError]) -> None:
     help="Folder to download into (default: here).",
 )
 @click.option("--attachments", is_flag=True, help="Also sidecars, subtitles and scripts.")
+@click.option(
+    "--manifest",
+    "with_manifest",
+    is_flag=True,
+    help="Also save the item's signed manifest (ID.manifest.json) for offline checks.",
+)
 @_transfer_options
 @click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -103,28 +110,45 @@ def get(
     items: tuple[str, ...],
     dest: str,
     attachments: bool,
+    with_manifest: bool,
     parallel: int,
     bwlimit: str | None,
     json_out: bool,
 ) -> None:
-    """Download items (ids or pool paths): resumable, sha256-verified."""
+    """Download items (ids or pool paths): resumable; the manifest's signature and every
+    file's sha256 are verified before a file takes its name."""
     from .downloads import Job, run_downloads
+    from .provenance import bundle, read_manifests
 
     app = app_of(ctx)
     limiter = RateLimiter(parse_rate(bwlimit))
     folder = app.path(dest)
     jobs: list[Job] = []
     seen: set[str] = set()
-    for ref, item in _lookup(app, items):
-        files = [file_of(item, ref)]
+    checker = app.checker()
+    found = _lookup(app, items)
+    manifests = read_manifests(app.catalog.db_path, [item["id"] for _, item in found])
+    verified = "sha256"
+    for ref, item in found:
+        manifest, signature = manifests.get(item["id"], (None, None))
+        expected = checker.expected_files(item, manifest, signature)
+        if manifest is not None:
+            verified = "signature+sha256"
+        files = [file_of(item, ref)[0]]
         if attachments:
-            files += [
-                (a["path"], a.get("size"), a.get("sha256")) for a in item.get("attachments") or []
-            ]
-        for path, size, sha in files:
+            files += [a["path"] for a in item.get("attachments") or []]
+        if with_manifest and manifest is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{item['id']}.manifest.json").write_bytes(
+                bundle(manifest, signature, checker.trust.cached_document())
+            )
+        for path in files:
             if path in seen:
                 continue
             seen.add(path)
+            if path not in expected:
+                raise ProvenanceError(f"{item['id']}: {path} is not in the item's manifest")
+            size, sha = expected[path]
             name = path.rsplit("/", 1)[-1]
             jobs.append(Job(path, folder / name, sha, size, name, tag=item["id"]))
     with progress_for(json_out) as disp:
@@ -153,7 +177,7 @@ def get(
                 retried=r.retried,
                 sha256=r.sha256,
                 skipped=r.skipped,
-                verified="sha256" if out.job.sha256 else "size",
+                verified=verified if out.job.sha256 else "size",
             )
         else:
             row.update(ok=False, error=str(out.error))
@@ -234,6 +258,7 @@ def sync(
                 limiter=limiter,
                 display=disp,
                 on_retry=app.on_retry,
+                checker=app.checker(),
             )
 
     def report(result: SyncResult) -> None:
@@ -324,6 +349,11 @@ def member_from_server(app: App) -> str:
     help="Member area (default: $POOL_MEMBER, the profile's, else yours as the pool says).",
 )
 @click.option("--bwlimit", metavar="RATE", help="Bandwidth limit in bytes/s (10M).")
+@click.option(
+    "--sign",
+    is_flag=True,
+    help="Sign each item with your key (`pool keygen`): sends <stem>.sig beside the sidecar.",
+)
 @click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def put(
@@ -341,6 +371,7 @@ def put(
     sidecar: str | None,
     member: str | None,
     bwlimit: str | None,
+    sign: bool,
     json_out: bool,
 ) -> None:
     """Upload files with metadata into your member's area (resumes interrupted uploads)."""
@@ -354,6 +385,11 @@ def put(
         category, series, episode, title, description, lang, location, restrictions, embargo
     )
     code = member or member_for(app.endpoint) or member_from_server(app)
+    key = None
+    if sign:
+        from .signkey import load
+
+        key = load()
     with progress_for(json_out) as disp:
         results = put_files(
             app.remote,
@@ -364,6 +400,7 @@ def put(
             limiter=RateLimiter(parse_rate(bwlimit)),
             display=disp,
             on_retry=app.on_retry,
+            sign_with=key,
         )
     rows = [
         {

@@ -124,7 +124,15 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register() -> None:
-    from . import cli_accounts, cli_catalog, cli_http, cli_notify, cli_previews, cli_serve
+    from . import (
+        cli_accounts,
+        cli_catalog,
+        cli_http,
+        cli_notify,
+        cli_previews,
+        cli_serve,
+        cli_signing,
+    )
 
     for command in (
         *cli_serve.COMMANDS,
@@ -133,8 +141,10 @@ def _register() -> None:
         *cli_previews.COMMANDS,
         *cli_http.COMMANDS,
         *cli_notify.COMMANDS,
+        *cli_signing.COMMANDS,
     ):
         main.add_command(command)
+    cli_accounts.member.add_command(cli_signing.member_key)
 
 
 _register()
