@@ -62,7 +62,11 @@ def index_once(obj: Any) -> dict[str, int]:
     with _catalog_errors():
         previews = _previews(obj)
         indexer = Indexer(
-            obj.data.pool_root, obj.data.db_path, obj.catalog_settings(), previews=previews
+            obj.data.pool_root,
+            obj.data.db_path,
+            obj.catalog_settings(),
+            previews=previews,
+            signing_dir=obj.data.signing_dir,
         )
         try:
             stats: dict[str, int] = indexer.run_once()
@@ -92,7 +96,11 @@ def index_command(obj: Any, once: bool) -> None:
     with _catalog_errors():
         previews = _previews(obj)
         indexer = Indexer(
-            obj.data.pool_root, obj.data.db_path, obj.catalog_settings(), previews=previews
+            obj.data.pool_root,
+            obj.data.db_path,
+            obj.catalog_settings(),
+            previews=previews,
+            signing_dir=obj.data.signing_dir,
         )
         echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
         if previews is not None:
