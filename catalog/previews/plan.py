@@ -69,7 +69,7 @@ class Options:
         )
 
 
-def _even(x: float) -> int:
+def _even(x: float | Fraction) -> int:
     return max(2, 2 * round(x / 2))
 
 
