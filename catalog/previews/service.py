@@ -248,6 +248,15 @@ class PreviewService:
                 new_preview("failed", sha, files=self._published(item_id), error=str(exc)),
                 sha,
             )
+        except Exception as exc:  # a bug or a disk error: say so on the item, never hang
+            self.failed += 1
+            log.exception("previews of %s: unexpected error", item_id)
+            error = f"unexpected error: {type(exc).__name__}: {exc}"
+            self._record(
+                item_id,
+                new_preview("failed", sha, files=self._published(item_id), error=error),
+                sha,
+            )
         finally:
             if work is not None:
                 shutil.rmtree(work, ignore_errors=True)
