@@ -67,7 +67,11 @@ def index_command(obj: Any, once: bool) -> None:
             else None
         )
         indexer = Indexer(
-            obj.data.pool_root, obj.data.db_path, obj.catalog_settings(), previews=previews
+            obj.data.pool_root,
+            obj.data.db_path,
+            obj.catalog_settings(),
+            previews=previews,
+            signing_dir=obj.data.signing_dir,
         )
         if once:
             try:
