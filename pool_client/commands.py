@@ -56,7 +56,7 @@ class PoolGroup(click.Group):
             import traceback  # only here: a run that goes well never needs it
 
             traceback.print_exc()
-        click.echo(message, err=True)
+        output.echo(message, err=True)
         ctx.exit(int(code))
 
 
@@ -74,7 +74,7 @@ def cli(ctx: click.Context, profile: str | None, password_stdin: bool, debug: bo
     over FTP, FTPS or SFTP."""
     app = ctx.ensure_object(App)
     app.profile, app.password_stdin, app.debug = profile, password_stdin, debug
-    app.echo_err = lambda m: click.echo(m, err=True)
+    app.echo_err = lambda m: output.echo(m, err=True)
     ctx.call_on_close(app.close)
 
 
@@ -123,7 +123,7 @@ def login(
     stored = ""
     if (app.password_stdin or sys.stdin.isatty()) and keyring_store(endpoint, remote.password):
         stored = "; password kept in the OS keyring"
-    click.echo(
+    output.echo(
         f"logged in to {endpoint.url} as {endpoint.user}{who}; profile "
         f"{endpoint.name!r} saved in {path}{stored}"
     )
@@ -158,10 +158,10 @@ def update(ctx: click.Context, json_out: bool) -> None:
         output.emit_json({**result.as_dict(), "requests": app.remote.ops()})
         return
     if result.seq == result.previous_seq:
-        click.echo(f"catalog up to date (seq {result.seq})")
+        output.echo(f"catalog up to date (seq {result.seq})")
         return
     how = "snapshot + journal" if result.snapshot else "journal"
-    click.echo(
+    output.echo(
         f"{result.added} added, {result.changed} changed, {result.removed} removed "
         f"(seq {max(result.previous_seq, 0)} → {result.seq}, from the {how})"
     )
@@ -187,7 +187,7 @@ def search(
         output.emit_json(rows)
         return
     if not rows:
-        click.echo("no items match", err=True)
+        output.echo("no items match", err=True)
         return
     output.table(
         [
@@ -236,12 +236,12 @@ def show(ctx: click.Context, item: str, json_out: bool) -> None:
             value = f"{value} ({format_duration(value)})"
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
-        click.echo(f"{key:>20}: {value}")
+        output.echo(f"{key:>20}: {value}")
     for track in row.get("audio") or []:
-        click.echo(f"{'audio':>20}: " + ", ".join(f"{k}={v}" for k, v in track.items()))
+        output.echo(f"{'audio':>20}: " + ", ".join(f"{k}={v}" for k, v in track.items()))
     for att in row.get("attachments") or []:
         extra = f" [{att['language']}]" if att.get("language") else ""
-        click.echo(
+        output.echo(
             f"{'attachment':>20}: {att['path']} ({att.get('role')}{extra}, "
             f"{format_size(att.get('size'))})"
         )
@@ -274,7 +274,7 @@ def ls_command(ctx: click.Context, path: str, json_out: bool) -> None:
         return
     for e in entries:
         size = "" if e.is_dir else format_size(e.size)
-        click.echo(f"{'d' if e.is_dir else '-'} {size:>10}  {e.name}{'/' if e.is_dir else ''}")
+        output.echo(f"{'d' if e.is_dir else '-'} {size:>10}  {e.name}{'/' if e.is_dir else ''}")
 
 
 @cli.command()
@@ -302,7 +302,7 @@ def whoami(ctx: click.Context, json_out: bool) -> None:
         *(("ssh host key", key) for key in answer.get("ssh_host_keys") or []),
     ]
     for key, value in rows:
-        click.echo(f"{key:>16}: {value}")
+        output.echo(f"{key:>16}: {value}")
 
 
 @cli.command()
@@ -349,7 +349,7 @@ def verify(ctx: click.Context, path: str, json_out: bool) -> None:
                 f"  ({c.item} v{c.version})" if c.version else (f"  ({c.item})" if c.item else "")
             )
             extra = f"  {c.detail}" if c.detail else ""
-            click.echo(f"{c.status:>17}  {c.name}{where}{extra}")
+            output.echo(f"{c.status:>17}  {c.name}{where}{extra}")
     bad = [c.name for c in checked if c.status in ("mismatch", "signature invalid")]
     if bad:
         raise IntegrityError(

@@ -83,7 +83,7 @@ def _fail_worst(errors: list[ClientError]) -> None:
     )
     for err in errors:
         if err is not worst:
-            click.echo(f"pool: {err}", err=True)
+            output.echo(f"pool: {err}", err=True)
     raise worst
 
 
@@ -197,7 +197,7 @@ def get(
             )
             if row["retried"]:
                 note = "fetched again after a checksum mismatch"
-            click.echo(
+            output.echo(
                 f"{row['id']}  {row['file']}  {format_size(row['size'])}  "
                 f"{row['verified']} ok" + (f"  ({note})" if note else "")
             )
@@ -264,7 +264,7 @@ def sync(
     def report(result: SyncResult) -> None:
         if json_out:
             doc = {**result.as_dict(), "requests": app.remote.ops()}
-            click.echo(
+            output.echo(
                 jsonlib.dumps(doc, ensure_ascii=False, default=str)
                 if watch
                 else jsonlib.dumps(doc, ensure_ascii=False, indent=1, default=str)
@@ -278,13 +278,13 @@ def sync(
                 ("deleted", "deleted"),
             ):
                 for row in getattr(result, kind):
-                    click.echo(f"{label:>13}  {row['id']}  {row['name']}")
+                    output.echo(f"{label:>13}  {row['id']}  {row['name']}")
             for row in result.failed:
-                click.echo(f"pool: {row['name']}: {row['error']}", err=True)
+                output.echo(f"pool: {row['name']}: {row['error']}", err=True)
             if result.nothing_to_do:
-                click.echo(f"in sync: {result.matched} items (catalog seq {result.update.seq})")
+                output.echo(f"in sync: {result.matched} items (catalog seq {result.update.seq})")
             elif result.withdrawn and not delete:
-                click.echo("withdrawn items are kept; --delete removes them")
+                output.echo("withdrawn items are kept; --delete removes them")
         sys.stdout.flush()
 
     if not watch:
@@ -303,13 +303,13 @@ def sync(
         try:
             return run()
         except (NetworkError, FeedError) as exc:
-            click.echo(f"pool: {exc}; trying again in {interval:g} s", err=True)
+            output.echo(f"pool: {exc}; trying again in {interval:g} s", err=True)
             app.remote.close()
             return None
 
     with contextlib.suppress(KeyboardInterrupt):
         watch_loop(run_round, interval, report_round)
-    click.echo("stopped; partial downloads are kept and resume on the next run", err=True)
+    output.echo("stopped; partial downloads are kept and resume on the next run", err=True)
     ctx.exit(int(ExitCode.INTERRUPTED))
 
 
@@ -419,7 +419,7 @@ def put(
         return
     for r in rows:
         note = f" (resumed at {format_size(r['resumed_from'])})" if r["resumed_from"] else ""
-        click.echo(f"{r['path']}  {format_size(r['size'])}  {r['verified']} ok{note}")
+        output.echo(f"{r['path']}  {format_size(r['size'])}  {r['verified']} ok{note}")
 
 
 @click.command()
@@ -469,9 +469,9 @@ def preview(ctx: click.Context, item: str, dest: str, open_: bool, json_out: boo
         for r in rows:
             if r.get("ok", True):
                 note = " (already here)" if r["skipped"] else ""
-                click.echo(f"{result.item_id}  {r['path']}{note}")
+                output.echo(f"{result.item_id}  {r['path']}{note}")
         if result.state != "ready":
-            click.echo(
+            output.echo(
                 f"pool: {result.item_id}: previews are {result.state}; these are "
                 "of an earlier version",
                 err=True,
