@@ -1,5 +1,5 @@
 """One SSH connection's view of the pool: who logged in (password or public key, through
-the shared accounts and defender) and which channels and requests it may open.
+the session core) and which channels and requests it may open.
 
 Only "session" channels are accepted, and on them only the `sftp` subsystem and the
 checksum commands of `exec.py`. Shells, ptys, other commands, port forwarding, agent
@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 import paramiko
 
 from ..accounts import User
-from ..audit import Actor
+from ..core import Session
 from ..errors import AuthenticationFailed, Banned
-from ..fs import Session
-from ..userkeys import UserKeys, fingerprint
+from ..userkeys import fingerprint
 
 if TYPE_CHECKING:
     from ..app import Pool
@@ -48,51 +47,32 @@ class Connection(paramiko.ServerInterface):
     def get_allowed_auths(self, username: str) -> str:
         return "publickey,password"
 
-    def _refused(self, username: str, err: AuthenticationFailed, score: bool = True) -> int:
-        audit = self.pool.audit
-        actor = Actor(username, None, self.ip, PROTOCOL)
-        if isinstance(err, Banned):
-            audit.record(actor, "login", status="banned", detail=str(err))
-            return paramiko.AUTH_FAILED
-        banned = self.pool.defender.failure(self.ip, err.known_user) if score else False
-        audit.record(
-            actor,
-            "login",
-            status="failed",
-            detail=str(err) + ("; address banned" if banned else ""),
-        )
-        return paramiko.AUTH_FAILED
-
     def check_auth_password(self, username: str, password: str) -> int:
         try:
-            self.pool.defender.check(self.ip)
-            user = self.pool.accounts.authenticate(username, password)
-        except AuthenticationFailed as err:
-            return self._refused(username, err)
-        self._pending = (user, "password")
+            self.session = self.pool.core.login_password(username, password, self.ip, PROTOCOL)
+        except AuthenticationFailed:
+            return paramiko.AUTH_FAILED
         return paramiko.AUTH_SUCCESSFUL
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         """Called for the client's "would this key do?" query and again with the
-        signature; paramiko verifies the signature after we accept the key."""
-        try:
-            self.pool.defender.check(self.ip)
-        except Banned as err:
-            return self._refused(username, err)
+        signature; paramiko verifies the signature after we accept the key, then calls
+        `logged_in`. Clients offer each key they hold in turn: one scored failure per
+        connection."""
         blob = key.asbytes()
-        user = self.pool.accounts.find_user(username)
-        keys = UserKeys(self.pool.store, self.pool.accounts)
-        if user is None or user.disabled or not keys.has_key(username, key.get_name(), blob):
-            if user is None:
-                why = AuthenticationFailed("unknown user", known_user=False)
-            elif user.disabled:
-                why = AuthenticationFailed("account disabled")
-            else:
-                why = AuthenticationFailed(f"public key {fingerprint(blob)} not registered")
-            # Clients offer each key they hold in turn: one scored failure per connection.
-            score = not self._key_failure_scored
-            self._key_failure_scored = True
-            return self._refused(username, why, score=score)
+        try:
+            user = self.pool.core.check_key(
+                username,
+                key.get_name(),
+                blob,
+                self.ip,
+                PROTOCOL,
+                score=not self._key_failure_scored,
+            )
+        except AuthenticationFailed as err:
+            if not isinstance(err, Banned):
+                self._key_failure_scored = True
+            return paramiko.AUTH_FAILED
         self._pending = (user, f"publickey {fingerprint(blob)}")
         return paramiko.AUTH_SUCCESSFUL
 
@@ -101,11 +81,7 @@ class Connection(paramiko.ServerInterface):
         if self._pending is None or self.session is not None:
             return
         user, how = self._pending
-        self.session = Session(user, self.ip, PROTOCOL)
-        self.pool.defender.success(self.ip)
-        if how != "password":  # `authenticate` has noted password logins already
-            self.pool.accounts.record_login(user.name)
-        self.pool.audit.record(self.session.actor, "login", detail=how)
+        self.session = self.pool.core.start(user, self.ip, PROTOCOL, how)
 
     # --- channels
 
