@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 DATA   ?= pool-data
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client bench-soak clean
+LOCALE := pool_server/http/locale
+
+.PHONY: i18n run test test-tools test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +19,17 @@ run: $(STAMP)
 	test -f $(DATA)/pool.toml || $(BIN)/pool-server --data $(DATA) init --demo
 	$(BIN)/pool-server --data $(DATA) serve
 
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -x -p no:cacheprovider
+# Every tool the tests use (ffmpeg with MXF, curl, lftp, OpenSSH, rclone, chromium...):
+# installed with apt-get as root on Debian, else named with the command that installs
+# them (exit 2, before pytest). The list is the table in tools/setup_test_tools.py.
+test-tools: $(STAMP)
+	$(BIN)/python tools/setup_test_tools.py
 
-test-long: $(STAMP)
+test: test-tools
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-long: test-tools
 	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider
 
 lint: $(STAMP)
@@ -45,6 +53,11 @@ bench-soak: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/upload_to_search_bench.py
+
+# Re-extract the web door's messages and merge them into every catalogue.
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=Ortak -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) build *.egg-info

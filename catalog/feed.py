@@ -61,8 +61,11 @@ def journal_line(seq: int, time_: str, op: str, item_id: str, record: str | None
     """One journal record as a line: {"seq","time","op","id"[,"item"]} + newline."""
     rec: dict[str, Any] = {"seq": seq, "time": time_, "op": op, "id": item_id}
     if op == "upsert" and record is not None:
-        rec["item"] = json.loads(record)
-    return (json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        # A record stored before numbers were checked may hold NaN/Infinity, which JSON
+        # has no words for: such a value is published as null, never as invalid JSON.
+        rec["item"] = json.loads(record, parse_constant=lambda _: None)
+    text = json.dumps(rec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (text + "\n").encode("utf-8")
 
 
 def _sha256(path: Path) -> str:
@@ -278,7 +281,8 @@ class FeedPublisher:
             self._prune(index)
             index["updated"] = _now().isoformat()
             write_atomic(
-                self.dir / INDEX_NAME, json.dumps(index, indent=1, ensure_ascii=False).encode()
+                self.dir / INDEX_NAME,
+                json.dumps(index, indent=1, ensure_ascii=False, allow_nan=False).encode(),
             )
         return changed
 

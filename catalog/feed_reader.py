@@ -92,6 +92,27 @@ def install_snapshot(snapshot: Path, local_path: Path) -> sqlite_utils.Database:
     return open_catalog(local_path)
 
 
+def journal_size(index: dict[str, Any], name: str) -> int | None:
+    """The `size` index.json announces for journal `name`; None if it names no such file."""
+    for seg in index.get("journals") or []:
+        if isinstance(seg, dict) and seg.get("file") == name:
+            size = seg.get("size")
+            return size if type(size) is int and size >= 0 else None
+    return None
+
+
+def announced_part(data: bytes, offset: int, size: int | None) -> bytes:
+    """Of a journal's bytes read from `offset`, the complete records the index announces.
+
+    FEED.md reading rule 3: a reader reads up to the announced `size`, never past it (the
+    indexer may be appending records the index does not name yet, or may have been killed
+    half-way through a line), and a line not ending in a newline is not a record yet.
+    """
+    if size is not None:
+        data = data[: max(0, size - offset)]
+    return data[: data.rfind(b"\n") + 1]
+
+
 def _records(data: bytes | str | Iterable[bytes | str]) -> Iterable[dict[str, Any]]:
     if isinstance(data, (bytes, str)):
         raw = data.encode() if isinstance(data, str) else data
@@ -156,7 +177,10 @@ def sync_from_folder(feed_dir: Path, local_path: Path) -> int:
         db = install_snapshot(feed_dir / index["snapshot"]["file"], local_path)
         plan = plan_update(index, local_seq(db))
     for name in plan.journals:
-        apply_journal(db, (feed_dir / name).read_bytes())
+        size = journal_size(index, name)
+        with open(feed_dir / name, "rb") as f:
+            data = f.read() if size is None else f.read(size)
+        apply_journal(db, announced_part(data, 0, size))
     seq = local_seq(db)
     db.conn.close()
     return seq

@@ -34,13 +34,16 @@ from typing import Any
 
 from watchdog.observers import Observer
 
+from .clean import clean_text
 from .errors import Cancelled, CatalogError
 from .extract import extract_file, stat_key
 from .feed import FeedPublisher
+from .items import item_key, role_by_extension
 from .layout import is_catalogued_path
 from .schema import open_catalog
 from .settings import SETTINGS
 from .store import put_file, rebuild_item, remove_files, remove_prefix, transaction
+from .uploaders import accounts_fingerprint, relabel, uploader_label
 from .watch import FILE, GONE_DIR, SCAN_DIR, EventHandler, scan_pool
 
 log = logging.getLogger("catalog.indexer")
@@ -85,11 +88,14 @@ class Indexer:
         self._settling: dict[str, tuple[int, float]] = {}
         self._rescans: dict[str, float] = {}
         self._awaiting_uploader: dict[str, float] = {}
+        self._labels_fingerprint: str | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
         self.errors = 0
         self.processed = 0
+        self.workers_replaced = 0
+        self._workers: list[threading.Thread] = []
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -185,6 +191,24 @@ class Indexer:
             return None
         return (row[0], row[1]) if row else None
 
+    def _set_uploader(self, info: dict[str, Any], rel: str, found: tuple[str, str]) -> None:
+        """Record an upload in a file's row: the login privately, a label for the feed."""
+        login, info["uploaded"] = found
+        info["uploader_login"] = login
+        info["uploader"] = uploader_label(self.db, login, rel.strip("/").split("/")[0])
+
+    def _check_labels(self) -> None:
+        """Relabel uploads when the operator changed a display name or a member's name."""
+        with self.lock:
+            fingerprint = accounts_fingerprint(self.db)
+            if fingerprint == self._labels_fingerprint:
+                return
+            with transaction(self.db):
+                changed = relabel(self.db)
+            self._labels_fingerprint = fingerprint
+        if changed:
+            log.info("uploader names updated on %d item(s)", changed)
+
     def _has_audit(self) -> bool:
         row = self.db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'"
@@ -208,11 +232,11 @@ class Indexer:
                 ).fetchone()
                 if found and row:
                     info = json.loads(row[1])
-                    info["uploader"], info["uploaded"] = found
+                    self._set_uploader(info, rel, found)
                     with transaction(self.db):
                         self.db.execute(
                             "UPDATE item_files SET info = ? WHERE path = ?",
-                            [json.dumps(info, ensure_ascii=False), rel],
+                            [json.dumps(info, ensure_ascii=False, allow_nan=False), rel],
                         )
                         rebuild_item(self.db, row[0])
             if found or row is None or now > deadline:
@@ -248,7 +272,7 @@ class Indexer:
         with self.lock:
             uploader = self._uploader(rel)
             if uploader:
-                row["info"]["uploader"], row["info"]["uploaded"] = uploader
+                self._set_uploader(row["info"], rel, uploader)
             elif time.time() - after.st_ctime < UPLOADER_WAIT and self._has_audit():
                 with self._cond:
                     self._awaiting_uploader[rel] = time.monotonic() + UPLOADER_WAIT
@@ -290,8 +314,44 @@ class Indexer:
             except (CatalogError, OSError, sqlite3.Error) as exc:
                 self.errors += 1
                 log.error("indexing %s failed: %s", rel, exc)
+            except Exception as exc:  # whatever a file does, the worker goes on
+                self.errors += 1
+                log.exception("indexing %s failed unexpectedly", rel)
+                if kind == FILE:
+                    self._record_failure(rel, exc)
             finally:
                 self._done()
+
+    def _record_failure(self, rel: str, exc: Exception) -> None:
+        """Catalogue a file that could not be indexed, with the error on its item (so it
+        is not taken again and again, and people see why it has no metadata)."""
+        try:
+            st = os.stat(self.pool_root / rel.lstrip("/"), follow_symlinks=False)
+            row = {
+                "path": rel,
+                "key": item_key(rel),
+                "role": role_by_extension(rel),
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "inode": st.st_ino,
+                "sha256": None,
+                "info": {"error": clean_text(f"cannot index: {type(exc).__name__}: {exc}")},
+            }
+            with self.lock, transaction(self.db):
+                put_file(self.db, row)
+                rebuild_item(self.db, row["key"])
+        except Exception:  # e.g. a name that is not valid UTF-8 cannot be stored at all
+            log.exception("%s cannot be catalogued, even with its error", rel)
+
+    def _supervise(self) -> None:
+        """Replace a worker thread that died, whatever killed it, and say so."""
+        if self._stop.is_set():
+            return
+        for i, t in enumerate(self._workers):
+            if not t.is_alive():
+                log.error("catalog worker %s died; starting a new one", t.name)
+                self.workers_replaced += 1
+                self._workers[i] = self._start_worker(i)
 
     # -- reconciliation ----------------------------------------------------------------
 
@@ -373,9 +433,14 @@ class Indexer:
                 self._check_settling()
                 self._check_rescans()
                 self._check_uploaders()
+                self._check_labels()
+                self._supervise()
             except (CatalogError, OSError, sqlite3.Error) as exc:
                 self.errors += 1
                 log.error("indexer housekeeping: %s", exc)
+            except Exception:  # housekeeping (and so the workers' supervision) goes on
+                self.errors += 1
+                log.exception("indexer housekeeping failed unexpectedly")
             self._stop.wait(0.25)
 
     def _publishing(self) -> None:
@@ -387,17 +452,23 @@ class Indexer:
             except CatalogError as exc:
                 self.errors += 1
                 log.error("feed: %s", exc)
+            except Exception:  # the next round tries again
+                self.errors += 1
+                log.exception("feed: publishing failed unexpectedly")
 
     # -- life cycle --------------------------------------------------------------------
 
+    def _start_worker(self, i: int) -> threading.Thread:
+        t = threading.Thread(
+            target=self._worker, args=(i == 0,), name=f"catalog-worker-{i}", daemon=True
+        )
+        t.start()
+        self._threads.append(t)
+        return t
+
     def _start_workers(self) -> None:
         count = max(2, int(self.settings["index_workers"]))
-        for i in range(count):
-            t = threading.Thread(
-                target=self._worker, args=(i == 0,), name=f"catalog-worker-{i}", daemon=True
-            )
-            t.start()
-            self._threads.append(t)
+        self._workers = [self._start_worker(i) for i in range(count)]
 
     def _start_housekeeping(self, initial_reconcile: bool) -> None:
         t = threading.Thread(
@@ -451,6 +522,7 @@ class Indexer:
             self._start_housekeeping(initial_reconcile=False)  # files still being written
             stats = self.reconcile()
             self.wait_idle(timeout if timeout is not None else 10**9)
+            self._check_labels()
             if self.feed is not None:
                 self.feed.publish()
             stats["processed"] = self.processed

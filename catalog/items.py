@@ -261,7 +261,11 @@ def encode_row(row: dict[str, Any]) -> dict[str, Any]:
     import json
 
     return {
-        k: (json.dumps(v, ensure_ascii=False, separators=(",", ":")) if k in JSON_COLUMNS else v)
+        k: (
+            json.dumps(v, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            if k in JSON_COLUMNS
+            else v
+        )
         for k, v in row.items()
     }
 

@@ -126,7 +126,7 @@ def rebuild_item(db: sqlite_utils.Database, key: str) -> int | None:
     put_item_row(db, new)
     db.execute(
         "UPDATE journal SET record = ? WHERE seq = ?",
-        [json.dumps(new, ensure_ascii=False, separators=(",", ":")), seq],
+        [json.dumps(new, ensure_ascii=False, separators=(",", ":"), allow_nan=False), seq],
     )
     return seq
 
@@ -134,7 +134,7 @@ def rebuild_item(db: sqlite_utils.Database, key: str) -> int | None:
 def put_file(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
     """Insert or replace one file's row (path, key, role, size, mtime_ns, inode, sha256, info)."""
     stored = dict(row)
-    stored["info"] = json.dumps(row.get("info") or {}, ensure_ascii=False)
+    stored["info"] = json.dumps(row.get("info") or {}, ensure_ascii=False, allow_nan=False)
     stored.setdefault("indexed", now_iso())
     cols = ["path", "key", "role", "size", "mtime_ns", "inode", "sha256", "info", "indexed"]
     db.execute(

@@ -154,14 +154,14 @@ class LocalCatalog:
                 offset = 0
                 if state.get("file") == name and state.get("seq") == seq:
                     offset = int(state.get("offset", 0))
-                announced = next((j["size"] for j in index["journals"] if j["file"] == name), None)
+                announced = feed_reader.journal_size(index, name)
                 if announced is not None and offset >= announced:
                     continue
                 data = remote.retrying(lambda n=name, o=offset: t.read_bytes(f"{FEED}/{n}", o))
-                if announced is not None:
-                    data = data[: max(0, announced - offset)]
-                complete = data[: data.rfind(b"\n") + 1]
-                result.journal_bytes += len(data)
+                complete = feed_reader.announced_part(data, offset, announced)
+                result.journal_bytes += (
+                    len(data) if announced is None else min(len(data), max(0, announced - offset))
+                )
                 self._count(db, complete, seq, result)
                 new_seq = feed_reader.apply_journal(db, complete)
                 state = {"file": name, "offset": offset + len(complete), "seq": new_seq}

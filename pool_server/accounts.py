@@ -6,6 +6,7 @@ import logging
 import re
 import shutil
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,6 +23,26 @@ MEMBER_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 log = logging.getLogger("ortak.accounts")
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+DISPLAY_NAME_MAX = 80
+
+
+def check_display_name(text: str | None) -> str | None:
+    """A display name as stored: trimmed, printable, at most 80 characters; None for ""."""
+    if text is None or not text.strip():
+        return None
+    text = " ".join(text.split())
+    if (
+        len(text) > DISPLAY_NAME_MAX
+        or not text.isprintable()
+        or any(unicodedata.category(c) == "Cf" for c in text)
+    ):
+        raise UsageError(
+            f"display name must be at most {DISPLAY_NAME_MAX} printable characters "
+            "(no control or bidi formatting characters)"
+        )
+    return text
 
 
 class Role(StrEnum):
@@ -124,7 +145,14 @@ class Accounts:
                 f"password is too short: at least {self.min_password_length} characters"
             )
 
-    def add_user(self, name: str, role: str, member: str | None, password: str) -> User:
+    def add_user(
+        self,
+        name: str,
+        role: str,
+        member: str | None,
+        password: str,
+        display_name: str | None = None,
+    ) -> User:
         if not USER_NAME.match(name):
             raise UsageError(
                 f"user name {name!r} must be 1-64 letters, digits, '.', '_', '@' or '-'"
@@ -140,6 +168,7 @@ class Accounts:
         if self.store.db["users"].count_where("name = ?", [name]):
             raise AlreadyExists(f"user {name} already exists")
         self.check_password(password)
+        display_name = check_display_name(display_name)
         self.store.db["users"].insert(
             {
                 "name": name,
@@ -149,6 +178,7 @@ class Accounts:
                 "pw_hash": hash_password(password),
                 "created": now_iso(),
                 "last_login": None,
+                "display_name": display_name,
             }
         )
         return User(name, role_, member)
@@ -183,6 +213,11 @@ class Accounts:
         self._row(name)
         self.check_password(password)
         self.store.db["users"].update(name, {"pw_hash": hash_password(password)})
+
+    def set_display_name(self, name: str, display_name: str | None) -> None:
+        """The name the published catalog shows for NAME's uploads (None: the default)."""
+        self._row(name)
+        self.store.db["users"].update(name, {"display_name": check_display_name(display_name)})
 
     def remove_user(self, name: str) -> None:
         self._row(name)

@@ -8,15 +8,19 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+
+from catalog.errors import QueryError
 
 from . import __version__
 from .app import Pool
 from .audit import Actor
 from .context import DataDir
-from .errors import PoolError
+from .errors import PoolError, UsageError
+
+T = TypeVar("T")
 
 
 class CliContext:
@@ -99,14 +103,30 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str]) -> None:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
+def parsed(parse: Callable[[str], T], text: str | None, option: str) -> T | None:
+    """`text` read by one of `catalog.units`' parsers (the same as `pool`'s), or None;
+    a bad value is one line naming the option."""
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except QueryError as err:
+        raise UsageError(f"{option} {err}")
+
+
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
 
 
 def _register() -> None:
-    from . import cli_accounts, cli_catalog, cli_serve
+    from . import cli_accounts, cli_catalog, cli_http, cli_serve
 
-    for command in (*cli_serve.COMMANDS, *cli_accounts.COMMANDS, *cli_catalog.COMMANDS):
+    for command in (
+        *cli_serve.COMMANDS,
+        *cli_accounts.COMMANDS,
+        *cli_catalog.COMMANDS,
+        *cli_http.COMMANDS,
+    ):
         main.add_command(command)
 
 

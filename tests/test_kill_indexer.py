@@ -29,6 +29,21 @@ def items(db: Path) -> dict[str, str]:
             return {}
 
 
+def wait_for_feed_past(feed: Path, seq: int, proc: subprocess.Popen, timeout: float = 60) -> int:
+    """Poll index.json until it announces a seq above `seq`; returns that seq."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the indexer exited with {proc.returncode}"
+        try:
+            current = json.loads((feed / "index.json").read_text())["seq"]
+        except (OSError, ValueError, KeyError):
+            current = -1  # not published yet (index.json is replaced atomically)
+        if current > seq:
+            return int(current)
+        time.sleep(0.02)
+    raise AssertionError(f"no feed past seq {seq} within {timeout} s")
+
+
 def test_sigkill_while_publishing_the_feed(data: Path, tmp_path: Path) -> None:
     set_setting(data, "catalog", "snapshot_every_changes", "25")
     pool = data / "pool"
@@ -37,7 +52,8 @@ def test_sigkill_while_publishing_the_feed(data: Path, tmp_path: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"story{i}.json").write_text(json.dumps({"title": f"Nevruz {i}"}))
     feed = pool / ".catalog"
-    late = 0  # files added between kills (none before the first publication)
+    late = 0  # files added between kills
+    last_seq = -1  # the feed's seq at the last kill
     for kill in range(KILLS):
         proc = subprocess.Popen(
             [POOL_SERVER, "--data", str(data), "index"],
@@ -45,13 +61,17 @@ def test_sigkill_while_publishing_the_feed(data: Path, tmp_path: Path) -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            time.sleep(0.6 + 0.4 * kill)  # somewhere in the ingest, the snapshots, the journals
+            # Kill as soon as this run has published something: the first index.json,
+            # then each time a publication past the previous kill's (the late file added
+            # after each kill guarantees one) — somewhere in the ingest, the snapshots,
+            # the journals.
+            seq = wait_for_feed_past(feed, last_seq, proc)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
-        if not (feed / "index.json").exists():
-            continue  # killed before the first publication: nothing to read yet
         index = json.loads((feed / "index.json").read_text())
+        assert index["seq"] >= seq > last_seq
+        last_seq = index["seq"]
         copy = tmp_path / f"client-{kill}.db"
         seq = sync_from_folder(feed, copy)  # raises on a torn or inconsistent feed
         assert seq == index["seq"]

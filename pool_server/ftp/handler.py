@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.exceptions import AuthenticationFailed as FtpAuthFailed
@@ -20,12 +20,16 @@ from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.log import logger
 from pyftpdlib.utils import is_ssl_sock
 
+from .. import control
 from ..core import Core, Outcome, Session, Upload
 from ..errors import AuthenticationFailed, Banned, PoolError
 from .commands import PoolCommands
 from .filesystem import PoolAbstractedFS
 from .replies import reply_for
 from .workers import DataThread, FileReadError, FileWriteError, Workers
+
+if TYPE_CHECKING:
+    from ..app import Pool
 
 
 class PoolAuthorizer(DummyAuthorizer):
@@ -268,9 +272,16 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
 
     abstracted_fs = PoolAbstractedFS
     dtp_handler = PoolDTPHandler
+    pool: Pool
     core: Core
     proto_cmds: ClassVar[dict[str, Any]] = {
-        k: v for k, v in TLS_FTPHandler.proto_cmds.items() if k not in ("STOU", "SITE CHMOD")
+        **{k: v for k, v in TLS_FTPHandler.proto_cmds.items() if k not in ("STOU", "SITE CHMOD")},
+        f"SITE {control.FTP_SITE}": dict(
+            perm=None,
+            auth=True,
+            arg=True,
+            help=f"Syntax: SITE {control.FTP_SITE} <SP> command [args] (JSON answer).",
+        ),
     }
 
     session: Session | None = None
@@ -399,6 +410,20 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
         else:
             self.respond("150 File status okay. About to open data connection.")
             self._in_dtp_queue = (upload, cmd)
+
+    def ftp_SITE_ORTAK(self, line: str) -> None:
+        """The control channel (`pool_server.control`): a JSON answer in a multi-line
+        200 reply."""
+        assert self.session is not None
+        try:
+            result = control.run(self.pool, self.session, line)
+        except PoolError as err:
+            self.respond(reply_for(err))
+            return
+        name = line.split(None, 1)[0].lower()
+        *body, last = control.ftp_reply_lines(name, result)
+        self.push("".join(f"{text}\r\n" for text in body))
+        self.respond(last)
 
     def log_transfer(
         self,

@@ -106,6 +106,7 @@ def build_ftp_server(
     )
     attrs: dict[str, Any] = {
         "authorizer": PoolAuthorizer(pool.core),
+        "pool": pool,
         "core": pool.core,
         "dtp_handler": dtp,
         "banner": cfg.get("server", "banner"),

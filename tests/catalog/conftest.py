@@ -57,8 +57,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "10M",
             "-flags",
             "+ildct+ilme",
-            "-top",
-            "1",
+            "-vf",
+            "setfield=tff",  # top field first (`-top 1` is gone from newer ffmpeg)
             "-c:a",
             "pcm_s24le",
             "-ac",

@@ -166,3 +166,44 @@ def test_unannounced_journal_bytes_are_cut_on_restart(pool: Path, db_path: Path,
         json.loads(line)
     assert sync_from_folder(feed, pool.parent / "client.db") == index["seq"]
     assert dump(pool.parent / "client.db") == dump(db_path)
+
+
+def test_reader_stops_at_the_announced_size(pool: Path, db_path: Path, settings, tmp_path):
+    """FEED.md reading rule 3: records appended after index.json was written (the indexer
+    between its append and its index) are not applied; the copy is at the index's seq."""
+    put(pool, "/TRT/news/a.json", '{"title": "a"}')
+    Indexer(pool, db_path, settings).run_once(timeout=30)
+    put(pool, "/TRT/news/b.json", '{"title": "b"}')
+    Indexer(pool, db_path, settings).run_once(timeout=30)
+    feed = pool / ".catalog"
+    index = read_index((feed / "index.json").read_bytes())
+    seg = index["journals"][-1]
+    with sqlite3.connect(db_path) as con:
+        (a_id,) = con.execute("SELECT id FROM items WHERE key = '/TRT/news/a'").fetchone()
+    ahead = {"seq": index["seq"] + 1, "time": "t", "op": "delete", "id": a_id}
+    with open(feed / seg["file"], "ab") as f:
+        f.write(json.dumps(ahead).encode() + b"\n")  # complete, but not announced yet
+    client = tmp_path / "client.db"
+    assert sync_from_folder(feed, client) == index["seq"]
+    assert dump(client) == dump(db_path)
+
+
+def _strict(text: str):
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_the_writer_never_publishes_non_finite_numbers():
+    """A record stored before numbers were checked (duration Infinity, width NaN) is
+    published as null; a row holding one is refused before it reaches the journal."""
+    from catalog.feed import journal_line
+    from catalog.items import encode_row
+
+    legacy = '{"id":"TRT-1","duration":Infinity,"width":NaN,"frame_rate":-Infinity}'
+    line = journal_line(7, "t", "upsert", "TRT-1", legacy).decode()
+    item = _strict(line)["item"]
+    assert (item["duration"], item["width"], item["frame_rate"]) == (None, None, None)
+    with pytest.raises(ValueError):
+        encode_row({"audio": [{"channels": float("inf")}]})
