@@ -260,22 +260,31 @@ def user_remove(obj: CliContext, name: str) -> None:
 @json_option
 @pass_ctx
 def bans(obj: CliContext, as_json: bool) -> None:
-    """List addresses banned for failed logins."""
+    """List addresses banned and account names locked for failed logins."""
     rows = obj.pool.defender.bans()
     if as_json:
         print_json(rows)
         return
     if not rows:
-        click.echo("no address is banned")
+        click.echo("no address is banned and no name is locked")
         return
-    print_table(rows, ["ip", "until", "offences", "reason"])
+    print_table(rows, ["ip", "user", "until", "offences", "reason"])
 
 
 @click.command()
-@click.argument("ip")
+@click.argument("ip", required=False)
+@click.option("--user", "user_", default=None, help="Lift the lock on this account name.")
 @pass_ctx
-def unban(obj: CliContext, ip: str) -> None:
-    """Lift the ban on address IP."""
+def unban(obj: CliContext, ip: str | None, user_: str | None) -> None:
+    """Lift the ban on address IP (or, with --user, the lock on an account name)."""
+    if (ip is None) == (user_ is None):
+        raise click.UsageError("give an address IP or --user NAME")
+    if user_ is not None:
+        obj.pool.defender.unlock(user_)
+        obj.admin_change(f"unban --user {user_}")
+        click.echo(f"{user_} unlocked")
+        return
+    assert ip is not None
     obj.pool.defender.unban(ip)
     obj.admin_change(f"unban {ip}")
     click.echo(f"{ip} unbanned")

@@ -10,11 +10,13 @@ Logging in (`core = pool.core`, one per pool)::
     core.check_address(ip)                              # on connect: Banned?
     s = core.login_password(name, password, ip, "ftp")  # -> Session, or raises
                                                         #    AuthenticationFailed/Banned
-    user = core.check_key(name, key_type, blob, ip, "sftp")  # SSH: key registered?
+    offers = KeyOffers()                                 # SSH: one per connection
+    user = core.check_key(name, key_type, blob, ip, "sftp", offers)  # key registered?
     s = core.start(user, ip, "sftp", "publickey SHA256:...")  # ... signature verified
     s = core.session_for(user, ip, "https")             # a user the door logged in itself
 
-The defender, the audit and the last-login time are handled inside those calls.
+The defender (an attempt scored before each check), the audit and the last-login time
+are handled inside those calls.
 
 File operations (`s` is a `Session`)::
 
@@ -49,13 +51,14 @@ from __future__ import annotations
 from .downloads import Download
 from .limits import Limits
 from .oserror import os_error
-from .service import Core
+from .service import Core, KeyOffers
 from .session import Session
 from .uploads import Outcome, Upload, Uploads
 
 __all__ = [
     "Core",
     "Download",
+    "KeyOffers",
     "Limits",
     "Outcome",
     "Session",

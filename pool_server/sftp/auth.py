@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import paramiko
 
 from ..accounts import User
-from ..core import Session
-from ..errors import AuthenticationFailed, Banned
+from ..core import KeyOffers, Session
+from ..errors import AuthenticationFailed
 from ..userkeys import fingerprint
+from .limits import HandleLimits
 
 if TYPE_CHECKING:
     from ..app import Pool
@@ -31,13 +33,25 @@ PROTOCOL = "sftp"
 class Connection(paramiko.ServerInterface):
     """Created per accepted socket; paramiko calls it from the transport's thread."""
 
-    def __init__(self, pool: Pool, ip: str) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        ip: str,
+        open_channels: Callable[[], int] | None = None,
+        limits: HandleLimits | None = None,
+    ) -> None:
         self.pool = pool
         self.ip = ip
+        sftp = pool.config.section("sftp")
+        self._open_channels = open_channels
+        self.max_channels = int(sftp["max_channels"])
+        self.limits = limits or HandleLimits(
+            sftp["max_open_handles"], sftp["max_open_handles_per_user"]
+        )
         self.session: Session | None = None
         self.accepted = time.monotonic()
         self._pending: tuple[User, str] | None = None
-        self._key_failure_scored = False
+        self._key_offers = KeyOffers()
         self._threads: list[threading.Thread] = []
         self._awaiting_reply: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
@@ -49,7 +63,9 @@ class Connection(paramiko.ServerInterface):
 
     def check_auth_password(self, username: str, password: str) -> int:
         try:
-            self.session = self.pool.core.login_password(username, password, self.ip, PROTOCOL)
+            self.session = self.pool.core.login_password(
+                username, password, self.ip, PROTOCOL, self._key_offers
+            )
         except AuthenticationFailed:
             return paramiko.AUTH_FAILED
         return paramiko.AUTH_SUCCESSFUL
@@ -57,21 +73,13 @@ class Connection(paramiko.ServerInterface):
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         """Called for the client's "would this key do?" query and again with the
         signature; paramiko verifies the signature after we accept the key, then calls
-        `logged_in`. Clients offer each key they hold in turn: one scored failure per
-        connection."""
+        `logged_in`."""
         blob = key.asbytes()
         try:
             user = self.pool.core.check_key(
-                username,
-                key.get_name(),
-                blob,
-                self.ip,
-                PROTOCOL,
-                score=not self._key_failure_scored,
+                username, key.get_name(), blob, self.ip, PROTOCOL, self._key_offers
             )
-        except AuthenticationFailed as err:
-            if not isinstance(err, Banned):
-                self._key_failure_scored = True
+        except AuthenticationFailed:
             return paramiko.AUTH_FAILED
         self._pending = (user, f"publickey {fingerprint(blob)}")
         return paramiko.AUTH_SUCCESSFUL
@@ -86,9 +94,12 @@ class Connection(paramiko.ServerInterface):
     # --- channels
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        if kind != "session":
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        if self._open_channels is not None and self._open_channels() >= self.max_channels:
+            log.info("refused a channel of %s: %d open already", self.ip, self.max_channels)
+            return paramiko.OPEN_FAILED_RESOURCE_SHORTAGE
+        return paramiko.OPEN_SUCCEEDED
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
         if name != "sftp" or self.session is None:
