@@ -107,9 +107,12 @@ def hostile_pool(pool: Pool) -> Pool:
     and a file with a hostile name (dropped into the member's area on disk)."""
     sidecar = {"title": TITLE, "location": LOCATION, "description": f"dope {CSI}"}
     pool.upload("/TRT/news/nevruz.json", json.dumps(sidecar).encode())
+    # and one whose duration was once published as Infinity (invalid JSON for every
+    # reader, an OverflowError in `pool search`)
+    pool.upload("/TRT/news/sonsuz.json", b'{"title": "Nevruz sonsuz", "duration": 1e999}')
     for name in (ESC_NAME, BIDI_NAME):
         (pool.server.data / "pool" / "TRT" / "news" / name).write_text('{"title": "dosya"}')
-    pool.wait_items(3, where="member = 'TRT'")
+    pool.wait_items(4, where="member = 'TRT'")
     pool_cli(pool, "update")
     return pool
 
@@ -127,7 +130,9 @@ def test_pool_search_show_and_ls_show_escapes(hostile_pool: Pool) -> None:
     assert "[bold red on white]x[/]" in on_tty
 
     found = json.loads(pool_cli(pool, "search", "nevruz", "--json"))
-    item = next(r for r in found if r["title"].startswith("Nevruz"))
+    endless = next(r for r in found if r["title"] == "Nevruz sonsuz")
+    assert endless["duration"] is None
+    item = next(r for r in found if r["title"] == TITLE)
     assert item["title"] == TITLE  # --json is lossless: the same text once decoded
     raw_json = pool_cli(pool, "show", item["id"], "--json")
     assert_neutral(raw_json)
