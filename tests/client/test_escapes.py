@@ -211,3 +211,27 @@ def test_printable_escapes_every_control_and_format_character(printable) -> None
     assert printable(text) == text
     assert printable("a\nb\tc") == "a\\x0ab\\x09c"
     assert printable("a\nb\x1b", newlines=True) == "a\nb\\x1b"
+
+
+def test_server_log_lines_are_neutralised() -> None:
+    """The formatter `pool-server` logs through: names in log messages (a login sent
+    before authentication, a file name) cannot drive the operator's terminal."""
+    import io
+    import logging
+
+    from pool_server.terminal import SafeFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("ortak.test-escapes")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("login failed for %s from %s", f"evil{CSI}{OSC}", "127.0.0.1")
+        log.error("indexing %s failed", f"/TRT/news/{BIDI_NAME}")
+    finally:
+        log.removeHandler(handler)
+    text = stream.getvalue()
+    assert_neutral(text)
+    assert "evil\\x1b[2J" in text and "haber\\u202egpj" in text and text.count("\n") == 2
