@@ -62,7 +62,13 @@ def index_command(obj: Any, once: bool) -> None:
     with _catalog_errors():
         settings = obj.preview_settings()
         previews = (
-            PreviewService(obj.data.pool_root, obj.data.db_path, obj.data.path, settings)
+            PreviewService(
+                obj.data.pool_root,
+                obj.data.db_path,
+                obj.data.path,
+                settings,
+                credentials=obj.pool.content_credentials(),
+            )
             if settings["enabled"]
             else None
         )
