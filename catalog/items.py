@@ -27,6 +27,8 @@ SIDECAR_EXT = _exts("json xml xmp nitf")
 SUBTITLE_EXT = _exts("srt vtt stl ttml dfxp scc sub ass")
 SCRIPT_EXT = _exts("txt rtf doc docx odt pdf")
 STILL_EXT = _exts("jpg jpeg png tif tiff webp bmp gif dpx exr heic")
+SIGNATURE_EXT = _exts("sig")
+"""A member's signature over the item (`pool put --sign`; catalog/manifest.py)."""
 LANG_SUFFIX_EXT = SUBTITLE_EXT | SCRIPT_EXT | frozenset({".xml"})
 """Extensions after which `.<lang>` is a language tag of the file, not part of the stem."""
 
@@ -117,6 +119,8 @@ def role_by_extension(name: str) -> str:
         return "script"
     if ext in STILL_EXT:
         return "still"
+    if ext in SIGNATURE_EXT:
+        return "signature"
     return "other"
 
 
@@ -138,7 +142,15 @@ def path_fields(key: str) -> dict[str, Any]:
     return out
 
 
-ROLE_ORDER = {"essence": 0, "sidecar": 1, "script": 2, "subtitle": 3, "still": 4, "other": 5}
+ROLE_ORDER = {
+    "essence": 0,
+    "sidecar": 1,
+    "script": 2,
+    "subtitle": 3,
+    "still": 4,
+    "other": 5,
+    "signature": 6,
+}
 SIDECAR_FORMAT_ORDER = {"json": 0}
 
 
@@ -254,6 +266,38 @@ def build_item(key: str, files: list[dict[str, Any]]) -> dict[str, Any] | None:
     for name in LIST_FIELDS:
         row[name] = row[name] or []
     return row
+
+
+def new_preview(state: str, source_sha256: str | None, **extra: Any) -> dict[str, Any]:
+    """An item's `preview` field: state ("pending" | "ready" | "failed" | "none"), the
+    published files ({name: size}), the error, the essence's sha256 it is about."""
+    record: dict[str, Any] = {
+        "state": state,
+        "files": {},
+        "error": None,
+        "source_sha256": source_sha256,
+    }
+    record.update(extra)
+    return record
+
+
+def next_preview(old: dict[str, Any] | None, new: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The `preview` of a rebuilt item, and whether a preview job is wanted.
+
+    Unchanged essence (same sha256): the old record stays. A new essence: "pending",
+    with the files of the previous version still listed (they stay published until the
+    new ones replace them). No essence: "none".
+    """
+    previous = (old or {}).get("preview") or None
+    if role_by_extension(PurePosixPath(new["path"]).name) != "essence":
+        if previous and previous.get("state") == "none" and not previous.get("files"):
+            return previous, False
+        return new_preview("none", None), bool(previous and previous.get("files"))
+    sha = new.get("sha256")
+    if previous and previous.get("source_sha256") == sha and sha is not None:
+        return previous, False
+    files = dict(previous.get("files") or {}) if previous else {}
+    return new_preview("pending", sha, files=files), True
 
 
 def encode_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ Catalog errors become one line on stderr (click.ClickException), never a traceba
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +21,7 @@ from catalog.search import search as search_catalog
 from catalog.units import format_duration, parse_seconds, parse_when
 
 from .cli import parsed
+from .terminal import echo, json_text, printable
 
 
 @contextmanager
@@ -29,7 +29,7 @@ def _catalog_errors() -> Iterator[None]:
     try:
         yield
     except CatalogError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(exc, newlines=True)) from None
 
 
 @contextmanager
@@ -53,20 +53,41 @@ def _open_db(obj: Any) -> Iterator[sqlite_utils.Database]:
 def index_command(obj: Any, once: bool) -> None:
     """Run the catalog indexer alone (pool-server serve runs it too).
 
-    Watches the pool, indexes completed uploads and publishes the feed in
-    pool/.catalog/ until interrupted. With --once: one pass over the pool, then exit.
+    Watches the pool, indexes completed uploads, makes previews and publishes the feed
+    in pool/.catalog/ until interrupted. With --once: one pass over the pool, then exit
+    (preview jobs are queued for the next `serve` or `index`).
     """
+    from catalog.previews.service import PreviewService
+
     with _catalog_errors():
-        indexer = Indexer(obj.data.pool_root, obj.data.db_path, obj.catalog_settings())
+        settings = obj.preview_settings()
+        previews = (
+            PreviewService(obj.data.pool_root, obj.data.db_path, obj.data.path, settings)
+            if settings["enabled"]
+            else None
+        )
+        indexer = Indexer(
+            obj.data.pool_root, obj.data.db_path, obj.catalog_settings(), previews=previews
+        )
         if once:
-            stats = indexer.run_once()
-            click.echo(
+            try:
+                stats = indexer.run_once()
+            finally:
+                if previews is not None:
+                    previews.stop()
+            echo(
                 f"{stats['files']} files, {stats['processed']} indexed, "
                 f"{stats['removed']} removed, {stats['errors']} errors"
             )
         else:
-            click.echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
-            indexer.run_forever()
+            echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
+            if previews is not None:
+                previews.start()
+            try:
+                indexer.run_forever()
+            finally:
+                if previews is not None:
+                    previews.stop()
 
 
 @click.command("search")
@@ -124,16 +145,14 @@ def search_command(
             limit=limit,
         )
     if as_json:
-        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        click.echo(json_text(results, indent=2))
         return
     if not results:
-        click.echo("no items found", err=True)
+        echo("no items found", err=True)
         return
     for item in results:
-        click.echo(
-            f"{item['id']:<16} {format_duration(item['duration']):>8}  {item['title'] or ''}"
-        )
-        click.echo(f"{'':<16} {'':>8}  {item['path']}")
+        echo(f"{item['id']:<16} {format_duration(item['duration']):>8}  {item['title'] or ''}")
+        echo(f"{'':<16} {'':>8}  {item['path']}")
 
 
 @click.group("report")
@@ -161,11 +180,11 @@ def usage_command(obj: Any, since: str, as_json: bool, as_csv_: bool) -> None:
     with _open_db(obj) as db, _catalog_errors():
         report = usage_report(db, start)
     if as_json:
-        click.echo(json.dumps(as_dicts(report), ensure_ascii=False, indent=2))
+        click.echo(json_text(as_dicts(report), indent=2))
     elif as_csv_:
-        click.echo(as_csv(report), nl=False)
+        echo(as_csv(report), nl=False)
     else:
-        click.echo(as_table(report))
+        echo(as_table(report))
 
 
 COMMANDS: list[click.Command] = [index_command, search_command, report_group]
