@@ -36,10 +36,10 @@ MARKUP = "[link=https://evil.example/]click[/link] [bold red on white]x[/]"
 TITLE = f"Nevruz {CSI}{OSC}{C1}{BIDI} {MARKUP}"
 LOCATION = f"İstanbul{HYPERLINK}"
 # Dropped into a member's area on disk (by an operator's rsync, say). The server lists no
-# name with a C0/C1 control, but bidi characters in names are listed (and legitimate
-# in part: they are refused or escaped only where they are shown).
+# name with a C0/C1 control or a bidi override; other format characters and the line
+# separator (U+2028, which some terminals break the line at) still reach `pool ls`.
 ESC_NAME = f"haber\x1b[5m{OSC}.json"
-BIDI_NAME = "haber\u202egpj.exe\u2066[link=mailto:x@evil.example]x.json"
+LISTED_NAME = "haber\u2028gpj.exe\ufeff\u200b\U000e0041[link=mailto:x@evil.example]x.json"
 RAW = ("\x1b", "\x07", "\x9b", "\x9c", "\x9d", "\u202e", "\u202c", "\u2066", "\u2069")
 
 
@@ -110,7 +110,7 @@ def hostile_pool(pool: Pool) -> Pool:
     # and one whose duration was once published as Infinity (invalid JSON for every
     # reader, an OverflowError in `pool search`)
     pool.upload("/TRT/news/sonsuz.json", b'{"title": "Nevruz sonsuz", "duration": 1e999}')
-    for name in (ESC_NAME, BIDI_NAME):
+    for name in (ESC_NAME, LISTED_NAME):
         (pool.server.data / "pool" / "TRT" / "news" / name).write_text('{"title": "dosya"}')
     pool.wait_items(4, where="member = 'TRT'")
     pool_cli(pool, "update")
@@ -148,9 +148,9 @@ def test_pool_search_show_and_ls_show_escapes(hostile_pool: Pool) -> None:
 
     listing = pool_cli(pool, "ls", "/TRT/news")
     assert_neutral(listing)
-    assert "haber\\u202egpj.exe\\u2066[link=mailto:x@evil.example]x.json" in listing
+    assert "haber\\u2028gpj.exe\\ufeff\\u200b\\U000e0041[link=mailto:x@" in listing
     names = [e["name"] for e in json.loads(pool_cli(pool, "ls", "/TRT/news", "--json"))]
-    assert BIDI_NAME in names
+    assert LISTED_NAME in names
 
 
 def test_pool_server_search_and_audit_show_escapes(hostile_pool: Pool) -> None:
@@ -229,9 +229,9 @@ def test_server_log_lines_are_neutralised() -> None:
     log.propagate = False
     try:
         log.warning("login failed for %s from %s", f"evil{CSI}{OSC}", "127.0.0.1")
-        log.error("indexing %s failed", f"/TRT/news/{BIDI_NAME}")
+        log.error("indexing %s failed", f"/TRT/news/{LISTED_NAME}")
     finally:
         log.removeHandler(handler)
     text = stream.getvalue()
     assert_neutral(text)
-    assert "evil\\x1b[2J" in text and "haber\\u202egpj" in text and text.count("\n") == 2
+    assert "evil\\x1b[2J" in text and "haber\\u2028gpj" in text and text.count("\n") == 2
