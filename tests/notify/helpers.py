@@ -137,3 +137,15 @@ def outbox_rows(data: Path, where: str = "1", args: tuple[Any, ...] = ()) -> lis
         return [dict(r) for r in conn.execute(f"SELECT * FROM outbox WHERE {where}", args)]
     finally:
         conn.close()
+
+
+def db_value(data: Path, sql: str, args: tuple[Any, ...] = ()) -> Any:
+    """The first column of the first row of `sql` on the data folder's pool.db."""
+    import sqlite3
+
+    conn = sqlite3.connect(data / "pool.db", timeout=30)
+    try:
+        row = conn.execute(sql, args).fetchone()
+        return None if row is None else row[0]
+    finally:
+        conn.close()
