@@ -188,11 +188,7 @@ def test_take_and_quota_events(pool_data: Path, server_factory, clip: Path):
         data = Webhook(trt["secret"]).verify(warning["body"], warning["headers"])["data"]
         assert data["member"] == "TRT" and data["percent"] >= 90
         wait_for(
-            lambda: (
-                sqlite3.connect(pool_data / "pool.db")
-                .execute("SELECT count(*) FROM item_versions")
-                .fetchone()[0]
-            ),
+            lambda: db_value(pool_data, "SELECT count(*) FROM item_versions"),
             20,
             "the item catalogued and seen",
         )
