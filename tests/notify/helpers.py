@@ -43,10 +43,11 @@ class _Mailbox:
 
 
 @contextmanager
-def smtp_server(port: int) -> Iterator[_Mailbox]:
-    """aiosmtpd on 127.0.0.1:`port`; yields the mailbox of received messages."""
+def smtp_server(port: int, **kwargs: Any) -> Iterator[_Mailbox]:
+    """aiosmtpd on 127.0.0.1:`port` (`kwargs`: its STARTTLS and AUTH options); yields
+    the mailbox of received messages."""
     box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = Controller(box, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:
         yield box
