@@ -58,7 +58,7 @@ class Housekeeping(threading.Thread):
         max_age = uploads["partial_max_age_hours"] * 3600.0
         while not self._halt.wait(interval):
             try:
-                removed = self.pool.fs.sweep_partials(max_age)
+                removed = self.pool.core.sweep_partials(max_age)
                 self.pool.quotas.forget()
                 if removed:
                     log.info("swept %d stale partial upload(s)", removed)
@@ -80,7 +80,13 @@ def preview_service(pool: Pool) -> Any:
     from catalog.previews.service import PreviewService
 
     try:
-        service = PreviewService(pool.data.pool_root, pool.data.db_path, pool.data.path, settings)
+        service = PreviewService(
+            pool.data.pool_root,
+            pool.data.db_path,
+            pool.data.path,
+            settings,
+            credentials=pool.content_credentials(),
+        )
     except CatalogError as exc:  # e.g. no ffmpeg: serve the pool, without previews
         log.error("previews disabled: %s", exc)
         return None

@@ -171,10 +171,10 @@ class OriginGuard:
 
 
 def _areas() -> list[BaseRoute]:
-    from .routes import alerts, api, browse, files, items, search, session
+    from .routes import alerts, api, browse, files, items, provenance, search, session
 
     routes: list[BaseRoute] = []
-    for module in (session, search, items, browse, files, alerts, api):
+    for module in (session, search, provenance, items, browse, files, alerts, api):
         routes.extend(module.ROUTES)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     return routes
