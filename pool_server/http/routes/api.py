@@ -181,6 +181,11 @@ def openapi_document() -> dict[str, Any]:
             "list (docs/provenance.md)",
             [_ID],
         ),
+        "/api/v1/items/{item_id}/credentialed": _get(
+            "the original with C2PA Content Credentials (MP4/MOV, when the pool makes them)",
+            [_ID, _RANGE],
+            _FILE,
+        ),
         "/api/v1/verify/{sha256}": {
             "get": {
                 "summary": "public, no login: which published item versions hold a file with "
