@@ -300,6 +300,7 @@ def whoami(ctx: click.Context, json_out: bool) -> None:
         ("tls certificate", answer.get("tls_certificate") or "-"),
         ("tls valid until", answer.get("tls_valid_until") or "-"),
         *(("ssh host key", key) for key in answer.get("ssh_host_keys") or []),
+        ("signing key", answer.get("signing_key") or "-"),
     ]
     for key, value in rows:
         output.echo(f"{key:>16}: {value}")
