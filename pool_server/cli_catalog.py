@@ -53,7 +53,13 @@ def _previews(obj: Any) -> Any:
     settings = obj.preview_settings()
     if not settings["enabled"]:
         return None
-    return PreviewService(obj.data.pool_root, obj.data.db_path, obj.data.path, settings)
+    return PreviewService(
+        obj.data.pool_root,
+        obj.data.db_path,
+        obj.data.path,
+        settings,
+        credentials=obj.pool.content_credentials(),
+    )
 
 
 def index_once(obj: Any) -> dict[str, int]:

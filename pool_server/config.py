@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.credentials import SETTINGS as PROVENANCE_SETTINGS
 from catalog.previews.settings import SETTINGS as PREVIEW_SETTINGS
 from catalog.settings import SETTINGS as CATALOG_SETTINGS
 
@@ -200,6 +201,12 @@ SETTINGS: list[Setting] = [
             ("password_env", "", "environment variable holding the SMTP password"),
             ("password_file", "", "file holding the SMTP password (relative to the data folder)"),
             ("from_address", "ortak@localhost", "sender address of alert e-mail"),
+            (
+                "ca_file",
+                "",
+                "CA certificates (PEM) the relay's certificate is checked against, relative "
+                "to the data folder (empty: the system's)",
+            ),
             ("timeout", 30.0, "seconds to wait for the relay before a try counts as failed"),
             (
                 "poster_wait_seconds",
@@ -276,6 +283,7 @@ SETTINGS: list[Setting] = [
     ),
     *_table("catalog", CATALOG_SETTINGS),
     *_table("previews", PREVIEW_SETTINGS),
+    *_table("provenance", PROVENANCE_SETTINGS),
 ]
 
 _BY_KEY = {(s.section, s.name): s for s in SETTINGS}
