@@ -272,7 +272,8 @@ def test_printable_and_json_text_for_any_text(text: str) -> None:
             assert unicodedata.category(ch) not in ("Cc", "Cs", "Zl", "Zp")
             assert unicodedata.category(ch) != "Cf" or ch in "\u200c\u200d"
         encoded = json_text({"title": text})
-        assert json.loads(encoded) == {"title": text}
+        # (two surrogate code points in a row are one character to any JSON reader)
+        assert json.loads(encoded) == json.loads(json.dumps({"title": text}))
         assert not [
             c
             for c in encoded
