@@ -11,6 +11,13 @@ update` process (that version's client) catches up over FTP from `pool-server se
 
     .venv/bin/python benchmarks/provenance_bench.py [--new 10000] [--reps 3]
         [--base 6c9b58f] [--work DIR]
+    .venv/bin/python benchmarks/provenance_bench.py --crypto [--size-mb 100]
+
+--crypto: what signing and verifying cost per item, in-process: the indexer's work
+(manifest built, canonicalised, signed by the pool, a member signature checked) and the
+client's (manifest signature verified, record hashed into the chain), against the one
+thing the pool does for every upload anyway, the sha256 of SIZE_MB MB (a lower bound
+of upload-to-searchable, so the share is an upper bound).
 
 The base revision is checked out with `git worktree add` into the work folder and run
 with PYTHONPATH pointing at it (same interpreter and libraries).
@@ -128,13 +135,79 @@ def update(tree: Path, home: Path, port: int) -> float:
     return took
 
 
+def crypto(size_mb: int, reps: int = 2000) -> dict[str, float]:
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from catalog.feed import journal_line, record_hash
+    from catalog.manifest import Notary, member_payload, signature_file, verify_manifest
+    from catalog.signing import PoolSigner, fingerprint, sign, ssh_public_line
+
+    tmp = Path(tempfile.mkdtemp(prefix="prov-crypto-"))
+    try:
+        signer = PoolSigner(tmp / "signing")
+        signer.ensure()
+        signer.load()
+        member = Ed25519PrivateKey.generate()
+        files = [
+            {"path": f"/TRT/news/story{ext}", "role": role, "size": size, "sha256": "ab" * 32,
+             "info": {"role": role}}
+            for ext, role, size in ((".mxf", "essence", size_mb * 10**6),
+                                    (".json", "sidecar", 900), (".tr.srt", "subtitle", 4000))
+        ]  # fmt: skip
+        payload = member_payload("TRT-0123456789", "TRT", files)
+        sig = json.loads(
+            signature_file(fingerprint(member.public_key()), sign(member, payload), {})
+        )
+        files.append(
+            {"path": "/TRT/news/story.sig", "role": "signature", "size": 300, "sha256": "cd" * 32,
+             "info": {"role": "signature", "member_signature": sig}}
+        )  # fmt: skip
+        line = ssh_public_line(member.public_key(), "bench")
+        notary = Notary(signer, lambda m, fp: (line, False))
+        row = {
+            "id": "TRT-0123456789", "member": "TRT", "path": "/TRT/news/story.mxf",
+            "title": "Çay hasadı Rize'de", "description": "Dope sheet " * 40,
+            "languages": ["tr"], "keywords": ["çay", "Rize"], "uploaded": "2026-11-29T10:00:00",
+        }  # fmt: skip
+        t = time.perf_counter()
+        for _ in range(reps):
+            new = dict(row)
+            notary.seal(new, None, files)
+        seal = (time.perf_counter() - t) / reps
+        assert new["manifest"]["member_signature"]["status"] == "signed by member"
+        t = time.perf_counter()
+        for _ in range(reps):
+            verify_manifest(new["manifest"], new["manifest_signature"], signer.keys)
+            record_hash(journal_line(1, "t", "upsert", row["id"], json.dumps(new), prev="0" * 64))
+        check = (time.perf_counter() - t) / reps
+        body = os.urandom(size_mb * 10**6)
+        t = time.perf_counter()
+        hashlib.sha256(body).hexdigest()
+        digest = time.perf_counter() - t
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "sign_per_item_ms": round(seal * 1000, 3),
+        "verify_per_item_ms": round(check * 1000, 3),
+        f"sha256_{size_mb}mb_ms": round(digest * 1000, 1),
+        "share_of_hashing_pct": round(100 * (seal + check) / digest, 3),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--crypto", action="store_true")
+    ap.add_argument("--size-mb", type=int, default=100)
     ap.add_argument("--new", type=int, default=10_000)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--base", default="6c9b58f")
     ap.add_argument("--work", type=Path)
     args = ap.parse_args()
+    if args.crypto:
+        print(json.dumps(crypto(args.size_mb)))
+        return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="prov-bench-"))
     base_tree = work / "base-tree"
     if not base_tree.exists():

@@ -19,6 +19,7 @@ import termios
 import time
 import unicodedata
 
+import paramiko
 import pytest
 
 from pool_client.output import printable as client_printable
@@ -167,6 +168,16 @@ def test_pool_server_search_and_audit_show_escapes(hostile_pool: Pool) -> None:
         f.flush()
         assert f.readline().startswith(b"530")
 
+    # and one over SSH
+    sftp_login = f"sftp{OSC}\u202e"
+    transport = paramiko.Transport(("127.0.0.1", server.sftp_port))
+    try:
+        transport.start_client(timeout=10)
+        with pytest.raises(paramiko.AuthenticationException):
+            transport.auth_password(sftp_login, "wrong-password-2")
+    finally:
+        transport.close()
+
     def cli(*args: str) -> str:
         done = subprocess.run(
             [POOL_SERVER, "--data", str(server.data), *args],
@@ -180,10 +191,11 @@ def test_pool_server_search_and_audit_show_escapes(hostile_pool: Pool) -> None:
     def users() -> list[str]:
         return [r["user"] for r in json.loads(cli("audit", "--json"))]
 
-    wait_for(lambda: login in users(), 10, "the failed login in the audit")
+    wait_for(lambda: {login, sftp_login} <= set(users()), 10, "the failed logins in the audit")
     audit = cli("audit")
     assert_neutral(audit)
     assert "evil\\x1b[2J\\x1b[31m\\x1b]0;pwned\\x07\\x9b31m" in audit and "\\u202eevil" in audit
+    assert "sftp\\x1b]0;pwned\\x07\\u202e" in audit
     assert_neutral(cli("audit", "--json"))
 
     found = cli("search", "nevruz")
