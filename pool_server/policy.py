@@ -58,6 +58,12 @@ def allowed(user: User, action: Action, target: Target) -> bool:
     return False
 
 
+def may_upload(user: User) -> bool:
+    """Whether the table lets this user upload anywhere at all (pages offer uploads)."""
+    scope = RULES[user.role][Action.UPLOAD]
+    return scope is Scope.EVERYWHERE or (scope is Scope.OWN_AREA and user.member is not None)
+
+
 def authorize(user: User, action: Action, target: Target) -> None:
     """Raise `AccessDenied` with the rule that refused, unless the table allows it."""
     if allowed(user, action, target):
