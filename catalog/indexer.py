@@ -41,6 +41,7 @@ from .layout import is_catalogued_path
 from .schema import open_catalog
 from .settings import SETTINGS
 from .store import put_file, rebuild_item, remove_files, remove_prefix, transaction
+from .uploaders import accounts_fingerprint, relabel, uploader_label
 from .watch import FILE, GONE_DIR, SCAN_DIR, EventHandler, scan_pool
 
 log = logging.getLogger("catalog.indexer")
@@ -85,6 +86,7 @@ class Indexer:
         self._settling: dict[str, tuple[int, float]] = {}
         self._rescans: dict[str, float] = {}
         self._awaiting_uploader: dict[str, float] = {}
+        self._labels_fingerprint: str | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
@@ -185,6 +187,24 @@ class Indexer:
             return None
         return (row[0], row[1]) if row else None
 
+    def _set_uploader(self, info: dict[str, Any], rel: str, found: tuple[str, str]) -> None:
+        """Record an upload in a file's row: the login privately, a label for the feed."""
+        login, info["uploaded"] = found
+        info["uploader_login"] = login
+        info["uploader"] = uploader_label(self.db, login, rel.strip("/").split("/")[0])
+
+    def _check_labels(self) -> None:
+        """Relabel uploads when the operator changed a display name or a member's name."""
+        with self.lock:
+            fingerprint = accounts_fingerprint(self.db)
+            if fingerprint == self._labels_fingerprint:
+                return
+            with transaction(self.db):
+                changed = relabel(self.db)
+            self._labels_fingerprint = fingerprint
+        if changed:
+            log.info("uploader names updated on %d item(s)", changed)
+
     def _has_audit(self) -> bool:
         row = self.db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'"
@@ -208,7 +228,7 @@ class Indexer:
                 ).fetchone()
                 if found and row:
                     info = json.loads(row[1])
-                    info["uploader"], info["uploaded"] = found
+                    self._set_uploader(info, rel, found)
                     with transaction(self.db):
                         self.db.execute(
                             "UPDATE item_files SET info = ? WHERE path = ?",
@@ -248,7 +268,7 @@ class Indexer:
         with self.lock:
             uploader = self._uploader(rel)
             if uploader:
-                row["info"]["uploader"], row["info"]["uploaded"] = uploader
+                self._set_uploader(row["info"], rel, uploader)
             elif time.time() - after.st_ctime < UPLOADER_WAIT and self._has_audit():
                 with self._cond:
                     self._awaiting_uploader[rel] = time.monotonic() + UPLOADER_WAIT
@@ -373,6 +393,7 @@ class Indexer:
                 self._check_settling()
                 self._check_rescans()
                 self._check_uploaders()
+                self._check_labels()
             except (CatalogError, OSError, sqlite3.Error) as exc:
                 self.errors += 1
                 log.error("indexer housekeeping: %s", exc)
@@ -451,6 +472,7 @@ class Indexer:
             self._start_housekeeping(initial_reconcile=False)  # files still being written
             stats = self.reconcile()
             self.wait_idle(timeout if timeout is not None else 10**9)
+            self._check_labels()
             if self.feed is not None:
                 self.feed.publish()
             stats["processed"] = self.processed

@@ -18,7 +18,7 @@ from .app import App
 from .cli_common import app_of, make_query, query_options
 from .commands_transfer import get, put, sync
 from .config import keyring_store, parse_url, save_profile
-from .errors import ClientError, ExitCode, NotFound
+from .errors import ClientError, ExitCode, NotFound, Unsupported
 from .localcat import find_item
 
 
@@ -81,7 +81,11 @@ def cli(ctx: click.Context, profile: str | None, password_stdin: bool, debug: bo
 @click.argument("url")
 @click.option("--profile", "name", metavar="NAME", help="Profile name (default: the host).")
 @click.option("--user", metavar="USER", help="User name (default: from the URL).")
-@click.option("--member", metavar="CODE", help="Member area `pool put` uploads into.")
+@click.option(
+    "--member",
+    metavar="CODE",
+    help="Member area `pool put` uploads into (default: yours, as the pool says).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.pass_context
 def login(
@@ -100,7 +104,14 @@ def login(
     endpoint = replace(endpoint, name=name or parent.get("profile") or endpoint.host)
     remote = app.remote_for(endpoint)
     try:
-        remote.transport()
+        t = remote.transport()
+        try:
+            said = t.control("whoami")
+            who = f" ({said.get('role')}" + (
+                f" of {said['member']})" if said.get("member") else ")"
+            )
+        except Unsupported:
+            who = ""  # not an Ortak pool, or an older one: nothing more to say
     finally:
         remote.close()
     path = save_profile(endpoint, make_default=True, member=member)
@@ -108,7 +119,7 @@ def login(
     if (app.password_stdin or sys.stdin.isatty()) and keyring_store(endpoint, remote.password):
         stored = "; password kept in the OS keyring"
     click.echo(
-        f"logged in to {endpoint.url} as {endpoint.user}; profile "
+        f"logged in to {endpoint.url} as {endpoint.user}{who}; profile "
         f"{endpoint.name!r} saved in {path}{stored}"
     )
 
@@ -244,6 +255,34 @@ def ls_command(ctx: click.Context, path: str, json_out: bool) -> None:
     for e in entries:
         size = "" if e.is_dir else output.human_size(e.size)
         click.echo(f"{'d' if e.is_dir else '-'} {size:>10}  {e.name}{'/' if e.is_dir else ''}")
+
+
+@cli.command()
+@click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def whoami(ctx: click.Context, json_out: bool) -> None:
+    """Who the pool says you are: user, role, member, and the pool's fingerprints."""
+    app = app_of(ctx)
+    remote = app.remote
+    t = remote.transport()
+    answer = remote.retrying(lambda: t.control("whoami"))
+    if json_out:
+        output.emit_json(answer)
+        return
+    member = answer.get("member")
+    if member and answer.get("member_name"):
+        member = f"{member} ({answer['member_name']})"
+    rows = [
+        ("user", answer.get("user")),
+        ("role", answer.get("role")),
+        ("member", member or "-"),
+        ("connected", f"{app.endpoint.url} ({answer.get('protocol')})"),
+        ("tls certificate", answer.get("tls_certificate") or "-"),
+        ("tls valid until", answer.get("tls_valid_until") or "-"),
+        *(("ssh host key", key) for key in answer.get("ssh_host_keys") or []),
+    ]
+    for key, value in rows:
+        click.echo(f"{key:>16}: {value}")
 
 
 @cli.command()

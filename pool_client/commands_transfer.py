@@ -288,6 +288,20 @@ def sync(
     ctx.exit(int(ExitCode.INTERRUPTED))
 
 
+def member_from_server(app: App) -> str:
+    """The member the pool says the user belongs to (the control channel's `whoami`)."""
+    remote = app.remote
+    t = remote.transport()
+    answer = remote.retrying(lambda: t.control("whoami"))
+    member = answer.get("member")
+    if not isinstance(member, str) or not member:
+        raise UsageError(
+            f"{answer.get('user')} ({answer.get('role')}) belongs to no member: pass "
+            "--member CODE to say whose area to upload into"
+        )
+    return member
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--category", required=True, metavar="C", help="Category folder (news, …).")
@@ -305,7 +319,9 @@ def sync(
     help="Send this sidecar instead of one made from the options.",
 )
 @click.option(
-    "--member", metavar="CODE", help="Member area (default: the profile's, $POOL_MEMBER)."
+    "--member",
+    metavar="CODE",
+    help="Member area (default: $POOL_MEMBER, the profile's, else yours as the pool says).",
 )
 @click.option("--bwlimit", metavar="RATE", help="Bandwidth limit in bytes/s (10M).")
 @click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
@@ -337,12 +353,7 @@ def put(
     meta = Metadata(
         category, series, episode, title, description, lang, location, restrictions, embargo
     )
-    code = member or member_for(app.endpoint)
-    if not code:
-        raise UsageError(
-            "which member's area? pass --member CODE (or set POOL_MEMBER, or "
-            "`pool login URL --member CODE`)"
-        )
+    code = member or member_for(app.endpoint) or member_from_server(app)
     with progress_for(json_out) as disp:
         results = put_files(
             app.remote,

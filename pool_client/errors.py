@@ -64,5 +64,10 @@ class TransientError(NetworkError):
     """A failure worth retrying: timeout, reset, FTP 4xx (421 too many connections)."""
 
 
+class Unsupported(ClientError):
+    """The server does not offer what was asked (e.g. no control channel: not an Ortak
+    pool, or an older one)."""
+
+
 class FeedError(ClientError):
     """The published catalog feed could not be read or applied."""

@@ -20,7 +20,7 @@ from .errors import ClientError, TransientError
 from .feedpath import INDEX
 from .transport import Transport, make_transport
 
-NETWORK_COMMANDS = frozenset({"update", "sync", "get", "put", "ls"})
+NETWORK_COMMANDS = frozenset({"update", "sync", "get", "put", "ls", "whoami"})
 READ_AHEAD = {"update": (INDEX,), "sync": (INDEX,)}
 """What a command reads first, whatever its options: read while it is still starting."""
 _GLOBAL_WITH_VALUE = frozenset({"--profile"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,6 +19,26 @@ from .store import Store
 
 MEMBER_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+DISPLAY_NAME_MAX = 80
+
+
+def check_display_name(text: str | None) -> str | None:
+    """A display name as stored: trimmed, printable, at most 80 characters; None for ""."""
+    if text is None or not text.strip():
+        return None
+    text = " ".join(text.split())
+    if (
+        len(text) > DISPLAY_NAME_MAX
+        or not text.isprintable()
+        or any(unicodedata.category(c) == "Cf" for c in text)
+    ):
+        raise UsageError(
+            f"display name must be at most {DISPLAY_NAME_MAX} printable characters "
+            "(no control or bidi formatting characters)"
+        )
+    return text
 
 
 class Role(StrEnum):
@@ -120,7 +141,14 @@ class Accounts:
                 f"password is too short: at least {self.min_password_length} characters"
             )
 
-    def add_user(self, name: str, role: str, member: str | None, password: str) -> User:
+    def add_user(
+        self,
+        name: str,
+        role: str,
+        member: str | None,
+        password: str,
+        display_name: str | None = None,
+    ) -> User:
         if not USER_NAME.match(name):
             raise UsageError(
                 f"user name {name!r} must be 1-64 letters, digits, '.', '_', '@' or '-'"
@@ -136,6 +164,7 @@ class Accounts:
         if self.store.db["users"].count_where("name = ?", [name]):
             raise AlreadyExists(f"user {name} already exists")
         self.check_password(password)
+        display_name = check_display_name(display_name)
         self.store.db["users"].insert(
             {
                 "name": name,
@@ -145,6 +174,7 @@ class Accounts:
                 "pw_hash": hash_password(password),
                 "created": now_iso(),
                 "last_login": None,
+                "display_name": display_name,
             }
         )
         return User(name, role_, member)
@@ -179,6 +209,11 @@ class Accounts:
         self._row(name)
         self.check_password(password)
         self.store.db["users"].update(name, {"pw_hash": hash_password(password)})
+
+    def set_display_name(self, name: str, display_name: str | None) -> None:
+        """The name the published catalog shows for NAME's uploads (None: the default)."""
+        self._row(name)
+        self.store.db["users"].update(name, {"display_name": check_display_name(display_name)})
 
     def remove_user(self, name: str) -> None:
         self._row(name)

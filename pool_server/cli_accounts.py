@@ -7,11 +7,17 @@ import sys
 
 import click
 
+from .accounts import check_display_name
 from .audit import parse_since
 from .cli import CliContext, json_option, pass_ctx, print_json, print_table
 from .cli_keys import key_group
 from .errors import UsageError
 from .quota import format_size, parse_size, tree_size
+
+DISPLAY_NAME_HELP = (
+    "Name the published catalog shows for this user's uploads (e.g. 'TRT Haber "
+    "desk'); the login name is never published. Default: the member's name."
+)
 
 # --- members
 
@@ -133,6 +139,7 @@ def user() -> None:
     "reader: lists and downloads.",
 )
 @click.option("--member", default=None, help="Member CODE (required for a contributor).")
+@click.option("--display-name", default=None, help=DISPLAY_NAME_HELP)
 @password_options
 @pass_ctx
 def user_add(
@@ -140,6 +147,7 @@ def user_add(
     name: str,
     role: str,
     member: str | None,
+    display_name: str | None,
     password_stdin: bool,
     password_env: str | None,
 ) -> None:
@@ -152,8 +160,9 @@ def user_add(
         accounts.get_member(member)
     if accounts.find_user(name) is not None:
         raise UsageError(f"user {name} already exists")
+    display_name = check_display_name(display_name)
     password = _read_password(password_stdin, password_env)
-    accounts.add_user(name, role, member, password)
+    accounts.add_user(name, role, member, password, display_name)
     obj.admin_change(f"user add {name} role={role} member={member or '-'}")
     click.echo(f"user {name} added ({role}{', member ' + member if member else ''})")
 
@@ -169,7 +178,7 @@ def user_list(obj: CliContext, as_json: bool) -> None:
         return
     print_table(
         [{**r, "disabled": "yes" if r["disabled"] else ""} for r in rows],
-        ["name", "role", "member", "disabled", "keys", "last_login"],
+        ["name", "role", "member", "display_name", "disabled", "keys", "last_login"],
     )
 
 
@@ -215,6 +224,22 @@ def user_passwd(obj: CliContext, name: str, password_stdin: bool, password_env: 
     obj.pool.accounts.set_password(name, _read_password(password_stdin, password_env))
     obj.admin_change(f"user passwd {name}")
     click.echo(f"password of {name} changed")
+
+
+@user.command("set")
+@click.argument("name")
+@click.option("--display-name", required=True, help=DISPLAY_NAME_HELP + " '' for the default.")
+@pass_ctx
+def user_set(obj: CliContext, name: str, display_name: str) -> None:
+    """Change user NAME's settings: the name the catalog shows for its uploads."""
+    obj.pool.accounts.set_display_name(name, display_name)
+    shown = obj.pool.accounts.user_info(name)["display_name"]
+    obj.admin_change(f"user set {name} display_name={shown or '-'}")
+    click.echo(
+        f"uploads of {name} are shown as {shown!r}"
+        if shown
+        else f"uploads of {name} are shown under its member's name"
+    )
 
 
 @user.command("remove")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -20,19 +21,51 @@ def ssh_fingerprint(pub_line: str) -> str:
     return f"SHA256:{digest}"
 
 
+def certificate_fingerprint(cert: x509.Certificate) -> str:
+    """'SHA256:AB:CD:...', as `openssl x509 -fingerprint -sha256` prints it."""
+    return "SHA256:" + cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def host_keys(pool: Pool) -> list[str]:
+    """'ssh-ed25519 SHA256:...' for every host key the pool serves."""
+    found = []
+    for rel in pool.config.get("sftp", "host_keys").split(","):
+        pub = (pool.data.path / rel.strip()).with_suffix(".pub")
+        if rel.strip() and pub.is_file():
+            line = pub.read_text().strip()
+            found.append(f"{line.split()[0]} {ssh_fingerprint(line)}")
+    return found
+
+
+def certificate_path(pool: Pool) -> Path:
+    return pool.data.path / pool.config.get("ftp", "tls_cert")
+
+
+def certificate(pool: Pool) -> x509.Certificate | None:
+    path = certificate_path(pool)
+    if not path.is_file():
+        return None
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def public_fingerprints(pool: Pool) -> dict[str, Any]:
+    """What a member checks a connection against: the SSH host keys' and the TLS
+    certificate's SHA256 fingerprints (as `ssh-keygen -l` and `openssl x509
+    -fingerprint -sha256` print them) and when the certificate expires."""
+    cert = certificate(pool)
+    return {
+        "ssh_host_keys": host_keys(pool),
+        "tls_certificate": certificate_fingerprint(cert) if cert else None,
+        "tls_valid_until": cert.not_valid_after_utc.date().isoformat() if cert else None,
+    }
+
+
 def describe(pool: Pool) -> dict[str, Any]:
     data = pool.data
-    host_keys = []
-    for rel in pool.config.get("sftp", "host_keys").split(","):
-        pub = (data.path / rel.strip()).with_suffix(".pub")
-        if pub.is_file():
-            line = pub.read_text().strip()
-            host_keys.append(f"{line.split()[0]} {ssh_fingerprint(line)}")
+    cert = certificate(pool)
     tls = []
-    cert_path = data.path / pool.config.get("ftp", "tls_cert")
-    if cert_path.is_file():
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        tls.append("SHA256:" + cert.fingerprint(hashes.SHA256()).hex(":").upper())
+    if cert is not None:
+        tls.append(certificate_fingerprint(cert))
         tls.append(f"valid until {cert.not_valid_after_utc.date().isoformat()}")
     serving: Any = "not running"
     if data.serve_json.is_file():
@@ -43,6 +76,6 @@ def describe(pool: Pool) -> dict[str, Any]:
         "config": str(data.config_path),
         "host": pool.config.get("server", "host"),
         "serving": serving,
-        "ssh_host_keys": host_keys,
+        "ssh_host_keys": host_keys(pool),
         "tls_certificate": tls,
     }

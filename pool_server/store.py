@@ -99,6 +99,7 @@ class Store:
                 "disabled": int,
                 "created": str,
                 "last_login": str,
+                "display_name": str,
             },
             pk="name",
             if_not_exists=True,
@@ -106,6 +107,8 @@ class Store:
             defaults={"disabled": 0},
             foreign_keys=[("member", "members", "code")],
         )
+        if "display_name" not in db["users"].columns_dict:  # pool.db made before it
+            db["users"].add_column("display_name", str)
         db["user_keys"].create(
             {
                 "user": str,

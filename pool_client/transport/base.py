@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from ..config import Endpoint
@@ -22,6 +22,11 @@ CHUNK = 256 * 1024
 """Bytes per write of an upload."""
 READ_CHUNK = 1024 * 1024
 """Largest chunk a download yields (big reads: fewer system calls and Python steps)."""
+
+CONTROL_FTP_SITE = "ORTAK"
+"""FTP: control commands travel as `SITE ORTAK <command> [args]` (pool_server/control.py)."""
+CONTROL_SSH_EXEC = "ortak"
+"""SFTP: control commands travel as an exec request `ortak <command> [args]`."""
 
 Progress = Callable[[int], None]
 """Called with the number of bytes just moved."""
@@ -110,3 +115,9 @@ class Transport(ABC):
     def remote_sha256(self, path: str) -> str | None:
         """The server's sha256 of a file when it offers one, else None."""
         return None
+
+    @abstractmethod
+    def control(self, command: str, *args: str) -> dict[str, Any]:
+        """Ask the pool a control command (`whoami`, `help`...; the server's table is
+        `pool_server/control.py`) and return its JSON answer. `Unsupported` when the
+        server has no control channel, `UsageError` for a command it does not know."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import ftplib
+import json
+import shlex
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -17,9 +19,11 @@ from ..errors import (
     NotFound,
     PermissionDenied,
     TransientError,
+    Unsupported,
+    UsageError,
 )
 from ..trust import check_certificate
-from .base import CHUNK, READ_CHUNK, Progress, RemoteEntry, Transport
+from .base import CHUNK, CONTROL_FTP_SITE, READ_CHUNK, Progress, RemoteEntry, Transport
 
 
 class _SessionReusingFTP_TLS(ftplib.FTP_TLS):
@@ -297,6 +301,40 @@ class FTPTransport(Transport):
             return None
         parts = resp.split()
         return parts[3].lower() if len(parts) >= 4 and parts[1].upper() == "SHA-256" else None
+
+    def control(self, command: str, *args: str) -> dict[str, Any]:
+        self.ops["control"] += 1
+        line = f"SITE {CONTROL_FTP_SITE} {shlex.join([command, *args])}"
+
+        def ask(ftp: ftplib.FTP) -> str:
+            try:
+                return ftp.sendcmd(line)
+            except ftplib.error_perm as exc:
+                text = str(exc).strip()
+                if text.startswith("500"):
+                    raise Unsupported(
+                        f"{self.endpoint.url} has no control channel (not an Ortak pool, "
+                        f"or an older one): {text}"
+                    )
+                if text.startswith("501"):
+                    raise UsageError(f"{command}: {text[4:]}")
+                raise
+
+        return parse_control_reply(str(self._call(command, ask)), command)
+
+
+def parse_control_reply(reply: str, command: str) -> dict[str, Any]:
+    """The JSON object of a `SITE ORTAK` multi-line 200 reply: its middle lines, each
+    without its leading space, joined."""
+    lines = reply.split("\n")
+    body = "".join(line[1:] for line in lines[1:-1])
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise ClientError(f"{command}: the server's answer is not a JSON object: {reply[:200]!r}")
+    return answer
 
 
 class FTPSTransport(FTPTransport):

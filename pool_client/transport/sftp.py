@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import shlex
 import socket
 import stat as statmod
@@ -18,9 +19,11 @@ from ..errors import (
     NotFound,
     PermissionDenied,
     TransientError,
+    Unsupported,
+    UsageError,
 )
 from ..trust import check_host_key
-from .base import CHUNK, READ_CHUNK, Progress, RemoteEntry, Transport
+from .base import CHUNK, CONTROL_SSH_EXEC, READ_CHUNK, Progress, RemoteEntry, Transport
 
 WINDOW = 8 * 1024 * 1024
 
@@ -234,3 +237,43 @@ class SFTPTransport(Transport):
             return None
         digest = out.split()[0].decode("ascii", "replace").lower()
         return digest if len(digest) == 64 else None
+
+    def control(self, command: str, *args: str) -> dict[str, Any]:
+        self.ops["control"] += 1
+        self._client()
+        assert self.transport is not None
+        try:
+            chan = self.transport.open_session(timeout=self.timeout)
+        except Exception as exc:
+            raise self._fail(exc, command) from exc
+        try:
+            chan.settimeout(self.timeout)
+            try:
+                chan.exec_command(f"{CONTROL_SSH_EXEC} {shlex.join([command, *args])}")
+            except paramiko.SSHException as exc:
+                raise Unsupported(
+                    f"{self.endpoint.url} has no control channel (not an Ortak pool, "
+                    f"or an older one): {exc}"
+                )
+            out = bytearray()
+            while data := chan.recv(65536):
+                out += data
+            err = chan.makefile_stderr("rb").read()
+            status = chan.recv_exit_status()
+        except ClientError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc, command) from exc
+        finally:
+            chan.close()
+        if status != 0:
+            text = err.decode("utf-8", "replace").strip().removeprefix("ortak: ")
+            text = f"{command}: {text or f'failed (exit status {status})'}"
+            raise UsageError(text) if status == 2 else PermissionDenied(text)
+        try:
+            answer = json.loads(out)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise ClientError(f"{command}: the server's answer is not a JSON object")
+        return answer

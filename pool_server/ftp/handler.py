@@ -12,7 +12,7 @@ import os
 import socket
 import stat
 import sys
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.exceptions import AuthenticationFailed as FtpAuthFailed
@@ -21,12 +21,16 @@ from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.log import logger
 from pyftpdlib.utils import is_ssl_sock
 
+from .. import control
 from ..audit import Actor
 from ..errors import AuthenticationFailed, Banned, PoolError
 from ..fs import PoolFS, Session, Upload
 from .filesystem import PoolAbstractedFS
 from .replies import reply_for
 from .workers import DataThread, FileReadError, FileWriteError, Workers
+
+if TYPE_CHECKING:
+    from ..app import Pool
 
 _FULL = (errno.EDQUOT, errno.ENOSPC)
 THREAD_STOP_WAIT = 2.0  # seconds; a stopped data thread only finishes one file operation
@@ -282,10 +286,17 @@ class PoolFTPHandler(TLS_FTPHandler):
 
     abstracted_fs = PoolAbstractedFS
     dtp_handler = PoolDTPHandler
+    pool: Pool
     pool_fs: PoolFS
     defender: Any
     proto_cmds: ClassVar[dict[str, Any]] = {
-        k: v for k, v in TLS_FTPHandler.proto_cmds.items() if k not in ("STOU", "SITE CHMOD")
+        **{k: v for k, v in TLS_FTPHandler.proto_cmds.items() if k not in ("STOU", "SITE CHMOD")},
+        f"SITE {control.FTP_SITE}": dict(
+            perm=None,
+            auth=True,
+            arg=True,
+            help=f"Syntax: SITE {control.FTP_SITE} <SP> command [args] (JSON answer).",
+        ),
     }
 
     session: Session | None = None
@@ -401,6 +412,20 @@ class PoolFTPHandler(TLS_FTPHandler):
             self.respond("150 File status okay. About to open data connection.")
             self._in_dtp_queue = (upload, cmd)
         return file
+
+    def ftp_SITE_ORTAK(self, line: str) -> None:
+        """The control channel (`pool_server.control`): a JSON answer in a multi-line
+        200 reply."""
+        assert self.session is not None
+        try:
+            result = control.run(self.pool, self.session, line)
+        except PoolError as err:
+            self.respond(reply_for(err))
+            return
+        name = line.split(None, 1)[0].lower()
+        *body, last = control.ftp_reply_lines(name, result)
+        self.push("".join(f"{text}\r\n" for text in body))
+        self.respond(last)
 
     def ftp_SIZE(self, path: str) -> None:
         """The size in bytes of a file — or, to its owner, of an interrupted upload of

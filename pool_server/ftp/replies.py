@@ -12,6 +12,7 @@ from ..errors import (
     PoolError,
     QuotaExceeded,
     StorageFull,
+    UsageError,
 )
 
 _CODES: tuple[tuple[type[PoolError], int], ...] = (
@@ -23,6 +24,7 @@ _CODES: tuple[tuple[type[PoolError], int], ...] = (
     (AuthenticationFailed, 530),
     (AccessDenied, 550),
     (NotFound, 550),
+    (UsageError, 501),
 )
 
 

@@ -106,6 +106,7 @@ def build_ftp_server(
     )
     attrs: dict[str, Any] = {
         "authorizer": PoolAuthorizer(pool.fs, pool.defender),
+        "pool": pool,
         "pool_fs": pool.fs,
         "defender": pool.defender,
         "dtp_handler": dtp,

@@ -2,8 +2,8 @@
 the shared accounts and defender) and which channels and requests it may open.
 
 Only "session" channels are accepted, and on them only the `sftp` subsystem and the
-checksum commands of `exec.py`. Shells, ptys, other commands, port forwarding, agent
-and X11 forwarding are refused.
+checksum and control commands of `exec.py`. Shells, ptys, other commands, port
+forwarding, agent and X11 forwarding are refused.
 """
 
 from __future__ import annotations
@@ -123,16 +123,15 @@ class Connection(paramiko.ServerInterface):
         return True
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
-        from .exec import ChecksumCommand, parse_command
+        from .exec import command_for
 
         if self.session is None:
             return False
         text = command.decode("utf-8", "replace")
-        parsed = parse_command(text)
-        if parsed is None:
+        command_thread = command_for(self.pool, self.session, channel, text)
+        if command_thread is None:
             log.info("refused exec %r from %s", text[:200], self.ip)
             return False
-        command_thread = ChecksumCommand(self.pool, self.session, channel, *parsed)
         with self._lock:
             self._awaiting_reply[channel.remote_chanid] = command_thread.replied
         self._start(command_thread)

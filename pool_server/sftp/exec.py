@@ -1,9 +1,10 @@
 """The only commands an SSH session may run: `sha256sum`, `sha1sum` and `md5sum`, over
-pool paths or standard input, answered in coreutils' format ('<hex>  <name>').
+pool paths or standard input, answered in coreutils' format ('<hex>  <name>'), and
+`ortak COMMAND [ARG...]`, the control channel (`pool_server.control`).
 
-rclone runs these (after probing them on empty input) to compare checksums without
-downloading. No shell is involved: the command line is split like a POSIX shell would
-and anything else is refused.
+rclone runs the checksums (after probing them on empty input) to compare checksums
+without downloading. No shell is involved: the command line is split like a POSIX shell
+would and anything else is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import paramiko
 
-from ..errors import PoolError
+from .. import control
+from ..errors import PoolError, UsageError
 from ..fs import Session
 from ..policy import Action
 
@@ -60,6 +62,56 @@ def sha256_of(pool: Pool, real_path: Any) -> str:
     return _hash_file("sha256", real_path)
 
 
+def command_for(
+    pool: Pool, session: Session, channel: paramiko.Channel, command_line: str
+) -> ChecksumCommand | ControlCommand | None:
+    """The thread that answers an exec request, or None to refuse it."""
+    line = control.exec_line(command_line)
+    if line is not None:
+        return ControlCommand(pool, session, channel, line)
+    parsed = parse_command(command_line)
+    if parsed is None:
+        return None
+    return ChecksumCommand(pool, session, channel, *parsed)
+
+
+class ControlCommand(threading.Thread):
+    """One control command: its JSON answer on stdout (exit 0) or one line on stderr
+    (exit 2 for a usage error: unknown command, bad arguments; 1 for any other)."""
+
+    def __init__(self, pool: Pool, session: Session, channel: paramiko.Channel, line: str) -> None:
+        super().__init__(name=f"sftp-control-{session.ip}", daemon=True)
+        self.pool, self.session, self.channel, self.line = pool, session, channel, line
+        self.replied = threading.Event()
+
+    def run(self) -> None:
+        status = 0
+        self.replied.wait(REPLY_WAIT)
+        try:
+            try:
+                answer = control.encode(control.run(self.pool, self.session, self.line)) + "\n"
+            except PoolError as err:
+                status = 2 if isinstance(err, UsageError) else 1
+                self.channel.sendall_stderr(f"ortak: {err}\n".encode())
+            else:
+                self.channel.sendall(answer.encode())
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            log.debug("control command for %s ended: %s", self.session.ip, exc)
+            status = 1
+        finally:
+            _finish(self.channel, status)
+            self.pool.store.release()
+
+
+def _finish(channel: paramiko.Channel, status: int) -> None:
+    try:
+        channel.send_exit_status(status)
+        channel.shutdown_write()
+        channel.close()
+    except (OSError, EOFError, paramiko.SSHException):
+        pass
+
+
 class ChecksumCommand(threading.Thread):
     """Runs one accepted command on its own thread and closes the channel."""
 
@@ -99,12 +151,7 @@ class ChecksumCommand(threading.Thread):
             log.debug("exec for %s ended: %s", self.session.ip, exc)
             status = 1
         finally:
-            try:
-                self.channel.send_exit_status(status)
-                self.channel.shutdown_write()
-                self.channel.close()
-            except (OSError, EOFError, paramiko.SSHException):
-                pass
+            _finish(self.channel, status)
             self.pool.store.release()
 
     def _hash_stdin(self) -> str:

@@ -16,7 +16,7 @@ from catalog.indexer import Indexer
 from catalog.search import search
 from catalog.store import get_item_row
 
-from ..helpers import password
+from ..helpers import password, run_cli
 from .conftest import FIXTURES, wait_for
 
 USER = "trt-up"
@@ -66,7 +66,7 @@ def test_upload_overwrite_delete_over_ftp(served, media: dict[str, Path]):
                 and r
             )
         )
-        assert first["uploader"] == USER and first["video_codec"] == "AVC"
+        assert first["uploader"] == "TRT" and first["video_codec"] == "AVC"  # member's name
         assert [r["id"] for r in find(ix, "istanbul")] == [first["id"]]
 
         ftp.storbinary("STOR /TRT/news/TRT-0042.mp4", io.BytesIO(media["mov"].read_bytes()))
@@ -111,3 +111,52 @@ def test_partial_upload_never_appears(served, media: dict[str, Path]):
     with ix.lock:
         paths = [p for (p,) in ix.db.execute("SELECT path FROM item_files")]
     assert paths == ["/TRT/news/ok.json"]
+
+
+def feed_bytes(pool: Path) -> bytes:
+    """Every byte a reader of the feed can fetch: index, snapshots, journals."""
+    return b"".join(p.read_bytes() for p in sorted((pool / ".catalog").iterdir()) if p.is_file())
+
+
+def test_the_feed_never_names_a_login(served):
+    """Issue 10, privacy of the feed: the published uploader is the display name the
+    operator chose (or the member's name), never the login; the audit keeps the login."""
+    server, ix = served
+    pool, login_name = server.data / "pool", "ayse.yilmaz@trt.net.tr"
+    run_cli(
+        server.data,
+        "user",
+        "add",
+        login_name,
+        "--role",
+        "contributor",
+        "--member",
+        "TRT",
+        "--password-stdin",
+        input="ayse-secret-pw\n",
+    )
+    run_cli(server.data, "user", "set", USER, "--display-name", "TRT Haber masası")
+    with login(server.ftp_port) as ftp:
+        ftp.storbinary("STOR /TRT/news/desk.json", io.BytesIO(b'{"title": "masa"}'))
+    ftp = ftplib.FTP()
+    ftp.connect("127.0.0.1", server.ftp_port, timeout=10)
+    ftp.login(login_name, "ayse-secret-pw")
+    ftp.storbinary("STOR /TRT/news/ayse.json", io.BytesIO(b'{"title": "ayse"}'))
+    ftp.quit()
+    desk = wait_for(lambda: (r := item(ix, "/TRT/news/desk")) and r["uploader"] and r)
+    ayse = wait_for(lambda: (r := item(ix, "/TRT/news/ayse")) and r["uploader"] and r)
+    assert desk["uploader"] == "TRT Haber masası"
+    assert ayse["uploader"] == "TRT"  # no display name: the member's name
+    # the operator names the account: its items are published again under that name
+    run_cli(server.data, "user", "set", login_name, "--display-name", "Ayşe (TRT Ankara)")
+    assert wait_for(lambda: item(ix, "/TRT/news/ayse")["uploader"] == "Ayşe (TRT Ankara)")
+    assert wait_for(lambda: ix.wait_idle(0.2) and ix.feed.publish() is False, timeout=20)
+    published = feed_bytes(pool)
+    assert "Ayşe (TRT Ankara)".encode() in published and "TRT Haber masası".encode() in published
+    assert b"ayse.yilmaz" not in published and USER.encode() not in published
+    con = sqlite3.connect(server.data / "pool.db", timeout=30)
+    try:
+        users = {u for (u,) in con.execute("SELECT user FROM audit WHERE action = 'upload'")}
+    finally:
+        con.close()
+    assert {USER, login_name} <= users  # the audit keeps who it was

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -63,7 +64,8 @@ def test_upload_with_sidecar_becomes_one_item(indexer: Indexer, pool: Path, medi
     assert (row["width"], row["height"]) == (720, 576)  # the essence wins on technique
     assert row["start_timecode"] == "10:00:00:00"
     assert row["member"] == "TRT" and row["category"] == "news"
-    assert row["uploader"] == "ayse" and row["uploaded"] == "2026-11-22T06:40:00+00:00"
+    # a catalog without accounts tables: never the login, "<MEMBER> contributor"
+    assert row["uploader"] == "TRT contributor" and row["uploaded"] == "2026-11-22T06:40:00+00:00"
     assert [a["path"] for a in row["attachments"]] == ["/TRT/news/TRT-0042.xml"]
     assert row["errors"] == []
     assert [r["id"] for r in find(indexer, "istanbul nevruz")] == [row["id"]]
@@ -304,7 +306,7 @@ def test_uploader_recorded_after_the_rename_is_filled_in(indexer: Indexer, pool:
             " 'complete')"
         )
     row = wait_for(lambda: (r := item(indexer, "/TRT/news/late")) and r["uploader"] and r)
-    assert (row["uploader"], row["uploaded"]) == ("mehmet", "2026-11-22T07:00:00+00:00")
+    assert (row["uploader"], row["uploaded"]) == ("TRT contributor", "2026-11-22T07:00:00+00:00")
     assert row["rid"] > first["rid"]
 
 
@@ -321,3 +323,29 @@ def test_high_resolution_essence_is_the_item_and_proxy_an_attachment(
     assert row["title"] == "Бишкекте Нооруз майрамы" and row["languages"] == ["ky"]
     assert {a["role"] for a in row["attachments"]} == {"essence", "sidecar"}
     assert [r["id"] for r in find(indexer, "bishkek", language="ky")] == [row["id"]]
+
+
+def test_logins_published_before_labels_are_replaced(pool: Path, db_path: Path, settings):
+    """A catalog indexed by an earlier version published the login as `uploader`: the
+    next start publishes the label instead (and keeps the login private in pool.db)."""
+    put(pool, "/TRT/news/old.json", '{"title": "eski"}')
+    Indexer(pool, db_path, settings).run_once(timeout=30)
+    con = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+    try:
+        con.execute("UPDATE item_files SET info = json_set(info, '$.uploader', 'ayse@trt.net.tr')")
+        con.execute("UPDATE items SET uploader = 'ayse@trt.net.tr'")  # as published then
+        con.execute("CREATE TABLE members (code TEXT PRIMARY KEY, name TEXT)")
+        con.execute("INSERT INTO members VALUES ('TRT', 'Türkiye Radyo-Televizyon')")
+    finally:
+        con.close()
+    Indexer(pool, db_path, settings).run_once(timeout=30)
+    con = sqlite3.connect(db_path, timeout=30)
+    try:
+        (uploader,) = con.execute("SELECT uploader FROM items").fetchone()
+        (info,) = con.execute("SELECT info FROM item_files").fetchone()
+        (last,) = con.execute("SELECT record FROM journal ORDER BY seq DESC").fetchone()
+    finally:
+        con.close()
+    assert uploader == "Türkiye Radyo-Televizyon"
+    assert json.loads(last)["uploader"] == "Türkiye Radyo-Televizyon"
+    assert json.loads(info)["uploader_login"] == "ayse@trt.net.tr"
