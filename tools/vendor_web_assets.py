@@ -42,10 +42,17 @@ def vendor(name: str) -> None:
     package, version, files = ASSETS[name]
     dest = VENDOR / name
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run(
-            ["npm", "pack", f"{package}@{version}", "--silent"],
-            cwd=tmp, check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]
+        out = (
+            subprocess.run(
+                ["npm", "pack", f"{package}@{version}", "--silent"],
+                cwd=tmp,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         with tarfile.open(Path(tmp) / out) as tar:
             tar.extractall(tmp, filter="data")
         dest.mkdir(parents=True, exist_ok=True)
