@@ -60,9 +60,9 @@ def _who(request: Request) -> Principal:
     header); a bearer token or Basic credentials need none."""
     who = principal(request)
     assert who is not None
-    if request.method not in ("GET", "HEAD", "OPTIONS") and who.via == "cookie":
-        if not csrf_ok(who, request.headers.get("x-csrf-token")):
-            raise HttpError(403, "missing or wrong CSRF token: reload the page")
+    unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
+    if unsafe and who.via == "cookie" and not csrf_ok(who, request.headers.get("x-csrf-token")):
+        raise HttpError(403, "missing or wrong CSRF token: reload the page")
     if request.method != "OPTIONS" and request.headers.get("tus-resumable") != VERSION:
         raise HttpError(412, f"Tus-Resumable: {VERSION} is required")
     return who
