@@ -159,9 +159,9 @@ class PoolCollector(Collector):
         if _table_exists(conn, "journal"):
             last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0]
         seq.add_metric([], last_seq)
-        if _table_exists(conn, "files"):
+        if _table_exists(conn, "item_files"):
             row = conn.execute(
-                "SELECT indexed, mtime_ns FROM files WHERE indexed IS NOT NULL "
+                "SELECT indexed, mtime_ns FROM item_files WHERE indexed IS NOT NULL "
                 "ORDER BY indexed DESC LIMIT 1"
             ).fetchone()
             if row:
