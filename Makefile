@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 DATA   ?= pool-data
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-tools test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client bench-soak clean
+LOCALE := pool_server/http/locale
+
+.PHONY: i18n run test test-tools test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +53,11 @@ bench-soak: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/upload_to_search_bench.py
+
+# Re-extract the web door's messages and merge them into every catalogue.
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=Ortak -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -104,9 +104,14 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register() -> None:
-    from . import cli_accounts, cli_catalog, cli_serve
+    from . import cli_accounts, cli_catalog, cli_http, cli_serve
 
-    for command in (*cli_serve.COMMANDS, *cli_accounts.COMMANDS, *cli_catalog.COMMANDS):
+    for command in (
+        *cli_serve.COMMANDS,
+        *cli_accounts.COMMANDS,
+        *cli_catalog.COMMANDS,
+        *cli_http.COMMANDS,
+    ):
         main.add_command(command)
 
 

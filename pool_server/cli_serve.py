@@ -38,8 +38,12 @@ def init(obj: CliContext, demo: bool) -> None:
 )
 @click.option("--ftp-port", type=int, default=None, help="FTP port; 0 picks a free one.")
 @click.option("--sftp-port", type=int, default=None, help="SFTP port; 0 picks a free one.")
+@click.option(
+    "--http-port", type=int, default=None, help="HTTP port of the web door; 0 picks a free one."
+)
 @click.option("--no-ftp", is_flag=True, help="Do not serve FTP/FTPS.")
 @click.option("--no-sftp", is_flag=True, help="Do not serve SFTP.")
+@click.option("--no-http", is_flag=True, help="Do not serve the web door (HTTP).")
 @click.option("--no-indexer", is_flag=True, help="Do not run the catalog indexer.")
 @click.option(
     "--auth-failed-delay",
@@ -54,12 +58,14 @@ def serve(
     host: str | None,
     ftp_port: int | None,
     sftp_port: int | None,
+    http_port: int | None,
     no_ftp: bool,
     no_sftp: bool,
+    no_http: bool,
     no_indexer: bool,
     auth_failed_delay: float,
 ) -> None:
-    """Serve the pool over FTP/FTPS and SFTP until SIGINT or SIGTERM.
+    """Serve the pool over FTP/FTPS, SFTP and HTTP until SIGINT or SIGTERM.
 
     Writes <data>/serve.json with the process id and ports once listening.
     """
@@ -72,6 +78,9 @@ def serve(
         sftp_port=None
         if no_sftp
         else (cfg.get("server", "sftp_port") if sftp_port is None else sftp_port),
+        http_port=None
+        if no_http
+        else (cfg.get("http", "port") if http_port is None else http_port),
         indexer=not no_indexer,
         auth_failed_delay=auth_failed_delay,
     )
@@ -81,6 +90,8 @@ def serve(
     except OSError as exc:
         server.shutdown()
         raise click.ClickException(f"cannot listen on {options.host}: {exc.strerror}")
+    if server.http is not None:
+        click.echo(f"Web door: {server.http.url}", err=True)
     server.run()
 
 

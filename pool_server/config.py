@@ -114,6 +114,28 @@ SETTINGS: list[Setting] = [
             ),
         ),
     ),
+    *_table(
+        "http",
+        (
+            ("port", 8080, "HTTP(S) port of the web door and JSON API (0 picks a free port)"),
+            (
+                "tls",
+                False,
+                "serve HTTPS with the pool's certificate ([ftp] tls_cert/tls_key); plain HTTP "
+                "is for loopback and for deployments behind a reverse proxy",
+            ),
+            (
+                "trusted_proxies",
+                "",
+                "comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+                "X-Forwarded-Proto are believed (empty: none)",
+            ),
+            ("session_idle_minutes", 60, "a web session unused this long is logged out"),
+            ("session_max_hours", 12, "a web session ends this long after login, used or not"),
+            ("token_days", 90, "lifetime of an API token when `token create` gets no --expires"),
+            ("page_size", 24, "search results per page"),
+        ),
+    ),
     *_table("catalog", CATALOG_SETTINGS),
 ]
 

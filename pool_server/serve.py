@@ -32,6 +32,7 @@ class ServeOptions:
     ftp_port: int | None
     sftp_port: int | None
     indexer: bool
+    http_port: int | None = None
     auth_failed_delay: float = 1.0
 
 
@@ -76,6 +77,7 @@ class Server:
         self._stop = threading.Event()
         self.ftp: Any = None
         self.sftp: Any = None
+        self.http: Any = None
         self.services: list[Service] = []
 
     def start(self) -> dict[str, Any]:
@@ -92,6 +94,12 @@ class Server:
             self.sftp = build_sftp_server(self.pool, opts.host, opts.sftp_port)
             self.services.append(self.sftp)
             log.info("SFTP listening on %s:%d", opts.host, self.sftp.port)
+        if opts.http_port is not None:
+            from .http import build_http_server
+
+            self.http = build_http_server(self.pool, opts.host, opts.http_port)
+            self.services.append(self.http)
+            log.info("HTTP listening on %s:%d (%s)", opts.host, self.http.port, self.http.url)
         if opts.indexer:
             from catalog.indexer import Indexer
 
@@ -108,6 +116,7 @@ class Server:
             "pid": os.getpid(),
             "ftp": self.ftp.address[1] if self.ftp else None,
             "sftp": self.sftp.port if self.sftp else None,
+            "http": self.http.port if self.http else None,
         }
         write_json_atomically(self.pool.data.serve_json, info)
         return info

@@ -69,6 +69,7 @@ class ServerProcess:
     ftp_port: int | None
     sftp_port: int | None
     stderr_path: Path
+    http_port: int | None = None
     stopped: bool = field(default=False)
 
     @property
@@ -100,6 +101,7 @@ def start_server(
     *,
     sftp: bool = True,
     indexer: bool = False,
+    http: bool = False,
     extra: tuple[str, ...] = (),
     timeout: float = 30,
 ) -> ServerProcess:
@@ -119,6 +121,7 @@ def start_server(
         "0",
     ]
     args += ["--sftp-port", "0"] if sftp else ["--no-sftp"]
+    args += ["--http-port", "0"] if http else ["--no-http"]
     if not indexer:
         args.append("--no-indexer")
     stderr_path = data / f"serve-{time.monotonic_ns()}.log"
@@ -132,7 +135,9 @@ def start_server(
             raise AssertionError(f"server exited {proc.returncode}:\n{stderr_path.read_text()}")
         if serve_json.exists():
             info = json.loads(serve_json.read_text())
-            return ServerProcess(data, proc, info["ftp"], info["sftp"], stderr_path)
+            return ServerProcess(
+                data, proc, info["ftp"], info["sftp"], stderr_path, info.get("http")
+            )
         time.sleep(0.05)
     proc.kill()
     proc.wait(5)

@@ -12,7 +12,7 @@ from .helpers import ftp_login, wait_for
 def test_serve_json_and_clean_shutdown_keeps_inflight_upload_resumable(data, server_factory):
     srv = server_factory(sftp=False)
     info = json.loads((data / "serve.json").read_text())
-    assert info == {"pid": srv.pid, "ftp": srv.ftp_port, "sftp": None}
+    assert info == {"pid": srv.pid, "ftp": srv.ftp_port, "sftp": None, "http": None}
     assert srv.ftp_port > 0
     ftp = ftp_login(srv.ftp_port, "trt-up")
     conn = ftp.transfercmd("STOR /TRT/inflight.mxf")

@@ -1,0 +1,83 @@
+"""The web door: pages, JSON API and downloads over HTTP(S), an ASGI app (Starlette)
+served by uvicorn on a thread of the `pool-server serve` process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..app import Pool
+
+log = logging.getLogger("ortak.http")
+
+START_TIMEOUT = 15.0
+
+
+class HttpService:
+    """Binds at construction (so the port is known at once); serves from `start()` on
+    a thread with its own event loop until `stop()`."""
+
+    def __init__(self, pool: Pool, host: str, port: int) -> None:
+        import uvicorn
+
+        from .app import create_app
+
+        settings = pool.config.section("http")
+        self.tls = bool(settings["tls"])
+        self.sock = socket.create_server(
+            (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET, backlog=512
+        )
+        self.host = host
+        self.port: int = self.sock.getsockname()[1]
+        proxies = [p.strip() for p in settings["trusted_proxies"].split(",") if p.strip()]
+        ftp = pool.config.section("ftp")
+        config = uvicorn.Config(
+            create_app(pool),
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or [],
+            server_header=False,
+            ssl_certfile=str(pool.data.path / ftp["tls_cert"]) if self.tls else None,
+            ssl_keyfile=str(pool.data.path / ftp["tls_key"]) if self.tls else None,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=3,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, name="http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.server.serve(sockets=[self.sock]))
+        except Exception:
+            log.exception("the HTTP door stopped")
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.server.started and self.thread.is_alive():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the HTTP door did not start in time")
+            time.sleep(0.01)
+        if not self.server.started:
+            raise RuntimeError("the HTTP door failed to start (see the log)")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def build_http_server(pool: Pool, host: str, port: int) -> HttpService:
+    return HttpService(pool, host, port)

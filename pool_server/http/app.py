@@ -1,0 +1,189 @@
+"""The web door's application factory: one Starlette app per running door.
+
+`create_app(pool)` builds the `Door` (core link, authenticator, templates, languages)
+and mounts each area's routes (`routes/*.py`, each exporting `ROUTES`). Later areas
+(uploads, the operators' console, metrics) add a module and one line in `AREAS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..errors import PoolError
+from . import i18n
+from .auth import Authenticator, Principal, Tokens, WebSessions, ensure_schema
+from .core import Core
+from .errors import HttpError, LoginRequired, public_message, status_for
+
+if TYPE_CHECKING:
+    from ..app import Pool
+
+log = logging.getLogger("ortak.http")
+HERE = Path(__file__).parent
+
+
+class Door:
+    """Everything a route needs, made once per app."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.settings: dict[str, Any] = pool.config.section("http")
+        ensure_schema(pool.store)
+        self.core = Core(pool)
+        self.sessions = WebSessions(
+            pool.store, self.settings["session_idle_minutes"], self.settings["session_max_hours"]
+        )
+        self.tokens = Tokens(pool.store)
+        self.auth = Authenticator(self.core, self.sessions, self.tokens)
+        self.translations = i18n.Translations()
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates.install_gettext_callables(  # type: ignore[attr-defined]
+            i18n.gettext_, i18n.ngettext_, newstyle=True
+        )
+        from . import views
+
+        self.templates.filters.update(views.FILTERS)
+
+
+def door_of(request: Request) -> Door:
+    door: Door = request.app.state.door
+    return door
+
+
+def principal(request: Request, required: bool = True) -> Principal | None:
+    """The request's authenticated user (cached on the request); LoginRequired if none."""
+    if "principal" not in request.scope.get("state", {}):
+        request.state.principal = door_of(request).auth.principal(request)
+    found: Principal | None = request.state.principal
+    if found is None and required:
+        raise LoginRequired()
+    return found
+
+
+def language(request: Request) -> str:
+    door = door_of(request)
+    return door.translations.negotiate(
+        request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language")
+    )
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    """A page in the request's language, with what the base template needs."""
+    door = door_of(request)
+    lang = language(request)
+    door.translations.activate(lang)
+    who = request.state.principal if "principal" in request.scope.get("state", {}) else None
+    ctx = {
+        "request": request,
+        "me": who,
+        "csrf": who.csrf if who is not None else None,
+        "lang": lang,
+        "languages": door.translations.names,
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        **context,
+    }
+    html = door.templates.get_template(template).render(ctx)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
+        "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def pool_error(request: Request, exc: Exception) -> Response:
+    """The one place errors become responses: JSON for the API, a page for browsers."""
+    status = status_for(exc)
+    message = public_message(exc, status)
+    if status >= 500:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    headers: dict[str, str] = {}
+    if status == 401 and is_api(request):
+        headers["WWW-Authenticate"] = 'Bearer realm="ortak"'
+    if is_api(request) or "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"error": message, "status": status}, status, headers=headers)
+    if isinstance(exc, LoginRequired) and request.method in ("GET", "HEAD"):
+        from urllib.parse import quote
+
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Response(status_code=303, headers={"Location": f"/login?next={quote(target)}"})
+    return render(request, "error.html", {"status": status, "message": message}, status)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return await pool_error(request, HttpError(getattr(exc, "status_code", 404), _reason(exc)))
+
+
+def _reason(exc: Exception) -> str:
+    code = getattr(exc, "status_code", 404)
+    return {404: "no such page", 405: "method not allowed"}.get(code, str(exc))
+
+
+class OriginGuard:
+    """Refuses a state-changing request whose Origin is another site (defence in depth
+    beside the CSRF tokens): browsers send Origin on every cross-site POST."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(scope["headers"])
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            host = headers.get(b"host", b"").decode("latin-1")
+            if origin and origin != "null" and origin.split("://", 1)[-1] != host:
+                response = JSONResponse({"error": "cross-site request refused", "status": 403}, 403)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _areas() -> list[BaseRoute]:
+    from .routes import api, browse, files, items, search, session
+
+    routes: list[BaseRoute] = []
+    for module in (session, search, items, browse, files, api):
+        routes.extend(module.ROUTES)
+    routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
+    return routes
+
+
+def create_app(pool: Pool) -> Starlette:
+    door = Door(pool)
+    app = Starlette(
+        routes=_areas(),
+        middleware=[Middleware(OriginGuard)],
+        exception_handlers={PoolError: pool_error, 404: not_found, 405: not_found},
+    )
+    app.state.door = door
+    return app

@@ -1,0 +1,163 @@
+"""Fixtures of the web door's tests: a pool with real media (ffmpeg), catalogued by the
+real indexer, served by a real `pool-server serve` with HTTP on a free port."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..helpers import ServerProcess, copy_template, password, run_cli, start_server
+
+TITLE = "Қазақстан: көктемгі су тасқыны"
+"""The test item's title, in Kazakh Cyrillic (found by `qazaqstan` through folding)."""
+
+
+def ffmpeg(*args: str) -> None:
+    exe = shutil.which("ffmpeg")
+    assert exe, "ffmpeg is a test prerequisite (apt-get install ffmpeg)"
+    subprocess.run([exe, "-v", "error", "-y", *args], check=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def web_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 4-second H.264/AAC clip with its sidecar and Turkish subtitles, and the preview
+    files the catalog's previews publish (poster, keyframe strip + WebVTT, proxy)."""
+    d = tmp_path_factory.mktemp("webmedia")
+    src = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=4"]
+    tone = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4"]
+    ffmpeg(
+        *src,
+        *tone,
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-timecode",
+        "10:00:00:00",
+        "-shortest",
+        str(d / "sel.mp4"),
+    )
+    (d / "sel.json").write_text(
+        json.dumps(
+            {
+                "title": TITLE,
+                "description": "Dope sheet: the river rose overnight.",
+                "shotlist": "1. Wide of the river\n2. Close-up of sandbags",
+                "languages": ["kk"],
+                "location": "Almaty",
+                "restrictions": "No archive use",
+            },
+            ensure_ascii=False,
+        )
+    )
+    (d / "sel.tr.srt").write_text("1\n00:00:00,000 --> 00:00:02,000\nNehir taştı\n")
+    prev = d / "previews"
+    prev.mkdir()
+    ffmpeg(
+        "-i", str(d / "sel.mp4"), "-frames:v", "1", "-vf", "scale=320:180", str(prev / "poster.jpg")
+    )
+    ffmpeg(
+        "-i",
+        str(d / "sel.mp4"),
+        "-vf",
+        "fps=1,scale=160:90,tile=4x1",
+        "-frames:v",
+        "1",
+        str(prev / "strip.jpg"),
+    )
+    cues = ["WEBVTT", ""]
+    for i in range(4):
+        cues += [f"00:00:0{i}.000 --> 00:00:0{i + 1}.000", f"strip.jpg#xywh={i * 160},0,160,90", ""]
+    (prev / "strip.vtt").write_text("\n".join(cues))
+    ffmpeg(
+        "-i",
+        str(d / "sel.mp4"),
+        "-vf",
+        "scale=320:180",
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "baseline",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        str(prev / "proxy.mp4"),
+    )
+    return {
+        "clip": d / "sel.mp4",
+        "sidecar": d / "sel.json",
+        "subs": d / "sel.tr.srt",
+        "previews": prev,
+    }
+
+
+def item_id_of(data: Path, path: str) -> str:
+    conn = sqlite3.connect(data / "pool.db")
+    try:
+        row = conn.execute("SELECT id FROM items WHERE path LIKE ?", [f"%{path}"]).fetchone()
+    finally:
+        conn.close()
+    assert row, f"{path} was not catalogued"
+    return str(row[0])
+
+
+@pytest.fixture(scope="module")
+def web_data(template_data: Path, web_media: dict[str, Path], tmp_path_factory) -> Path:
+    """A pool data folder holding the clip, catalogued, with its previews published."""
+    data = copy_template(template_data, tmp_path_factory.mktemp("web") / "data")
+    area = data / "pool" / "QAZAQ" / "news"
+    area.mkdir(parents=True)
+    for key in ("clip", "sidecar", "subs"):
+        shutil.copy(web_media[key], area / web_media[key].name)
+    run_cli(data, "index", "--once")
+    item = item_id_of(data, "QAZAQ/news/sel.mp4")
+    dest = data / "pool" / ".catalog" / "previews" / item
+    shutil.copytree(web_media["previews"], dest)
+    return data
+
+
+@pytest.fixture(scope="module")
+def web_server(web_data: Path) -> Iterator[ServerProcess]:
+    srv = start_server(web_data, sftp=True, http=True)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def base_url(web_server: ServerProcess) -> str:
+    return f"http://127.0.0.1:{web_server.http_port}"
+
+
+def login(base: str, user: str, pw: str | None = None) -> httpx.Client:
+    """An httpx client logged in through the form (CSRF token and cookie included)."""
+    client = httpx.Client(base_url=base, timeout=15)
+    page = client.get("/login")
+    assert page.status_code == 200
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    r = client.post(
+        "/login",
+        data={
+            "csrf_token": token,
+            "username": user,
+            "password": pw if pw is not None else password(user),
+        },
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
+def csrf_of(client: httpx.Client) -> str:
+    page = client.get("/search")
+    return page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
