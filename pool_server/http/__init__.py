@@ -51,6 +51,9 @@ class HttpService:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="http", daemon=True)
+        self.metrics_bind: str = settings["metrics_bind"]
+        self.metrics_server: object | None = None
+        self.metrics_port: int | None = None
 
     @property
     def url(self) -> str:
@@ -72,8 +75,24 @@ class HttpService:
             time.sleep(0.01)
         if not self.server.started:
             raise RuntimeError("the HTTP door failed to start (see the log)")
+        if self.metrics_bind:
+            self._start_metrics()
+
+    def _start_metrics(self) -> None:
+        """`[http] metrics_bind`: the same registry, unauthenticated, on its own address."""
+        from prometheus_client import start_http_server
+
+        host, _, port = self.metrics_bind.rpartition(":")
+        registry = self.server.config.app.state.door.metrics
+        server, _thread = start_http_server(int(port), host.strip("[]") or "127.0.0.1", registry)
+        self.metrics_server = server
+        self.metrics_port = server.server_address[1]
+        log.info("metrics on %s:%d", host, self.metrics_port)
 
     def stop(self) -> None:
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()  # type: ignore[attr-defined]
+            self.metrics_server.server_close()  # type: ignore[attr-defined]
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
