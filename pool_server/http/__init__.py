@@ -8,7 +8,7 @@ import logging
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..app import Pool
@@ -54,6 +54,8 @@ class HttpService:
         self.metrics_bind: str = settings["metrics_bind"]
         self.metrics_server: object | None = None
         self.metrics_port: int | None = None
+        self._halt = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep_uploads, name="tus-sweep", daemon=True)
 
     @property
     def url(self) -> str:
@@ -77,6 +79,26 @@ class HttpService:
             raise RuntimeError("the HTTP door failed to start (see the log)")
         if self.metrics_bind:
             self._start_metrics()
+        self._sweeper.start()
+
+    def _sweep_uploads(self) -> None:
+        """Expired tus uploads are removed (partial and record), every quarter of their
+        lifetime and at least once a minute."""
+        door = self.server.config.app.state.door
+        period = max(0.2, min(60.0, door.tus.lifetime / 4))
+
+        def discard(up: Any) -> None:
+            user = door.pool.accounts.find_user(up.user)
+            if user is not None:
+                door.core.session_for(user, "local", "http").discard_upload(up.vpath, up.id)
+
+        while not self._halt.wait(period):
+            try:
+                n = door.tus.sweep(discard)
+                if n:
+                    log.info("removed %d expired upload(s)", n)
+            except Exception:  # keep sweeping next time; never take the door down
+                log.exception("sweeping expired uploads failed")
 
     def _start_metrics(self) -> None:
         """`[http] metrics_bind`: the same registry, unauthenticated, on its own address."""
@@ -90,6 +112,9 @@ class HttpService:
         log.info("metrics on %s:%d", host, self.metrics_port)
 
     def stop(self) -> None:
+        self._halt.set()
+        if self._sweeper.is_alive():
+            self._sweeper.join(timeout=5)
         if self.metrics_server is not None:
             self.metrics_server.shutdown()  # type: ignore[attr-defined]
             self.metrics_server.server_close()  # type: ignore[attr-defined]

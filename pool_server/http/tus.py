@@ -20,6 +20,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, UsageError
@@ -204,6 +205,17 @@ class TusUploads:
     def expired(self, now: float | None = None) -> list[TusUpload]:
         rows = self.store.db["tus_uploads"].rows_where("expires < ?", [now or time.time()])
         return [TusUpload.from_row(r) for r in rows]
+
+    def sweep(self, discard: Callable[[TusUpload], None], now: float | None = None) -> int:
+        """Remove uploads left alone past their expiry: the partial through `discard`
+        (the core, as the upload's owner), then the row. Returns how many went."""
+        gone = 0
+        for up in self.expired(now):
+            if not up.done:
+                discard(up)
+            self.remove(up.id)
+            gone += 1
+        return gone
 
     def for_user(self, user: str) -> list[TusUpload]:
         rows = self.store.db["tus_uploads"].rows_where(
