@@ -19,8 +19,8 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, UsageError
