@@ -70,3 +70,49 @@ def test_failed_logins_are_counted(ftp_server, data: Path) -> None:
         raise AssertionError("a wrong password logged in")
     ftp.close()
     wait_for(lambda: _scrape(data).get(key, 0) == before + 1, what="a failed login counted")
+
+
+def _token(data: Path, user: str) -> str:
+    from .helpers import run_cli
+
+    return run_cli(data, "token", "create", user).output.strip().splitlines()[-1].strip()
+
+
+def test_metrics_over_http_for_admin_tokens_and_on_metrics_bind(data: Path, server_factory):
+    import socket
+
+    import httpx
+
+    from .helpers import set_setting
+
+    with socket.socket() as s:  # a free port for the separate metrics listener
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    set_setting(data, "http", "metrics_bind", f'"127.0.0.1:{free}"')
+    srv = server_factory(sftp=False, http=True)
+    base = f"http://127.0.0.1:{srv.http_port}"
+    admin = {"Authorization": f"Bearer {_token(data, 'admin')}"}
+    reader = {"Authorization": f"Bearer {_token(data, 'news')}"}
+    assert httpx.get(f"{base}/metrics", headers=reader).status_code == 403
+    assert httpx.get(f"{base}/metrics").status_code == 401
+    body = b"y" * 123_456
+    ftp = ftp_login(srv.ftp_port, "trt-up")
+    ftp.storbinary("STOR /TRT/m2.bin", io.BytesIO(body))
+    ftp.quit()
+
+    def families(text: str) -> dict[str, float]:
+        out = {}
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                out[s.name + str(sorted(s.labels.items()))] = s.value
+        return out
+
+    key = "ortak_transfer_bytes_total[('direction', 'in'), ('door', 'ftp')]"
+    wait_for(
+        lambda: families(httpx.get(f"{base}/metrics", headers=admin).text).get(key) == len(body),
+        what="the upload counted on /metrics",
+    )
+    r = httpx.get(f"{base}/metrics", headers=admin)
+    assert r.headers["content-type"].startswith("text/plain")
+    side = httpx.get(f"http://127.0.0.1:{free}/metrics")
+    assert side.status_code == 200 and families(side.text)[key] == len(body)
