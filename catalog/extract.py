@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .clean import clean_text, clean_value
 from .errors import Cancelled, CatalogError
 from .items import item_key, role_by_extension, split_name
 from .media import sha256_file, technical_metadata
@@ -66,6 +67,8 @@ def extract_file(
             info["fields"] = fields
         except CatalogError as exc:
             errors.append(str(exc))
+        except Exception as exc:  # a parser bug must not cost the item: note it, go on
+            errors.append(f"cannot parse: {type(exc).__name__}: {exc}")
     elif role == "subtitle" and ext in (".srt", ".vtt"):
         try:
             text, encoding = decode_text(read_limited(path, max_sidecar_bytes))
@@ -85,6 +88,8 @@ def extract_file(
                 info["technical"] = technical_metadata(path)
             except CatalogError as exc:
                 media_errors.append(str(exc))
+            except Exception as exc:  # whatever MediaInfo's output does to us
+                media_errors.append(f"cannot analyse: {type(exc).__name__}: {exc}")
 
         analysis = threading.Thread(target=analyse, name="catalog-mediainfo", daemon=True)
         analysis.start()
@@ -100,8 +105,9 @@ def extract_file(
         if analysis is not None:
             analysis.join()
     errors += media_errors + hash_errors
+    info = clean_value(info, warnings=errors)  # last line of defence: storable values only
     if errors:
-        info["error"] = "; ".join(errors)
+        info["error"] = clean_text("; ".join(errors))
     info["role"] = role
     return {
         "path": relpath,

@@ -9,30 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import sqlite3
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import sqlite_utils
 
-from .errors import QueryError
-
-_AGO = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """'90m', '12h', '30d', '2w' (ago) or an ISO date/time such as '2026-11-01' (UTC)."""
-    now = now or datetime.now(UTC)
-    m = _AGO.match(text.strip().lower())
-    if m:
-        return now - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise QueryError(f"{text!r}: use a duration like 12h or 30d, or a date like 2026-11-01")
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+from .units import iso_utc
 
 
 @dataclass
@@ -53,7 +36,7 @@ def _has_table(db: sqlite_utils.Database, name: str) -> bool:
 
 def usage_report(db: sqlite_utils.Database, since: datetime | str) -> list[MemberUsage]:
     """Per-member usage since `since` (a datetime, or an ISO string in UTC), by member."""
-    since_iso = since.astimezone(UTC).isoformat() if isinstance(since, datetime) else since
+    since_iso = iso_utc(since) if isinstance(since, datetime) else since
     rows: dict[str, MemberUsage] = {}
 
     def member(code: str) -> MemberUsage:

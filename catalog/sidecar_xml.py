@@ -8,6 +8,7 @@ namespaces, so the dated EBUCore namespaces and un-namespaced NITF work alike.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -72,10 +73,23 @@ def _append(fields: Fields, name: str, values: list[str]) -> None:
 
 
 def _number(text: str | None) -> float | None:
+    """A finite number, or None ("inf", "nan", "1e999" and non-numbers are not numbers)."""
     try:
-        return float(text) if text not in (None, "") else None
+        value = float(text) if text not in (None, "") else None
     except ValueError:
         return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _warn_number(fields: Fields, name: str, text: str | None) -> None:
+    """Note in the sidecar's warnings a number field that holds no finite number."""
+    if text and text.strip() and _number(text) is None:
+        fields.setdefault("warnings", []).append(f"{name}: {text[:40]!r} is not a finite number")
+
+
+def _put_number(fields: Fields, name: str, text: str | None) -> None:
+    _warn_number(fields, name, text)
+    _put(fields, name, _number(text))
 
 
 _ISO_DURATION = re.compile(
@@ -90,7 +104,8 @@ def iso_duration_seconds(text: str | None) -> float | None:
     if not m or not any(m.groupdict().values()):
         return None
     g = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
-    return g["d"] * 86400 + g["h"] * 3600 + g["m"] * 60 + g["s"]
+    seconds = g["d"] * 86400 + g["h"] * 3600 + g["m"] * 60 + g["s"]
+    return seconds if math.isfinite(seconds) else None
 
 
 # --- NewsML-G2 --------------------------------------------------------------------------
@@ -134,12 +149,13 @@ def parse_newsml(root: Element) -> Fields:
         _put(f, "restrictions", text_of(child(rights, "usageTerms")))
     remote = first_desc(item, "remoteContent")
     if remote is not None:
-        _put(f, "width", _number(remote.get("width")))
-        _put(f, "height", _number(remote.get("height")))
-        _put(f, "frame_rate", _number(remote.get("videoframerate")))
+        _put_number(f, "width", remote.get("width"))
+        _put_number(f, "height", remote.get("height"))
+        _put_number(f, "frame_rate", remote.get("videoframerate"))
         _put(f, "scan_type", remote.get("videoscan"))
         _put(f, "aspect_ratio", remote.get("videoaspectratio"))
         duration = _number(remote.get("duration"))
+        _warn_number(f, "duration", remote.get("duration"))
         unit = remote.get("durationunit") or "timeunit:seconds"
         if duration is not None and unit.endswith("seconds"):
             _put(f, "duration", duration)
@@ -193,8 +209,8 @@ def parse_ebucore(root: Element) -> Fields:
             _put(f, "series", text_of(first_desc(rel, "title")) or text_of(rel))
     fmt = child(core, "format")
     if fmt is not None:
-        _put(f, "width", _number(text_of(first_desc(fmt, "width"))))
-        _put(f, "height", _number(text_of(first_desc(fmt, "height"))))
+        _put_number(f, "width", text_of(first_desc(fmt, "width")))
+        _put_number(f, "height", text_of(first_desc(fmt, "height")))
         rate = first_desc(fmt, "frameRate")
         if rate is not None:
             ratio = (_number(rate.get("factorNumerator")) or 1.0) / (
@@ -323,7 +339,7 @@ def parse_xmp(root: Element) -> Fields:
     for p in props.get("Episode", []):
         if not isinstance(p, str):
             _put(f, "episode", text_of(first_desc(p, "Number")) or text_of(first_desc(p, "Name")))
-    _put(f, "frame_rate", _number(first("videoFrameRate")))
+    _put_number(f, "frame_rate", first("videoFrameRate"))
     for p in props.get("duration", []):
         if isinstance(p, str):
             continue

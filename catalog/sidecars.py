@@ -19,6 +19,7 @@ from xml.etree.ElementTree import ParseError
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from .clean import clean_number, clean_text, clean_value
 from .errors import SidecarError
 from .sidecar_xml import Fields, parser_for
 from .textio import decode_text, read_limited
@@ -96,7 +97,7 @@ def parse_json_sidecar(data: bytes) -> Fields:
     text, _ = decode_text(data)
     try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also a 5,000-digit integer
         raise SidecarError(f"not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise SidecarError("a JSON sidecar must be an object of fields")
@@ -110,16 +111,24 @@ def parse_json_sidecar(data: bytes) -> Fields:
                     fields[key] = _list(value)
             elif key in ("width", "height", "frame_rate", "duration"):
                 if value is not None:
-                    if isinstance(value, bool) or not isinstance(value, (int, float)):
-                        raise SidecarError("expected a number")
-                    fields[key] = value
+                    number, why = clean_number(key, value)
+                    if why:
+                        raise SidecarError(why.split(": ", 1)[1])
+                    fields[key] = number
             elif key in FIELDS and _text(value):
                 fields[key] = _text(value)
         except SidecarError as exc:
             errors.append(f"{raw_key}: {exc}")
-    if errors:
-        fields["warnings"] = errors
-    return fields
+    return _cleaned(fields, errors)
+
+
+def _cleaned(fields: Fields, warnings: list[str]) -> Fields:
+    """Fields safe to store and publish (catalog.clean), what was dropped in `warnings`."""
+    warnings = [*warnings, *fields.pop("warnings", [])]
+    out: Fields = clean_value(fields, warnings=warnings)
+    if warnings:
+        out["warnings"] = [clean_text(w) for w in warnings]
+    return out
 
 
 def _parse_xml_bytes(data: bytes) -> Any:
@@ -144,8 +153,8 @@ def parse_xml_sidecar(data: bytes) -> Fields:
     root = _parse_xml_bytes(data)
     parser = parser_for(root)
     if parser is None:
-        raise SidecarError(f"unknown XML format (root element {root.tag!r})")
-    return parser(root)
+        raise SidecarError(f"unknown XML format (root element {clean_text(str(root.tag))!r})")
+    return _cleaned(parser(root), [])
 
 
 def parse_sidecar(path: Path, max_bytes: int) -> Fields:

@@ -9,7 +9,7 @@ import click
 
 from .app import App
 from .progress import display
-from .query import Query, parse_date
+from .query import Query, checked_when, parsed
 
 
 def app_of(ctx: click.Context) -> App:
@@ -26,10 +26,18 @@ def query_options(f):
             click.option("--member", metavar="M", help="Only this member's items."),
             click.option("--category", metavar="C", help="Only this category."),
             click.option("--lang", metavar="L", help="Only items in this language (tr, kk…)."),
-            click.option("--since", metavar="D", help="Uploaded at or after (2026-11-01)."),
-            click.option("--until", metavar="D", help="Uploaded before."),
-            click.option("--min-duration", type=float, metavar="S", help="At least S seconds."),
-            click.option("--max-duration", type=float, metavar="S", help="At most S seconds."),
+            click.option(
+                "--since", metavar="D", help="Uploaded at or after: 12h, 30d (ago) or 2026-11-01."
+            ),
+            click.option(
+                "--until", metavar="D", help="Uploaded before: 12h, 30d (ago) or 2026-11-01."
+            ),
+            click.option(
+                "--min-duration", metavar="S", help="At least this long: 90 (seconds), 5m, 1:30."
+            ),
+            click.option(
+                "--max-duration", metavar="S", help="At most this long: 90 (seconds), 5m, 1:30."
+            ),
         ]
     ):
         f = option(f)
@@ -37,6 +45,8 @@ def query_options(f):
 
 
 def make_query(text: str | tuple[str, ...] | None, kw: dict[str, Any]) -> Query:
+    from catalog.units import parse_seconds
+
     if isinstance(text, tuple):
         text = " ".join(text)
     return Query(
@@ -44,8 +54,8 @@ def make_query(text: str | tuple[str, ...] | None, kw: dict[str, Any]) -> Query:
         member=kw.get("member"),
         category=kw.get("category"),
         language=kw.get("lang"),
-        since=parse_date(kw.get("since"), "--since"),
-        until=parse_date(kw.get("until"), "--until"),
-        min_duration=kw.get("min_duration"),
-        max_duration=kw.get("max_duration"),
+        since=checked_when(kw.get("since"), "--since"),
+        until=checked_when(kw.get("until"), "--until"),
+        min_duration=parsed(parse_seconds, kw.get("min_duration"), "--min-duration"),
+        max_duration=parsed(parse_seconds, kw.get("max_duration"), "--max-duration"),
     )

@@ -13,10 +13,13 @@ from typing import Any
 
 import click
 
+from catalog.units import format_duration, format_size
+
 from . import output
 from .app import App
 from .cli_common import app_of, make_query, query_options
-from .commands_transfer import get, put, sync
+from .commands_alert import alert
+from .commands_transfer import get, preview, put, sync
 from .config import keyring_store, parse_url, save_profile
 from .errors import ClientError, ExitCode, NotFound, Unsupported
 from .localcat import find_item
@@ -173,8 +176,8 @@ def search(
         [
             {
                 **r,
-                "duration": output.duration(r.get("duration")),
-                "size": output.human_size(r.get("size")),
+                "duration": format_duration(r.get("duration")),
+                "size": format_size(r.get("size")),
                 "languages": ",".join(r.get("languages") or []),
                 "uploaded": (r.get("uploaded") or "")[:10],
             }
@@ -211,9 +214,9 @@ def show(ctx: click.Context, item: str, json_out: bool) -> None:
         if key in ("rid", "attachments", "audio") or value in (None, "", []):
             continue
         if key == "size":
-            value = f"{value} ({output.human_size(value)})"
+            value = f"{value} ({format_size(value)})"
         elif key == "duration":
-            value = f"{value} ({output.duration(value)})"
+            value = f"{value} ({format_duration(value)})"
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         click.echo(f"{key:>20}: {value}")
@@ -223,7 +226,7 @@ def show(ctx: click.Context, item: str, json_out: bool) -> None:
         extra = f" [{att['language']}]" if att.get("language") else ""
         click.echo(
             f"{'attachment':>20}: {att['path']} ({att.get('role')}{extra}, "
-            f"{output.human_size(att.get('size'))})"
+            f"{format_size(att.get('size'))})"
         )
 
 
@@ -253,7 +256,7 @@ def ls_command(ctx: click.Context, path: str, json_out: bool) -> None:
         )
         return
     for e in entries:
-        size = "" if e.is_dir else output.human_size(e.size)
+        size = "" if e.is_dir else format_size(e.size)
         click.echo(f"{'d' if e.is_dir else '-'} {size:>10}  {e.name}{'/' if e.is_dir else ''}")
 
 
@@ -310,5 +313,5 @@ def verify(ctx: click.Context, folder: str, json_out: bool) -> None:
         )
 
 
-for _command in (get, sync, put):
+for _command in (get, sync, put, alert, preview):
     cli.add_command(_command)

@@ -4,16 +4,17 @@ query syntax."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import UsageError
 
 if TYPE_CHECKING:
     import sqlite_utils
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class Query:
     category: str | None = None
     language: str | None = None
     since: str | None = None
+    """As given ('30d', '2026-11-01'), checked; resolved each time the query runs, so a
+    `sync --watch` with `--since 30d` keeps a moving window."""
     until: str | None = None
     min_duration: float | None = None
     max_duration: float | None = None
@@ -30,20 +33,58 @@ class Query:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def moving(self) -> bool:
+        """True if a bound is relative to now ('30d'): the same query matches
+        different items as time passes."""
+        return any(
+            value is not None and not _is_absolute(value) for value in (self.since, self.until)
+        )
 
-def parse_date(text: str | None, option: str) -> str | None:
-    """'2026-11-01', '2026-11-01T10:00', '2026-11-01T10:00+03:00' → ISO 8601 in UTC."""
+
+def _is_absolute(text: str) -> bool:
+    from catalog.units import parse_when
+
+    try:
+        parse_when(text, ago=False)
+    except Exception:
+        return False
+    return True
+
+
+def parsed(parse: Callable[[str], T], text: str | None, option: str) -> T | None:
+    """`text` read by one of `catalog.units`' parsers (the same as `pool-server`'s), or
+    None; a bad value is a usage error (exit 2) naming the option."""
+    from catalog.errors import QueryError
+
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"{option} {text!r}: give a date such as 2026-11-01 or 2026-11-01T14:30"
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
+        return parse(text)
+    except QueryError as err:
+        raise UsageError(f"{option} {err}") from None
+
+
+def checked_when(text: str | None, option: str) -> str | None:
+    """A --since/--until value checked now (30d, 12h, 2026-11-01...), kept as given."""
+    from catalog.units import parse_when
+
+    parsed(parse_when, text, option)
+    return text.strip() if text is not None else None
+
+
+def parse_date(text: str | None, option: str) -> str | None:
+    """An absolute date ('2026-11-01', '2026-11-01T10:00+03:00'; --embargo) as ISO 8601
+    in UTC."""
+    from catalog.units import iso_utc, parse_when
+
+    when = parsed(lambda t: parse_when(t, ago=False), text, option)
+    return iso_utc(when) if when is not None else None
+
+
+def _resolve(text: str | None) -> str | None:
+    from catalog.units import iso_utc, parse_when
+
+    return iso_utc(parse_when(text)) if text is not None else None
 
 
 def _filters(q: Query) -> dict[str, Any]:
@@ -52,8 +93,8 @@ def _filters(q: Query) -> dict[str, Any]:
         "member": q.member,
         "category": q.category,
         "language": q.language,
-        "since": q.since,
-        "until": q.until,
+        "since": _resolve(q.since),
+        "until": _resolve(q.until),
         "min_duration": q.min_duration,
         "max_duration": q.max_duration,
     }

@@ -172,6 +172,7 @@ def sync_once(
             update.seq == update.previous_seq
             and last.get("seq") == update.seq
             and last.get("query") == query.as_dict()
+            and not query.moving()  # '--since 30d' matches other items as time passes
             and last.get("dest_mtime_ns") == dest.stat().st_mtime_ns
             and not last.get("failed")
             and not (delete and last.get("withdrawn"))

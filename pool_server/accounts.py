@@ -245,7 +245,7 @@ class Accounts:
     def authenticate(self, name: str, password: str) -> User:
         """The user, if the password is right and the account enabled.
 
-        Raises `AuthenticationFailed` (its `known_user` tells the defender if the name existed).
+        Raises `AuthenticationFailed` (its `known_user` says if the name existed).
         """
         row = self.store.db.execute(
             "SELECT name, role, member, disabled, pw_hash FROM users WHERE name = ?", [name]

@@ -6,10 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from catalog.errors import CatalogError
-from catalog.report import parse_since as catalog_parse_since
-
-from .errors import UsageError
 from .store import Store
 
 
@@ -87,12 +83,3 @@ class Audit:
                 " AND ".join(where) or None, args, order_by="id", limit=limit
             )
         )
-
-
-def parse_since(text: str) -> datetime:
-    """'90m', '1h', '30d' (ago) or an ISO date such as '2026-11-01' — the catalog's
-    rule, so `audit --since` and `report usage --since` read the same way."""
-    try:
-        return catalog_parse_since(text)
-    except CatalogError as err:
-        raise UsageError(f"--since {err}")

@@ -8,15 +8,19 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+
+from catalog.errors import QueryError
 
 from . import __version__
 from .app import Pool
 from .audit import Actor
 from .context import DataDir
-from .errors import PoolError
+from .errors import PoolError, UsageError
+
+T = TypeVar("T")
 
 
 class CliContext:
@@ -34,6 +38,9 @@ class CliContext:
 
     def catalog_settings(self) -> dict[str, Any]:
         return self.pool.catalog_settings()
+
+    def preview_settings(self) -> dict[str, Any]:
+        return self.pool.preview_settings()
 
     def admin_change(self, detail: str) -> None:
         """Every admin change goes to the audit trail, as the local operator."""
@@ -99,18 +106,31 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str]) -> None:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
+def parsed(parse: Callable[[str], T], text: str | None, option: str) -> T | None:
+    """`text` read by one of `catalog.units`' parsers (the same as `pool`'s), or None;
+    a bad value is one line naming the option."""
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except QueryError as err:
+        raise UsageError(f"{option} {err}")
+
+
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
 
 
 def _register() -> None:
-    from . import cli_accounts, cli_catalog, cli_http, cli_serve
+    from . import cli_accounts, cli_catalog, cli_http, cli_notify, cli_previews, cli_serve
 
     for command in (
         *cli_serve.COMMANDS,
         *cli_accounts.COMMANDS,
         *cli_catalog.COMMANDS,
+        *cli_previews.COMMANDS,
         *cli_http.COMMANDS,
+        *cli_notify.COMMANDS,
     ):
         main.add_command(command)
 

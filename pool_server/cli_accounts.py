@@ -7,12 +7,13 @@ import sys
 
 import click
 
+from catalog.units import format_size, parse_when
+
 from .accounts import check_display_name
-from .audit import parse_since
-from .cli import CliContext, json_option, pass_ctx, print_json, print_table
+from .cli import CliContext, json_option, parsed, pass_ctx, print_json, print_table
 from .cli_keys import key_group
 from .errors import UsageError
-from .quota import format_size, parse_size, tree_size
+from .quota import parse_size, tree_size
 
 DISPLAY_NAME_HELP = (
     "Name the published catalog shows for this user's uploads (e.g. 'TRT Haber "
@@ -259,29 +260,38 @@ def user_remove(obj: CliContext, name: str) -> None:
 @json_option
 @pass_ctx
 def bans(obj: CliContext, as_json: bool) -> None:
-    """List addresses banned for failed logins."""
+    """List addresses banned and account names locked for failed logins."""
     rows = obj.pool.defender.bans()
     if as_json:
         print_json(rows)
         return
     if not rows:
-        click.echo("no address is banned")
+        click.echo("no address is banned and no name is locked")
         return
-    print_table(rows, ["ip", "until", "offences", "reason"])
+    print_table(rows, ["ip", "user", "until", "offences", "reason"])
 
 
 @click.command()
-@click.argument("ip")
+@click.argument("ip", required=False)
+@click.option("--user", "user_", default=None, help="Lift the lock on this account name.")
 @pass_ctx
-def unban(obj: CliContext, ip: str) -> None:
-    """Lift the ban on address IP."""
+def unban(obj: CliContext, ip: str | None, user_: str | None) -> None:
+    """Lift the ban on address IP (or, with --user, the lock on an account name)."""
+    if (ip is None) == (user_ is None):
+        raise click.UsageError("give an address IP or --user NAME")
+    if user_ is not None:
+        obj.pool.defender.unlock(user_)
+        obj.admin_change(f"unban --user {user_}")
+        click.echo(f"{user_} unlocked")
+        return
+    assert ip is not None
     obj.pool.defender.unban(ip)
     obj.admin_change(f"unban {ip}")
     click.echo(f"{ip} unbanned")
 
 
 @click.command()
-@click.option("--since", default=None, help="e.g. 1h, 30d or 2026-11-01.")
+@click.option("--since", default=None, help="Events since: 12h, 30d (ago) or 2026-11-01.")
 @click.option("--user", "user_", default=None, help="Only this user's events.")
 @click.option(
     "--action",
@@ -300,7 +310,7 @@ def audit(
     as_json: bool,
 ) -> None:
     """Show the audit trail: logins, transfers, changes, admin actions."""
-    rows = obj.pool.audit.query(parse_since(since) if since else None, user_, action, limit)
+    rows = obj.pool.audit.query(parsed(parse_when, since, "--since"), user_, action, limit)
     if as_json:
         print_json(rows)
         return

@@ -16,9 +16,12 @@ import sqlite_utils
 
 from catalog.errors import CatalogError
 from catalog.indexer import Indexer
-from catalog.report import as_csv, as_dicts, as_table, parse_since, usage_report
+from catalog.report import as_csv, as_dicts, as_table, usage_report
 from catalog.schema import open_catalog
 from catalog.search import search as search_catalog
+from catalog.units import format_duration, parse_seconds, parse_when
+
+from .cli import parsed
 
 
 @contextmanager
@@ -50,29 +53,41 @@ def _open_db(obj: Any) -> Iterator[sqlite_utils.Database]:
 def index_command(obj: Any, once: bool) -> None:
     """Run the catalog indexer alone (pool-server serve runs it too).
 
-    Watches the pool, indexes completed uploads and publishes the feed in
-    pool/.catalog/ until interrupted. With --once: one pass over the pool, then exit.
+    Watches the pool, indexes completed uploads, makes previews and publishes the feed
+    in pool/.catalog/ until interrupted. With --once: one pass over the pool, then exit
+    (preview jobs are queued for the next `serve` or `index`).
     """
+    from catalog.previews.service import PreviewService
+
     with _catalog_errors():
-        indexer = Indexer(obj.data.pool_root, obj.data.db_path, obj.catalog_settings())
+        settings = obj.preview_settings()
+        previews = (
+            PreviewService(obj.data.pool_root, obj.data.db_path, obj.data.path, settings)
+            if settings["enabled"]
+            else None
+        )
+        indexer = Indexer(
+            obj.data.pool_root, obj.data.db_path, obj.catalog_settings(), previews=previews
+        )
         if once:
-            stats = indexer.run_once()
+            try:
+                stats = indexer.run_once()
+            finally:
+                if previews is not None:
+                    previews.stop()
             click.echo(
                 f"{stats['files']} files, {stats['processed']} indexed, "
                 f"{stats['removed']} removed, {stats['errors']} errors"
             )
         else:
             click.echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
-            indexer.run_forever()
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    s = round(seconds)
-    if s >= 3600:
-        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-    return f"{s // 60}:{s % 60:02d}"
+            if previews is not None:
+                previews.start()
+            try:
+                indexer.run_forever()
+            finally:
+                if previews is not None:
+                    previews.stop()
 
 
 @click.command("search")
@@ -80,10 +95,10 @@ def _duration(seconds: float | None) -> str:
 @click.option("--member", help="Only this member's items (code, e.g. TRT).")
 @click.option("--category", help="Only this category (e.g. news).")
 @click.option("--lang", "language", help="Only items in this language (tr, kk, uz, ru...).")
-@click.option("--since", help="Uploaded since: 12h, 30d or a date 2026-11-01.")
-@click.option("--until", help="Uploaded before: 12h, 30d or a date.")
-@click.option("--min-duration", type=float, help="At least this many seconds long.")
-@click.option("--max-duration", type=float, help="At most this many seconds long.")
+@click.option("--since", help="Uploaded at or after: 12h, 30d (ago) or 2026-11-01.")
+@click.option("--until", help="Uploaded before: 12h, 30d (ago) or 2026-11-01.")
+@click.option("--min-duration", help="At least this long: 90 (seconds), 90s, 5m, 1:30.")
+@click.option("--max-duration", help="At most this long: 90 (seconds), 90s, 5m, 1:30.")
 @click.option(
     "--subtitles/--no-subtitles",
     "has_subtitles",
@@ -107,8 +122,8 @@ def search_command(
     language: str | None,
     since: str | None,
     until: str | None,
-    min_duration: float | None,
-    max_duration: float | None,
+    min_duration: str | None,
+    max_duration: str | None,
     has_subtitles: bool | None,
     limit: int,
     as_json: bool,
@@ -122,10 +137,10 @@ def search_command(
             member=member,
             category=category,
             language=language,
-            since=parse_since(since) if since else None,
-            until=parse_since(until) if until else None,
-            min_duration=min_duration,
-            max_duration=max_duration,
+            since=parsed(parse_when, since, "--since"),
+            until=parsed(parse_when, until, "--until"),
+            min_duration=parsed(parse_seconds, min_duration, "--min-duration"),
+            max_duration=parsed(parse_seconds, max_duration, "--max-duration"),
             has_subtitles=has_subtitles,
             limit=limit,
         )
@@ -136,7 +151,9 @@ def search_command(
         click.echo("no items found", err=True)
         return
     for item in results:
-        click.echo(f"{item['id']:<16} {_duration(item['duration']):>8}  {item['title'] or ''}")
+        click.echo(
+            f"{item['id']:<16} {format_duration(item['duration']):>8}  {item['title'] or ''}"
+        )
         click.echo(f"{'':<16} {'':>8}  {item['path']}")
 
 
@@ -147,7 +164,10 @@ def report_group() -> None:
 
 @report_group.command("usage")
 @click.option(
-    "--since", default="30d", show_default=True, help="Period start: 12h, 30d or a date 2026-11-01."
+    "--since",
+    default="30d",
+    show_default=True,
+    help="Period start: 12h, 30d (ago) or 2026-11-01.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv_", is_flag=True, help="Print CSV.")
@@ -157,8 +177,10 @@ def usage_command(obj: Any, since: str, as_json: bool, as_csv_: bool) -> None:
     items it took from others."""
     if as_json and as_csv_:
         raise click.UsageError("choose one of --json and --csv")
+    start = parsed(parse_when, since, "--since")
+    assert start is not None  # the option has a default
     with _open_db(obj) as db, _catalog_errors():
-        report = usage_report(db, parse_since(since))
+        report = usage_report(db, start)
     if as_json:
         click.echo(json.dumps(as_dicts(report), ensure_ascii=False, indent=2))
     elif as_csv_:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.previews.settings import SETTINGS as PREVIEW_SETTINGS
 from catalog.settings import SETTINGS as CATALOG_SETTINGS
 
 from .errors import ConfigError
@@ -40,6 +41,12 @@ SETTINGS: list[Setting] = [
             ("max_connections_per_ip", 64, "connections accepted at once from one address"),
             ("idle_timeout", 600, "seconds a logged-in session may stay silent"),
             ("banner", "Ortak content-exchange pool", "greeting shown before login"),
+            (
+                "accept_backoff_ms",
+                100,
+                "when the process runs out of file descriptors, stop accepting for this long "
+                "(doubling up to 2 s) instead of failing; the listening sockets stay open",
+            ),
         ),
     ),
     *_table(
@@ -81,6 +88,17 @@ SETTINGS: list[Setting] = [
                 "keys/ssh_host_ed25519_key,keys/ssh_host_rsa_key",
                 "SSH host keys, comma-separated, relative to the data folder",
             ),
+            ("max_channels", 8, "SSH channels one connection may have open at once"),
+            (
+                "max_open_handles",
+                64,
+                "files and folders one SFTP session may hold open at once",
+            ),
+            (
+                "max_open_handles_per_user",
+                256,
+                "files and folders one user may hold open at once, all sessions together",
+            ),
         ),
     ),
     *_table(
@@ -95,10 +113,45 @@ SETTINGS: list[Setting] = [
             ),
             ("ban_threshold", 10, "failure score within the window that bans an address"),
             ("ban_window_seconds", 600, "window over which failed logins are scored"),
-            ("failure_score", 1, "score of a wrong password for an existing user"),
-            ("unknown_user_score", 3, "score of a login attempt for a user that does not exist"),
+            (
+                "failure_score",
+                1,
+                "score of a failed login, scored before the password is checked (a success "
+                "takes back its own score, nothing else's), for known and unknown names alike",
+            ),
+            (
+                "unknown_user_score",
+                3,
+                "ignored (kept so older pool.toml files load): an unknown name scores "
+                "failure_score like a known one, so scores and bans cannot tell which "
+                "accounts exist",
+            ),
             ("ban_seconds", 900, "length of a first ban; doubles on each repeat offence"),
             ("ban_max_seconds", 86400 * 7, "longest ban"),
+            (
+                "account_ban_threshold",
+                30,
+                "failure score within the window, from all addresses together, that locks "
+                "an account name for password logins (SSH keys still work)",
+            ),
+            ("account_ban_seconds", 900, "how long a locked account name stays locked"),
+            (
+                "prelogin_timeout",
+                30,
+                "seconds a connection may take to log in, whatever it sends meanwhile "
+                "(FTP and SFTP)",
+            ),
+            (
+                "prelogin_max_connections",
+                128,
+                "connections not yet logged in accepted at once, per door; when full, the "
+                "oldest of the address holding the most is dropped for a newcomer",
+            ),
+            (
+                "prelogin_max_per_ip",
+                8,
+                "connections not yet logged in accepted at once from one address, per door",
+            ),
         ),
     ),
     *_table(
@@ -111,6 +164,68 @@ SETTINGS: list[Setting] = [
                 "fsync_on_complete",
                 False,
                 "flush each completed upload to disk before it is renamed into place (slower)",
+            ),
+        ),
+    ),
+    *_table(
+        "mail",
+        (
+            ("host", "", "SMTP relay for alert e-mail (empty: e-mail alerts are not sent)"),
+            ("port", 587, "SMTP relay port (587 for STARTTLS, 465 for TLS, 25 plain)"),
+            ("security", "starttls", "starttls, tls (implicit, port 465) or none"),
+            ("user", "", "SMTP login (empty: no login)"),
+            ("password_env", "", "environment variable holding the SMTP password"),
+            ("password_file", "", "file holding the SMTP password (relative to the data folder)"),
+            ("from_address", "ortak@localhost", "sender address of alert e-mail"),
+            ("timeout", 30.0, "seconds to wait for the relay before a try counts as failed"),
+            (
+                "poster_wait_seconds",
+                5.0,
+                "hold an alert e-mail this long for the item's poster to be made, if it has none",
+            ),
+        ),
+    ),
+    *_table(
+        "webhooks",
+        (
+            (
+                "allow_private",
+                [],
+                "addresses or networks (e.g. '127.0.0.1', '10.0.0.0/8') that webhooks may "
+                "target although loopback, private or link-local; empty: none",
+            ),
+            ("timeout", 10.0, "seconds a receiver has to answer before the try counts as failed"),
+        ),
+    ),
+    *_table(
+        "alerts",
+        (
+            ("poll_seconds", 0.5, "how often new catalog changes and audit records are read"),
+            (
+                "settle_seconds",
+                1.0,
+                "changes younger than this wait, so an item uploaded as several files "
+                "alerts once, complete",
+            ),
+            ("quota_warning_percent", 90, "quota.warning when a member's area passes this"),
+            (
+                "public_url",
+                "",
+                "the web door's address as users reach it (links in alerts; empty: no links)",
+            ),
+        ),
+    ),
+    *_table(
+        "delivery",
+        (
+            ("workers", 2, "threads delivering e-mail and webhooks"),
+            ("retry_hours", 24.0, "keep retrying a failing delivery this long, then give up"),
+            ("backoff_seconds", 10.0, "wait before the first retry; doubles each time"),
+            ("backoff_max_seconds", 1800.0, "longest wait between two tries"),
+            (
+                "lease_seconds",
+                120.0,
+                "a claimed delivery is retried by another worker after this long",
             ),
         ),
     ),
@@ -152,6 +267,7 @@ SETTINGS: list[Setting] = [
         ),
     ),
     *_table("catalog", CATALOG_SETTINGS),
+    *_table("previews", PREVIEW_SETTINGS),
 ]
 
 _BY_KEY = {(s.section, s.name): s for s in SETTINGS}
@@ -211,6 +327,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 

@@ -141,3 +141,7 @@ def _whoami(pool: Pool, session: Session, args: list[str]) -> dict[str, Any]:
         "address": session.ip,
         **public_fingerprints(pool),
     }
+
+
+# Commands of other parts of the server register themselves in the same table.
+from .notify import control_commands as _notify_commands  # noqa: E402,F401

@@ -1,9 +1,28 @@
-"""Brute-force defence: failed logins score per source address; past a threshold within
-a window the address is banned, longer on each repeat offence. One defender serves
+"""Brute-force defence: every login attempt scores against its source address AND the
+account name it names; past a threshold within a window the address is banned (longer
+on each repeat offence) or the name is locked for password logins. One defender serves
 every front door, so failures over SFTP count toward a ban on FTP and back.
 
+The protocol a door follows, for every password (or key) it is about to check:
+
+    attempt = defender.attempt(ip, name)   # raises Banned; scores BEFORE the check
+    ... check the password ...
+    defender.failure(attempt)               # True if that banned the address
+    defender.success(attempt)               # refunds this attempt's score, nothing else
+
+Scoring before the check means that attempts made in parallel (one SSH connection per
+guess) cannot get more passwords checked than the threshold allows: once the attempts
+in flight reach it, the next one is refused unchecked. A success only takes back its own
+attempt: another account's valid login from the same address resets nothing. Unknown
+and known names score the same, so neither the score nor the moment of a ban tells an
+attacker which accounts exist.
+
+A locked name refuses password logins only: SSH key logins (which cannot be guessed)
+keep working, so an attack on a name cannot lock its owner out for good.
+
 Bans live in pool.db so that `pool-server bans`/`unban` see and lift them while the
-server runs; the running scores live in memory.
+server runs, and every server process sees the same bans; the running scores live in
+memory.
 """
 
 from __future__ import annotations
@@ -11,11 +30,28 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import Banned, NotFound
 from .store import Store
+
+MAX_NAME = 256
+"""Account names are scored by their first characters only (an attacker chooses them)."""
+MAX_TRACKED = 100_000
+"""Most addresses and names scored at once; beyond, the stalest are forgotten first."""
+
+
+@dataclass(eq=False)
+class Attempt:
+    """One login attempt in flight, scored under its address and its name."""
+
+    ip: str
+    name: str | None  # None: scored against the address only
+    score: float
+    at: float = field(default_factory=time.monotonic)
+    settled: bool = False
 
 
 class Defender:
@@ -24,36 +60,133 @@ class Defender:
         self.threshold = float(settings["ban_threshold"])
         self.window = float(settings["ban_window_seconds"])
         self.failure_score = float(settings["failure_score"])
-        self.unknown_score = float(settings["unknown_user_score"])
         self.ban_seconds = float(settings["ban_seconds"])
         self.ban_max = float(settings["ban_max_seconds"])
-        self._scores: dict[str, deque[tuple[float, float]]] = {}
+        self.name_threshold = float(settings["account_ban_threshold"])
+        self.name_ban_seconds = float(settings["account_ban_seconds"])
+        self._by_ip: dict[str, deque[Attempt]] = {}
+        self._by_name: dict[str, deque[Attempt]] = {}
         self._lock = threading.Lock()
 
-    def check(self, ip: str) -> None:
-        """Raise `Banned` if `ip` is banned now."""
-        row = self.store.db.execute("SELECT until FROM bans WHERE ip = ?", [ip]).fetchone()
-        if row and row[0] > time.time():
-            left = int(row[0] - time.time()) + 1
-            raise Banned(f"too many failed logins from {ip}; try again in {left} s")
+    # --- the protocol of a login
 
-    def failure(self, ip: str, known_user: bool) -> bool:
-        """Score a failed login; True if that banned the address."""
+    def check(self, ip: str, name: str | None = None) -> None:
+        """Raise `Banned` if `ip` is banned now, or `name` is locked for passwords."""
+        now = time.time()
+        db = self.store.db
+        row = db.execute("SELECT until FROM bans WHERE ip = ?", [ip]).fetchone()
+        if row and row[0] > now:
+            left = int(row[0] - now) + 1
+            raise Banned(f"too many failed logins from {ip}; try again in {left} s")
+        if name is None:
+            return
+        row = db.execute(
+            "SELECT until FROM account_bans WHERE name = ?", [name[:MAX_NAME]]
+        ).fetchone()
+        if row and row[0] > now:
+            # The same words for an unknown name as for a known one.
+            left = int(row[0] - now) + 1
+            raise Banned(f"too many failed logins for this name; try again in {left} s")
+
+    def attempt(self, ip: str, name: str, *, check_name: bool = True) -> Attempt:
+        """Score a login attempt before its password (or key) is checked.
+
+        Raises `Banned` if the address is banned, the name locked (unless `check_name`
+        is false: key logins), or the attempts already scored (those still in flight
+        included) leave no room for this one."""
+        self.check(ip, name if check_name else None)
+        return self._score(ip, name[:MAX_NAME], check_name)
+
+    def _score(self, ip: str, name: str | None, check_name: bool) -> Attempt:
         now = time.monotonic()
         with self._lock:
-            q = self._scores.setdefault(ip, deque())
-            q.append((now, self.failure_score if known_user else self.unknown_score))
-            while q and q[0][0] < now - self.window:
-                q.popleft()
-            if sum(s for _, s in q) < self.threshold:
-                return False
-            del self._scores[ip]
-        self._ban(ip, "failed logins")
-        return True
+            by_ip = self._scored(self._by_ip, ip, now)
+            if sum(a.score for a in by_ip) + self.failure_score > self.threshold:
+                raise Banned(f"too many failed logins from {ip}; try again later")
+            attempt = Attempt(ip, name, self.failure_score, now)
+            if name is not None:
+                by_name = self._scored(self._by_name, name, now)
+                if (
+                    check_name
+                    and sum(a.score for a in by_name) + self.failure_score > self.name_threshold
+                ):
+                    raise Banned("too many failed logins for this name; try again later")
+                by_name.append(attempt)
+            by_ip.append(attempt)
+            self._bound(now)
+        return attempt
 
-    def success(self, ip: str) -> None:
+    def refused(self, ip: str) -> bool:
+        """Score a failure against `ip` alone, for a credential checked without an
+        `attempt` first (an API token: far too long to guess, and checked on every
+        request). True if that banned the address."""
+        try:
+            attempt = self._score(ip, None, False)
+        except Banned:
+            return False  # banned already, or about to be
+        return self.failure(attempt)
+
+    def failure(self, attempt: Attempt) -> bool:
+        """The attempt failed: its score stays. True if that banned the address (a
+        locked name is not reported: the answer must not depend on the name)."""
+        now = time.monotonic()
         with self._lock:
-            self._scores.pop(ip, None)
+            if attempt.settled:
+                return False
+            attempt.settled = True
+            ip_score = sum(a.score for a in self._scored(self._by_ip, attempt.ip, now))
+            ban_ip = ip_score >= self.threshold
+            lock_name = False
+            if attempt.name is not None:
+                by_name = self._scored(self._by_name, attempt.name, now)
+                lock_name = sum(a.score for a in by_name) >= self.name_threshold
+        # The scores are forgotten once the ban is in pool.db, not before: attempts racing
+        # with its write are refused by them meanwhile. (Forgotten, so that lifting the
+        # ban, by `unban` in another process or by its end, lifts it.)
+        if ban_ip:
+            self._ban(attempt.ip, "failed logins")
+        if lock_name and attempt.name is not None:
+            self._lock_name(attempt.name, "failed logins")
+        with self._lock:
+            if ban_ip:
+                self._by_ip.pop(attempt.ip, None)
+            if lock_name and attempt.name is not None:
+                self._by_name.pop(attempt.name, None)
+        return ban_ip
+
+    def success(self, attempt: Attempt) -> None:
+        """The attempt succeeded: take back its own score (and nothing else)."""
+        with self._lock:
+            attempt.settled = True
+            for table, key in ((self._by_ip, attempt.ip), (self._by_name, attempt.name)):
+                if key is None:
+                    continue
+                q = table.get(key)
+                if q is not None:
+                    try:
+                        q.remove(attempt)
+                    except ValueError:
+                        pass
+                    if not q:
+                        del table[key]
+
+    # --- bookkeeping
+
+    def _scored(self, table: dict[str, deque[Attempt]], key: str, now: float) -> deque[Attempt]:
+        q = table.setdefault(key, deque())
+        while q and q[0].at < now - self.window:
+            q.popleft()
+        return q
+
+    def _bound(self, now: float) -> None:
+        """Keep memory bounded whatever an attacker sends (names are free to invent)."""
+        for table in (self._by_ip, self._by_name):
+            if len(table) <= MAX_TRACKED:
+                continue
+            for key in [k for k, q in table.items() if not q or q[-1].at < now - self.window]:
+                del table[key]
+            while len(table) > MAX_TRACKED:
+                del table[next(iter(table))]  # insertion order: the longest known first
 
     def _ban(self, ip: str, reason: str) -> None:
         db = self.store.db
@@ -71,12 +204,36 @@ class Defender:
             pk="ip",
         )
 
+    def _lock_name(self, name: str, reason: str) -> None:
+        """Lock `name` for password logins. Not longer on repeat: its owner would pay."""
+        db = self.store.db
+        now = time.time()
+        db.execute("DELETE FROM account_bans WHERE until < ?", [now])  # no pile of guesses
+        row = db.execute("SELECT offences FROM account_bans WHERE name = ?", [name]).fetchone()
+        db["account_bans"].upsert(
+            {
+                "name": name,
+                "until": now + self.name_ban_seconds,
+                "offences": (row[0] if row else 0) + 1,
+                "reason": reason,
+                "created": datetime.now(UTC).isoformat(),
+            },
+            pk="name",
+        )
+
+    # --- the operator's view
+
     def bans(self) -> list[dict[str, Any]]:
-        """Bans in force now, with their end time and offence count."""
+        """Bans in force now: addresses (`ip`) and locked names (`user`), with their
+        end time and offence count."""
         out = []
-        for row in self.store.db["bans"].rows_where("until > ?", [time.time()], order_by="ip"):
+        now = time.time()
+        for row in self.store.db["bans"].rows_where("until > ?", [now], order_by="ip"):
             row["until"] = datetime.fromtimestamp(row["until"], UTC).isoformat()
-            out.append(row)
+            out.append({"ip": row.pop("ip"), "user": None, **row})
+        for row in self.store.db["account_bans"].rows_where("until > ?", [now], order_by="name"):
+            row["until"] = datetime.fromtimestamp(row["until"], UTC).isoformat()
+            out.append({"ip": None, "user": row.pop("name"), **row})
         return out
 
     def unban(self, ip: str) -> None:
@@ -84,4 +241,12 @@ class Defender:
             raise NotFound(f"{ip} is not banned")
         self.store.db["bans"].delete(ip)
         with self._lock:
-            self._scores.pop(ip, None)
+            self._by_ip.pop(ip, None)
+
+    def unlock(self, name: str) -> None:
+        """Lift the lock on account name `name`."""
+        if not self.store.db["account_bans"].count_where("name = ?", [name]):
+            raise NotFound(f"no lock on the name {name!r}")
+        self.store.db["account_bans"].delete(name)
+        with self._lock:
+            self._by_name.pop(name, None)

@@ -53,8 +53,8 @@ class QuotaExceeded(PoolError):
 
 
 class AuthenticationFailed(PoolError):
-    """Wrong name or password, or a disabled account. `known_user` tells the defender
-    whether the name existed (guessing names scores more than mistyping a password)."""
+    """Wrong name or password, or a disabled account. `known_user` says whether the name
+    existed, for the audit only: the defender scores both alike (no account enumeration)."""
 
     errno = errno.EACCES
 
@@ -64,7 +64,7 @@ class AuthenticationFailed(PoolError):
 
 
 class Banned(AuthenticationFailed):
-    """The source address is banned for too many failed logins."""
+    """The source address is banned, or the name locked, for too many failed logins."""
 
 
 class Busy(PoolError):

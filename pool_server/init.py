@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from catalog.layout import FEED_DIR
 
@@ -11,6 +14,7 @@ from .accounts import Accounts, Role
 from .config import Config, render_default_toml
 from .context import DataDir
 from .keys import make_host_keys, make_tls_certificate
+from .samples import SamplesResult, make_samples
 from .store import Store
 
 DEMO_MEMBERS = (
@@ -23,13 +27,23 @@ DEMO_MEMBERS = (
 )
 
 
+PASSWORDS_FILE = "demo-passwords.txt"
+"""In the data folder (mode 0600): the demo users' passwords, as printed by init."""
+
+
 @dataclass
 class InitResult:
     created: list[str] = field(default_factory=list)
     passwords: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    passwords_file: Path | None = None
+    samples: SamplesResult | None = None
+    seconds: float = 0.0
 
 
-def initialise(data: DataDir, demo: bool = False) -> InitResult:
+def initialise(data: DataDir, demo: bool = False, samples: bool = True) -> InitResult:
+    """Make (or complete) the data folder; with `demo`, six members and their users,
+    and unless `samples` is false, the sample items (`samples.py`)."""
+    started = time.monotonic()
     result = InitResult()
     for folder in (
         data.path,
@@ -62,7 +76,25 @@ def initialise(data: DataDir, demo: bool = False) -> InitResult:
             )
     finally:
         store.close()
+    if demo and result.passwords:
+        result.passwords_file = _save_passwords(data.path / PASSWORDS_FILE, result.passwords)
+    if demo and samples:
+        result.samples = make_samples(data.path, data.pool_root)
+    result.seconds = time.monotonic() - started
     return result
+
+
+def _save_passwords(path: Path, passwords: dict[str, tuple[str, str, str | None]]) -> Path:
+    """Append the new demo users' passwords to `path`, readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        if fh.tell() == 0:
+            fh.write("# Ortak demo users (made by `pool-server init --demo`)\n")
+            fh.write(f"# {'user':<14} {'role':<12} {'member':<6} password\n")
+        for user, (password, role, member) in passwords.items():
+            fh.write(f"{user:<16} {role:<12} {member or '-':<6} {password}\n")
+    return path
 
 
 def _add_demo(accounts: Accounts, result: InitResult) -> None:

@@ -4,32 +4,24 @@ computed once by a walk and then kept by the deltas of the pool's own operations
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import QuotaExceeded, UsageError
+from catalog.errors import QueryError
+from catalog.units import format_size
+from catalog.units import parse_size as parse_bytes
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
-_POW = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5}
+from .errors import QuotaExceeded, UsageError
 
 
 def parse_size(text: str) -> int:
-    """'500G' -> bytes (binary units: K = 1024); '0' means unlimited."""
-    m = _SIZE.match(text)
-    if not m:
-        raise UsageError(f"size {text!r}: use a number with an optional unit, e.g. 500G or 2T")
-    return int(float(m.group(1)) * 1024 ** _POW[m.group(2).upper()])
-
-
-def format_size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+    """'500G' -> bytes (binary units: K = 1024; catalog.units.parse_size); '0' means
+    unlimited."""
+    try:
+        return parse_bytes(text)
+    except QueryError as err:
+        raise UsageError(f"size {err}")
 
 
 def tree_size(path: Path) -> int:

@@ -127,6 +127,11 @@ class Store:
             pk="ip",
             if_not_exists=True,
         )
+        db["account_bans"].create(
+            {"name": str, "until": float, "offences": int, "reason": str, "created": str},
+            pk="name",
+            if_not_exists=True,
+        )
         db["audit"].create(
             {
                 "id": int,

@@ -108,17 +108,6 @@ def test_brute_force_bans_one_address_only(data, ftp_server):
     assert sum(r["status"] == "failed" and r["ip"] == "127.0.0.2" for r in failed) == 10
 
 
-def test_unknown_users_score_more(data, ftp_server):
-    for _ in range(2):  # 4 x 3 points >= 10
-        ftp = ftplib.FTP()
-        ftp.connect("127.0.0.1", ftp_server.ftp_port, timeout=10, source_address=("127.0.0.3", 0))
-        for _ in range(2):
-            with pytest.raises(ftplib.error_perm, match=r"^530"):
-                ftp.login("nobody-here", "guess")
-        ftp.close()
-    assert [b["ip"] for b in json.loads(run_cli(data, "bans", "--json").output)] == ["127.0.0.3"]
-
-
 @pytest.mark.parametrize("user", ["anonymous", "disabled-user"])
 def test_anonymous_and_disabled_users_are_refused(ftp_server, user):
     ftp = ftplib.FTP()

@@ -9,17 +9,22 @@ from __future__ import annotations
 import json
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from catalog.clean import RANGES
 from catalog.errors import CatalogError
+from catalog.feed import journal_line
 from catalog.feed_reader import apply_journal, read_index
+from catalog.items import build_item
 from catalog.schema import open_catalog
 from catalog.sidecars import parse_json_sidecar, parse_xml_sidecar
-from pool_server.audit import parse_since
+from catalog.store import put_item_row
+from catalog.units import parse_seconds, parse_when
 from pool_server.errors import PoolError
 from pool_server.quota import parse_size
 
@@ -67,9 +72,36 @@ def mutated(draw, originals: list[bytes]) -> bytes:
     return bytes(data)
 
 
-XML_INPUTS = st.one_of(mutated(SAMPLE_BYTES), st.binary(max_size=2000))
+HOSTILE_NUMBERS = st.one_of(
+    st.sampled_from(["inf", "-inf", "nan", "NaN", "Infinity", "1e999", "-1e999", "0", "-1"]),
+    st.integers().map(str),
+    st.integers(min_value=2**63 - 2, max_value=2**200).map(str),
+    st.floats().map(repr),
+    st.just("9" * 400),
+)
+NEWSML = (Path(__file__).parent / "catalog" / "fixtures" / "newsml_video.xml").read_text("utf-8")
+
+
+@st.composite
+def hostile_newsml(draw) -> bytes:
+    """The NewsML sample with its numeric attributes replaced (issue 10: width="inf")."""
+    text = NEWSML
+    for attr, value in (("width", "1920"), ("height", "1080"), ("duration", "95")):
+        text = text.replace(f'{attr}="{value}"', f'{attr}="{draw(HOSTILE_NUMBERS)}"')
+    text = text.replace('videoframerate="25"', f'videoframerate="{draw(HOSTILE_NUMBERS)}"')
+    return text.encode()
+
+
+XML_INPUTS = st.one_of(mutated(SAMPLE_BYTES), st.binary(max_size=2000), hostile_newsml())
+TEXTS = st.text(max_size=40) | st.text(st.characters(categories=["Cs", "Cc", "Cf"]), max_size=5)
+"""Text, including lone surrogates (JSON's "\\ud800"), controls and bidi overrides."""
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 2, max_value=2**300)
+    | st.floats()
+    | TEXTS,
     lambda inner: (
         st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=15), inner, max_size=6)
     ),
@@ -77,6 +109,11 @@ JSON_VALUES = st.recursive(
 )
 JSON_INPUTS = st.one_of(
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+    st.dictionaries(
+        st.sampled_from(["title", "width", "height", "frame_rate", "duration", "location"]),
+        JSON_VALUES,
+        max_size=6,
+    ).map(lambda d: json.dumps(d).encode()),
     st.dictionaries(
         st.sampled_from(
             [
@@ -101,25 +138,66 @@ JSON_INPUTS = st.one_of(
 )
 
 
-def bounded(fn, *args) -> None:
+def bounded(fn, *args) -> Any:
     """Run `fn`; only CatalogError may escape, and memory stays under the limit."""
     tracemalloc.start()
     try:
-        fn(*args)
+        return fn(*args)
     except CatalogError:
-        pass
+        return None
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert peak < MEMORY_LIMIT, f"{fn.__name__} peaked at {peak} bytes"
+        assert peak < MEMORY_LIMIT, f"{fn.__name__} peaked at {peak} bytes"
+
+
+def _refuse_constant(name: str) -> None:
+    raise AssertionError(f"{name} in strict JSON")
+
+
+def storable(fields: dict[str, Any]) -> None:
+    """What a sidecar parser returns can be stored and published as it is: finite
+    numbers within range, valid Unicode text — and so an item built from it goes into
+    SQLite and into a strict-JSON journal line."""
+    text = json.dumps(fields, ensure_ascii=False, allow_nan=False)
+    text.encode("utf-8")  # a lone surrogate raises here
+    for name, (low, high) in RANGES.items():
+        if fields.get(name) is not None:
+            assert low <= fields[name] <= high, (name, fields[name])
+    row = build_item(
+        "/TRT/news/x",
+        [
+            {
+                "path": "/TRT/news/x.json",
+                "role": "sidecar",
+                "size": 1,
+                "sha256": None,
+                "indexed": "t",
+                "info": {"fields": fields, "role": "sidecar"},
+            }
+        ],
+    )
+    assert row is not None
+    row["rid"] = 1
+    db = open_catalog(":memory:", wal=False)
+    try:
+        put_item_row(db, row)
+    finally:
+        db.conn.close()
+    record = json.dumps(row, ensure_ascii=False, allow_nan=False)
+    json.loads(journal_line(1, "t", "upsert", row["id"], record), parse_constant=_refuse_constant)
 
 
 def _xml(data: bytes) -> None:
-    bounded(parse_xml_sidecar, data)
+    fields = bounded(parse_xml_sidecar, data)
+    if fields is not None:
+        storable(fields)
 
 
 def _json(data: bytes) -> None:
-    bounded(parse_json_sidecar, data)
+    fields = bounded(parse_json_sidecar, data)
+    if fields is not None:
+        storable(fields)
 
 
 def test_samples_parse() -> None:
@@ -232,8 +310,12 @@ def test_feed_index_long(data: bytes) -> None:
 @settings(max_examples=QUICK, deadline=None)
 @given(st.text(max_size=30))
 def test_sizes_and_times(text: str) -> None:
-    for parse in (parse_size, parse_since):
+    try:
+        parse_size(text)
+    except PoolError:
+        pass
+    for parse in (parse_when, parse_seconds):
         try:
             parse(text)
-        except PoolError:
+        except CatalogError:
             pass

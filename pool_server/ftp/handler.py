@@ -25,6 +25,7 @@ from .. import control
 from ..audit import Actor
 from ..errors import AuthenticationFailed, Banned, PoolError
 from ..fs import PoolFS, Session, Upload
+from ..listening import client_ip
 from .filesystem import PoolAbstractedFS
 from .replies import reply_for
 from .workers import DataThread, FileReadError, FileWriteError, Workers
@@ -54,13 +55,14 @@ class PoolAuthorizer(DummyAuthorizer):
         audit, accounts = self.pool_fs.audit, self.pool_fs.accounts
         actor = Actor(username, None, ip, protocol)
         try:
-            self.defender.check(ip)
-            user = accounts.authenticate(username, password)
+            attempt = self.defender.attempt(ip, username)  # scored before the check
         except Banned as err:
-            audit.record(actor, "login", status="banned")
+            audit.record(actor, "login", status="banned", detail=str(err))
             raise FtpAuthFailed(str(err))
+        try:
+            user = accounts.authenticate(username, password)
         except AuthenticationFailed as err:
-            banned = self.defender.failure(ip, err.known_user)
+            banned = self.defender.failure(attempt)
             audit.record(
                 actor,
                 "login",
@@ -68,7 +70,10 @@ class PoolAuthorizer(DummyAuthorizer):
                 detail=str(err) + ("; address banned" if banned else ""),
             )
             raise FtpAuthFailed("Login incorrect.")
-        self.defender.success(ip)
+        except BaseException:
+            self.defender.success(attempt)  # not a guess: the check itself failed
+            raise
+        self.defender.success(attempt)
         handler.session = Session(user, ip, protocol)
         audit.record(handler.session.actor, "login")
 
@@ -103,6 +108,31 @@ def peer_closed(sock: Any) -> bool:
         return False
     except OSError:
         return True
+
+
+class PoolPassiveDTP(TLS_FTPHandler.passive_dtp):  # type: ignore[name-defined,misc]
+    """The passive data listener. A connection from an address other than the control
+    connection's is dropped without a word on the control connection (pyftpdlib answers
+    it with an unsolicited 425, which fails the victim's transfer and shifts every later
+    reply by one); the listener keeps waiting for the right client until `timeout` (the
+    data timeout)."""
+
+    foreign = 0  # foreign connections dropped so far
+
+    def handle_accepted(self, sock: socket.socket, addr: Any) -> None:
+        ip = client_ip(addr[0])
+        if self.cmd_channel.connected and ip != self.cmd_channel.remote_ip:
+            try:
+                sock.close()
+            except OSError:
+                pass
+            self.foreign += 1
+            self.cmd_channel.log(
+                f"dropped a data connection from foreign address {ip}:{addr[1]}",
+                logfun=logger.warning if self.foreign == 1 else logger.debug,  # no flood
+            )
+            return
+        super().handle_accepted(sock, (ip, *addr[1:]))
 
 
 class PoolDTPHandler(TLS_DTPHandler):
@@ -301,8 +331,16 @@ class PoolFTPHandler(TLS_FTPHandler):
 
     session: Session | None = None
     workers: Workers | None = None  # set by server.py
+    prelogin_timeout = 30.0
     _checking_password = False
     _held_lines: list[bytes] | None = None
+    _prelogin_timer: Any = None
+
+    def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
+        super().__init__(conn, server, ioloop)
+        self.remote_ip = client_ip(self.remote_ip)  # '::ffff:1.2.3.4' -> '1.2.3.4'
+
+    # --- before login: a short deadline and few slots
 
     def handle(self) -> None:
         try:
@@ -311,7 +349,42 @@ class PoolFTPHandler(TLS_FTPHandler):
             self.respond(f"421 {err}.")
             self.close_when_done()
             return
+        admission = self.server.admit_prelogin(self)
+        if not admission.accept:
+            self.respond(f"421 {admission.reason.capitalize()}; try again later.")
+            self.close_when_done()
+            return
+        # A deadline from the moment of connection: commands (NOOP) do not extend it.
+        self._prelogin_timer = self.ioloop.call_later(
+            self.prelogin_timeout, self._prelogin_expired, _errback=self.handle_error
+        )
         super().handle()
+
+    def _prelogin_expired(self) -> None:
+        self._prelogin_timer = None
+        if not self.authenticated:
+            self.drop_prelogin("421 Login timeout; closing control connection.")
+
+    def drop_prelogin(self, reply: str) -> None:
+        """End this connection that has not logged in (timeout, or its slot given away)."""
+        self._end_prelogin()
+        if not self._closed:
+            self.respond(reply, logfun=logger.info)
+            self.close_when_done()
+
+    def _end_prelogin(self) -> None:
+        self.server.prelogin.pop(self, None)
+        if self._prelogin_timer is not None:
+            self._prelogin_timer.cancel()
+            self._prelogin_timer = None
+
+    def handle_auth_success(self, home: str, password: str, msg_login: str) -> None:
+        self._end_prelogin()
+        super().handle_auth_success(home, password, msg_login)
+
+    def close(self) -> None:
+        self._end_prelogin()
+        super().close()
 
     max_command_line = 4096
 

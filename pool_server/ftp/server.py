@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 from typing import Any
 
@@ -9,7 +11,8 @@ from pyftpdlib.servers import FTPServer
 
 from ..app import Pool
 from ..errors import ConfigError
-from .handler import PoolAuthorizer, PoolDTPHandler, PoolFTPHandler
+from ..listening import RESOURCE_ERRNOS, AcceptBackoff, Admission, admit_prelogin, client_ip
+from .handler import PoolAuthorizer, PoolDTPHandler, PoolFTPHandler, PoolPassiveDTP
 from .workers import Workers
 
 # With `data_threads` off (the event loop moves the data): bytes taken from the socket
@@ -20,6 +23,9 @@ from .workers import Workers
 # with 256 KiB. (The data threads' own sizes are in workers.py.)
 RECV_CHUNK = 1024 * 1024
 SENDFILE_CHUNK = 4 * 1024 * 1024
+
+
+log = logging.getLogger("ortak.ftp")
 
 
 class PoolFTPServer(FTPServer):
@@ -36,6 +42,71 @@ class PoolFTPServer(FTPServer):
     """
 
     workers: Workers | None = None
+    prelogin_max = 0
+    prelogin_max_per_ip = 0
+    backoff: AcceptBackoff | None = None
+    _paused: Any = None  # the scheduled resume, while accepting is paused
+
+    def __init__(self, address: tuple[str, int], handler: type[PoolFTPHandler]) -> None:
+        super().__init__(address, handler)
+        # Control connections not logged in yet, oldest first, with their address.
+        self.prelogin: dict[PoolFTPHandler, str] = {}
+
+    # --- accepting: never given up for lack of descriptors
+
+    def handle_accept(self) -> None:
+        """pyftpdlib's accept, except that running out of descriptors (EMFILE) pauses
+        accepting for a while (`AcceptBackoff`) instead of closing the listener for good;
+        clients wait in the kernel's backlog meanwhile. Dual-stack IPv4 clients are
+        known by their IPv4 address."""
+        try:
+            pair = self.accept()
+        except OSError as err:
+            if err.errno in (errno.ECONNABORTED, errno.EAGAIN):
+                return
+            if self.backoff is None:
+                raise
+            if err.errno not in RESOURCE_ERRNOS:
+                log.error("accepting an FTP connection failed: %s", err)
+            self._pause(self.backoff.exhausted(err))
+            return
+        if pair is None:
+            return
+        if self.backoff is not None:
+            self.backoff.accepted()
+        sock, addr = pair
+        self.handle_accepted(sock, (client_ip(addr[0]), *addr[1:]))
+
+    def _pause(self, delay: float) -> None:
+        if self._paused is not None or self.socket is None:
+            return
+        self.ioloop.modify(self._fileno, 0)  # stop polling: a level-triggered busy loop
+        self._paused = self.ioloop.call_later(delay, self._resume, _errback=self.handle_error)
+
+    def _resume(self) -> None:
+        self._paused = None
+        if self.socket is not None and self._fileno in self.ioloop.socket_map:
+            self.ioloop.modify(self._fileno, self.ioloop.READ)
+
+    def handle_error(self) -> None:
+        """Log, never close the listener: one failed accept is no reason to stop."""
+        log.exception("accepting an FTP connection failed")
+
+    # --- connections that have not logged in
+
+    def admit_prelogin(self, handler: PoolFTPHandler) -> Admission:
+        """A new control connection asks for a pre-login slot (see `admit_prelogin`);
+        the oldest connection of an address holding too many may be dropped for it."""
+        waiting = self.prelogin
+        decision = admit_prelogin(
+            waiting.values(), handler.remote_ip, self.prelogin_max, self.prelogin_max_per_ip
+        )
+        if decision.evict is not None:
+            victim = next(h for h, ip in waiting.items() if ip == decision.evict)
+            victim.drop_prelogin("421 Too many connections are logging in; try again.")
+        if decision.accept:
+            waiting[handler] = handler.remote_ip
+        return decision
 
     def _map_len(self) -> int:
         # Counted against max_connections: the workers' wake-up pipe is in the IOLoop's
@@ -104,7 +175,11 @@ def build_ftp_server(
             "ac_out_buffer_size": SENDFILE_CHUNK,
         },
     )
+    passive = type("OrtakPassiveDTP", (PoolPassiveDTP,), {"timeout": ftp["data_timeout"]})
+    security = cfg.section("security")
     attrs: dict[str, Any] = {
+        "passive_dtp": passive,
+        "prelogin_timeout": security["prelogin_timeout"],
         "authorizer": PoolAuthorizer(pool.fs, pool.defender),
         "pool": pool,
         "pool_fs": pool.fs,
@@ -138,4 +213,7 @@ def build_ftp_server(
     handler.workers = server.workers = workers
     server.max_cons = cfg.get("server", "max_connections")
     server.max_cons_per_ip = cfg.get("server", "max_connections_per_ip")
+    server.prelogin_max = security["prelogin_max_connections"]
+    server.prelogin_max_per_ip = security["prelogin_max_per_ip"]
+    server.backoff = AcceptBackoff(log, "FTP", cfg.get("server", "accept_backoff_ms") / 1000)
     return server

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..errors import PoolError
 from ..invitations import Invitations
 from ..metrics import registry_for
+from ..notify.service import Notifications
 from ..policy import may_administer
 from ..totp import TwoFactor
 from . import i18n
@@ -57,6 +58,7 @@ class Door:
         self.tus.create_schema()
         self.metrics = registry_for(pool.store, pool.quotas.used)
         self.auth = Authenticator(self.core, self.sessions, self.tokens)
+        self.notifications = Notifications(pool)
         self.translations = i18n.Translations()
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -200,10 +202,12 @@ class OriginGuard:
 def _areas() -> list[BaseRoute]:
     from .routes import (
         account,
+        alerts,
         api,
         browse,
         console_accounts,
         console_ops,
+        console_previews,
         files,
         items,
         metrics,
@@ -213,8 +217,8 @@ def _areas() -> list[BaseRoute]:
     )
 
     routes: list[BaseRoute] = []
-    areas = (session, account, search, items, browse, files, api, uploads)
-    for module in (*areas, console_accounts, console_ops, metrics):
+    areas = (session, account, search, items, browse, files, alerts, api, uploads)
+    for module in (*areas, console_accounts, console_ops, console_previews, metrics):
         routes.extend(module.ROUTES)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     return routes

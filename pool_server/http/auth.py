@@ -271,8 +271,8 @@ class Authenticator:
             self.core.check_banned(ip)
             try:
                 name = self.tokens.check(value.strip())
-            except AuthenticationFailed as err:
-                self.core.pool.defender.failure(ip, err.known_user)
+            except AuthenticationFailed:
+                self.core.pool.defender.refused(ip)
                 raise
             session = self.core.resume(name, ip, protocol)
             if session is None:

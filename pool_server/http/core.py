@@ -46,13 +46,14 @@ class Core:
         pool = self.pool
         actor = _actor(name, ip, protocol)
         try:
-            pool.defender.check(ip)
-            user = pool.accounts.authenticate(name, password)
+            attempt = pool.defender.attempt(ip, name)  # scored before the check
         except Banned as err:
             pool.audit.record(actor, "login", status="banned", detail=str(err))
             raise
+        try:
+            user = pool.accounts.authenticate(name, password)
         except AuthenticationFailed as err:
-            banned = pool.defender.failure(ip, err.known_user)
+            banned = pool.defender.failure(attempt)
             pool.audit.record(
                 actor,
                 "login",
@@ -60,7 +61,10 @@ class Core:
                 detail=str(err) + ("; address banned" if banned else ""),
             )
             raise
-        pool.defender.success(ip)
+        except BaseException:
+            pool.defender.success(attempt)  # not a guess: the check itself failed
+            raise
+        pool.defender.success(attempt)
         session = Session(user, ip, protocol)
         pool.audit.record(session.actor, "login")
         return session

@@ -148,12 +148,16 @@ class FileSend:
                     if not data:
                         break  # the file shrank under us: end short
                     pos += len(data)
+                    # Counted unless the client had gone before this chunk: once the
+                    # body's last chunk is sent, the server reports a disconnect anyway.
+                    live = not gone.is_set()
                     await send({"type": "http.response.body", "body": data, "more_body": pos < end})
-                    if not gone.is_set():
-                        sent += len(data)
+                    if not live:
+                        break
+                    sent += len(data)
                 if pos < end and not gone.is_set():
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                 tg.cancel_scope.cancel()
         finally:
             os.close(fd)
-        return sent, sent == end - start and not gone.is_set()
+        return sent, sent == end - start

@@ -11,15 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import paramiko
 
 from ..accounts import User
 from ..audit import Actor
+from ..defender import Attempt
 from ..errors import AuthenticationFailed, Banned
 from ..fs import Session
 from ..userkeys import UserKeys, fingerprint
+from .limits import HandleLimits
 
 if TYPE_CHECKING:
     from ..app import Pool
@@ -32,13 +35,25 @@ PROTOCOL = "sftp"
 class Connection(paramiko.ServerInterface):
     """Created per accepted socket; paramiko calls it from the transport's thread."""
 
-    def __init__(self, pool: Pool, ip: str) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        ip: str,
+        open_channels: Callable[[], int] | None = None,
+        limits: HandleLimits | None = None,
+    ) -> None:
         self.pool = pool
         self.ip = ip
+        sftp = pool.config.section("sftp")
+        self._open_channels = open_channels
+        self.max_channels = int(sftp["max_channels"])
+        self.limits = limits or HandleLimits(
+            sftp["max_open_handles"], sftp["max_open_handles_per_user"]
+        )
         self.session: Session | None = None
         self.accepted = time.monotonic()
         self._pending: tuple[User, str] | None = None
-        self._key_failure_scored = False
+        self._key_attempt: Attempt | None = None
         self._threads: list[threading.Thread] = []
         self._awaiting_reply: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
@@ -48,13 +63,15 @@ class Connection(paramiko.ServerInterface):
     def get_allowed_auths(self, username: str) -> str:
         return "publickey,password"
 
-    def _refused(self, username: str, err: AuthenticationFailed, score: bool = True) -> int:
+    def _refused(
+        self, username: str, err: AuthenticationFailed, attempt: Attempt | None = None
+    ) -> int:
         audit = self.pool.audit
         actor = Actor(username, None, self.ip, PROTOCOL)
         if isinstance(err, Banned):
             audit.record(actor, "login", status="banned", detail=str(err))
             return paramiko.AUTH_FAILED
-        banned = self.pool.defender.failure(self.ip, err.known_user) if score else False
+        banned = self.pool.defender.failure(attempt) if attempt is not None else False
         audit.record(
             actor,
             "login",
@@ -64,11 +81,20 @@ class Connection(paramiko.ServerInterface):
         return paramiko.AUTH_FAILED
 
     def check_auth_password(self, username: str, password: str) -> int:
+        defender = self.pool.defender
         try:
-            self.pool.defender.check(self.ip)
+            attempt = defender.attempt(self.ip, username)  # scored before the check
+        except Banned as err:
+            return self._refused(username, err)
+        try:
             user = self.pool.accounts.authenticate(username, password)
         except AuthenticationFailed as err:
-            return self._refused(username, err)
+            return self._refused(username, err, attempt)
+        except BaseException:
+            defender.success(attempt)  # not a guess: the check itself failed
+            raise
+        defender.success(attempt)
+        self._forgive_keys()
         self._pending = (user, "password")
         return paramiko.AUTH_SUCCESSFUL
 
@@ -89,12 +115,24 @@ class Connection(paramiko.ServerInterface):
                 why = AuthenticationFailed("account disabled")
             else:
                 why = AuthenticationFailed(f"public key {fingerprint(blob)} not registered")
-            # Clients offer each key they hold in turn: one scored failure per connection.
-            score = not self._key_failure_scored
-            self._key_failure_scored = True
-            return self._refused(username, why, score=score)
+            # Clients offer each key they hold in turn: one scored failure per connection,
+            # taken back if this connection then logs in (its own success, nobody else's).
+            attempt = None
+            if self._key_attempt is None:
+                try:
+                    attempt = self._key_attempt = self.pool.defender.attempt(
+                        self.ip, username, check_name=False
+                    )
+                except Banned as err:
+                    return self._refused(username, err)
+            return self._refused(username, why, attempt)
+        self._forgive_keys()
         self._pending = (user, f"publickey {fingerprint(blob)}")
         return paramiko.AUTH_SUCCESSFUL
+
+    def _forgive_keys(self) -> None:
+        if self._key_attempt is not None:
+            self.pool.defender.success(self._key_attempt)
 
     def logged_in(self) -> None:
         """paramiko has sent USERAUTH_SUCCESS (signature verified, for keys)."""
@@ -102,7 +140,6 @@ class Connection(paramiko.ServerInterface):
             return
         user, how = self._pending
         self.session = Session(user, self.ip, PROTOCOL)
-        self.pool.defender.success(self.ip)
         if how != "password":  # `authenticate` has noted password logins already
             self.pool.accounts.record_login(user.name)
         self.pool.audit.record(self.session.actor, "login", detail=how)
@@ -110,9 +147,12 @@ class Connection(paramiko.ServerInterface):
     # --- channels
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        if kind != "session":
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        if self._open_channels is not None and self._open_channels() >= self.max_channels:
+            log.info("refused a channel of %s: %d open already", self.ip, self.max_channels)
+            return paramiko.OPEN_FAILED_RESOURCE_SHORTAGE
+        return paramiko.OPEN_SUCCEEDED
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
         if name != "sftp" or self.session is None:

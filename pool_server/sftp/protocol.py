@@ -37,7 +37,6 @@ ATTR_EXTENDED = 0x80000000
 MAX_PACKET = 256 * 1024
 """Largest request accepted and advertised (limits@openssh.com), as OpenSSH's server."""
 MAX_READ = MAX_WRITE = MAX_PACKET - 1024
-MAX_OPEN_HANDLES = 64
 """Per session; with `handles.WRITE_BUFFER` this bounds a session's buffered writes."""
 
 _U32 = struct.Struct(">I")

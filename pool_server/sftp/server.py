@@ -18,7 +18,16 @@ import paramiko
 
 from ..app import Pool
 from ..errors import AuthenticationFailed, ConfigError
+from ..listening import (
+    RESOURCE_ERRNOS,
+    AcceptBackoff,
+    admit_prelogin,
+    client_ip,
+    listening_socket,
+    quiet_flood,
+)
 from .auth import Connection
+from .limits import HandleLimits
 
 log = logging.getLogger("ortak.sftp")
 
@@ -28,8 +37,6 @@ fast as 64 MiB in the benchmark) while bounding what one client can park in memo
 MAX_PACKET = 256 * 1024
 """Largest SSH packet we accept: fewer, bigger packets cost less per byte in Python."""
 SOCKET_BUFFER = 4 * 1024 * 1024
-LOGIN_GRACE = 60.0
-"""Seconds a connection may take to log in (sshd's LoginGraceTime is 120)."""
 
 _CHANNEL_SUCCESS = paramiko.common.MSG_CHANNEL_SUCCESS
 
@@ -95,6 +102,10 @@ class PoolTransport(paramiko.Transport):
         if isinstance(self.server_object, Connection):
             self.server_object.request_answered(chanid)
 
+    def open_channels(self) -> int:
+        """Channels open on this connection now (paramiko keeps no public count)."""
+        return len(self._channels)
+
     def run(self) -> None:
         try:
             super().run()
@@ -108,9 +119,22 @@ class SFTPService:
     def __init__(self, pool: Pool, host: str, port: int) -> None:
         self.pool = pool
         self.host_keys = load_host_keys(pool)
-        self.max_connections = int(pool.config.get("server", "max_connections"))
-        self.max_per_ip = int(pool.config.get("server", "max_connections_per_ip"))
-        self._listener = socket.create_server((host, port), backlog=128)
+        cfg = pool.config
+        self.max_connections = int(cfg.get("server", "max_connections"))
+        self.max_per_ip = int(cfg.get("server", "max_connections_per_ip"))
+        security = cfg.section("security")
+        self.login_grace = float(security["prelogin_timeout"])
+        self.prelogin_max = int(security["prelogin_max_connections"])
+        self.prelogin_max_per_ip = int(security["prelogin_max_per_ip"])
+        sftp = cfg.section("sftp")
+        self.handle_limits = HandleLimits(
+            int(sftp["max_open_handles"]), int(sftp["max_open_handles_per_user"])
+        )
+        self.backoff = AcceptBackoff(log, "SFTP", cfg.get("server", "accept_backoff_ms") / 1000)
+        self._listener = listening_socket(host, port)
+        # paramiko logs every connection that ends before or during the handshake as an
+        # ERROR with a traceback, a line per record: anyone could fill the log that way.
+        quiet_flood(logging.getLogger("paramiko.transport"))
         self._listener.settimeout(0.2)
         self.port: int = self._listener.getsockname()[1]
         self._stopping = threading.Event()
@@ -150,20 +174,32 @@ class SFTPService:
             except TimeoutError:
                 self._prune()
                 continue
-            except OSError:
+            except OSError as err:
                 if self._stopping.is_set():
                     break
-                log.exception("accepting an SFTP connection failed")
+                if err.errno not in RESOURCE_ERRNOS:
+                    log.error("accepting an SFTP connection failed: %s", err)
+                # Out of descriptors (EMFILE): keep the listener, wait for some to free.
+                self._stopping.wait(self.backoff.exhausted(err))
+                self._prune()
                 continue
+            self.backoff.accepted()
+            ip = client_ip(addr[0])
             try:
-                self._admit(sock, addr[0])
+                self._admit(sock, ip)
+            except OSError as err:
+                sock.close()
+                if err.errno not in RESOURCE_ERRNOS:
+                    log.exception("setting up the SFTP connection from %s failed", ip)
+                else:
+                    self._stopping.wait(self.backoff.exhausted(err))
             except Exception:
-                log.exception("setting up the SFTP connection from %s failed", addr[0])
+                log.exception("setting up the SFTP connection from %s failed", ip)
                 sock.close()
 
     def _prune(self) -> None:
         """Forget ended connections; end those that have not logged in in time."""
-        late = time.monotonic() - LOGIN_GRACE
+        late = time.monotonic() - self.login_grace
         with self._lock:
             self._live = [(t, c) for t, c in self._live if t.is_alive()]
             slow = [t for t, c in self._live if c.accepted < late and c.session is None]
@@ -181,8 +217,23 @@ class SFTPService:
         with self._lock:
             total = len(self._live)
             from_ip = sum(1 for _t, c in self._live if c.ip == ip)
+            waiting = [(t, c) for t, c in self._live if c.session is None]
         if total >= self.max_connections or from_ip >= self.max_per_ip:
             log.warning("refused SFTP connection from %s: too many connections", ip)
+            sock.close()
+            return
+        admission = admit_prelogin(
+            (c.ip for _t, c in waiting), ip, self.prelogin_max, self.prelogin_max_per_ip
+        )
+        if admission.evict is not None:  # the oldest of the address holding the most
+            victim = next((t, c) for t, c in waiting if c.ip == admission.evict)
+            log.info("dropped a pre-login SFTP connection of %s for a newcomer", admission.evict)
+            with self._lock:  # forgotten now: its thread notices the close only shortly
+                if victim in self._live:
+                    self._live.remove(victim)
+            victim[0].close()
+        if not admission.accept:
+            log.info("refused SFTP connection from %s: %s", ip, admission.reason)
             sock.close()
             return
         sock.settimeout(None)
@@ -198,7 +249,7 @@ class SFTPService:
         options.digests = MACS
         for key in self.host_keys:
             transport.add_server_key(key)
-        conn = Connection(self.pool, ip)
+        conn = Connection(self.pool, ip, transport.open_channels, self.handle_limits)
         with self._lock:
             if self._stopping.is_set():
                 sock.close()

@@ -136,6 +136,8 @@ class SFTPSession:
                 handle.drop()
             except Exception:
                 log.exception("dropping a handle of %s failed", self.conn.ip)
+        if self.handles and self.conn.session is not None:
+            self.conn.limits.release(self.conn.session.user.name, len(self.handles))
         self.handles.clear()
 
     def _recv(self, channel: paramiko.Channel) -> bytes:
@@ -216,9 +218,11 @@ class SFTPSession:
         return handle
 
     def _new_handle(self, rid: int, handle: Handle) -> bytes:
-        if len(self.handles) >= p.MAX_OPEN_HANDLES:
+        try:
+            self.conn.limits.acquire(self.session.user.name, len(self.handles))
+        except PoolError:
             handle.drop()
-            raise PoolError(f"too many open files (at most {p.MAX_OPEN_HANDLES})")
+            raise
         self._next_handle += 1
         name = str(self._next_handle).encode()
         self.handles[name] = handle
@@ -269,6 +273,7 @@ class SFTPSession:
         handle = self.handles.pop(name, None)
         if handle is None:
             raise p.BadMessage("invalid handle")
+        self.conn.limits.release(self.session.user.name)
         handle.close()
         return self._ok(rid)
 
@@ -416,7 +421,7 @@ class SFTPSession:
                 p.u64(p.MAX_PACKET),
                 p.u64(p.MAX_READ),
                 p.u64(p.MAX_WRITE),
-                p.u64(p.MAX_OPEN_HANDLES),
+                p.u64(self.conn.limits.per_session),
             )
         if name == "expand-path@openssh.com":
             path = r.text()

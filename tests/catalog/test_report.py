@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from catalog.errors import QueryError
 from catalog.indexer import Indexer
-from catalog.report import as_csv, parse_since, usage_report
+from catalog.report import as_csv, usage_report
 from catalog.schema import open_catalog
 
 from .conftest import put
@@ -68,12 +66,3 @@ def test_usage_report(pool: Path, db_path: Path, settings, media):
     assert as_csv(list(report.values())).splitlines()[0] == (
         "member,name,items,hours,taken_by_others,took_from_others"
     )
-
-
-def test_parse_since():
-    now = datetime(2026, 11, 22, tzinfo=UTC)
-    assert parse_since("30d", now) == datetime(2026, 10, 23, tzinfo=UTC)
-    assert parse_since("12h", now) == datetime(2026, 11, 21, 12, tzinfo=UTC)
-    assert parse_since("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
-    with pytest.raises(QueryError, match="30d"):
-        parse_since("last week")

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from catalog import browse
 
-from ...errors import InvalidPath
+from ...errors import InvalidPath, NotFound
 from ..app import door_of, principal, render
 from ..previews import preview_of
 
@@ -36,9 +36,12 @@ def listing(request: Request) -> dict:
         items = browse.series_items(db, member, category, real_series)
         for item in items:
             item["preview"] = preview_of(door.pool.data.pool_root, item)
-        level["items"] = items
+        level["listing"] = items
     else:
         level["entries"] = [{"name": n, "count": c} for n, c in browse.counts(db, member, category)]
+    if member is not None and not (level.get("listing") or level.get("entries")):
+        where = "/".join(p for p in (member, category, series) if p is not None)
+        raise NotFound(f"nothing catalogued under {where}")
     return level
 
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from catalog.layout import FEED_DIR
 
+from ...errors import InvalidPath
 from ..app import door_of, principal
 from ..download import FileSend
 
@@ -42,12 +43,19 @@ def _serve(request: Request, path: str) -> Any:
     return FileSend(dl.real, dl.size, etag, media, filename=dl.target.name, on_done=done)
 
 
+def _plain(path: str) -> str:
+    """Paths here are spelled out in full: no '.' or '..' steps at all."""
+    if any(part in (".", "..") for part in path.split("/")):
+        raise InvalidPath(f"{path!r}: give the path without '.' or '..' steps")
+    return path
+
+
 def feed(request: Request) -> Any:
-    return _serve(request, f"/{FEED_DIR}/{request.path_params['path']}")
+    return _serve(request, f"/{FEED_DIR}/{_plain(request.path_params['path'])}")
 
 
 def files(request: Request) -> Any:
-    return _serve(request, "/" + request.path_params["path"])
+    return _serve(request, "/" + _plain(request.path_params["path"]))
 
 
 ROUTES = [

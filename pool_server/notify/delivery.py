@@ -1,0 +1,100 @@
+"""Sending one claimed delivery: e-mail through the relay, webhooks signed and guarded.
+
+`Deliverer.deliver()` sends a delivery its caller has leased and records the outcome:
+delivered, failed for now (retried after a backoff until `[delivery] retry_hours`), or
+failed for good (a refused target, SMTP 5xx, HTTP 4xx).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import mail, webhook
+from .errors import DeliveryError, TargetRefused
+from .outbox import Delivery, Retry, defer, fail, succeed, write
+
+log = logging.getLogger("ortak.delivery")
+
+POSTER_POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    allow_private: tuple[webhook.Network, ...]
+    timeout: float
+
+
+class Deliverer:
+    def __init__(
+        self,
+        pool_root: Path,
+        mail_settings: mail.MailSettings,
+        webhook_settings: WebhookSettings,
+        retry: Retry,
+    ) -> None:
+        self.pool_root = pool_root
+        self.mail = mail_settings
+        self.webhooks = webhook_settings
+        self.retry = retry
+
+    def deliver(self, conn: sqlite3.Connection, d: Delivery, owner: str) -> str:
+        """Send `d` (leased to `owner`) and record it; returns the row's new state."""
+        try:
+            if d.channel == "email":
+                wait = self._poster_wait(d)
+                if wait is not None:
+                    with write(conn):
+                        defer(conn, d.id, owner, wait)
+                    return "pending"
+                msg = mail.build_message(
+                    d.payload, d.msg_id, self.mail.from_address, self.pool_root
+                )
+                mail.send(self.mail, msg)
+            else:
+                secret, allow_private = self._secret(conn, d)
+                target = webhook.resolve(
+                    d.target, self.webhooks.allow_private, allow_private=allow_private
+                )
+                body = json.dumps(d.payload, ensure_ascii=False, separators=(",", ":"))
+                webhook.post(target, body, d.msg_id, secret, self.webhooks.timeout)
+        except DeliveryError as exc:
+            with write(conn):
+                state = fail(conn, d.id, owner, str(exc), self.retry, permanent=exc.permanent)
+            log.warning("%s %s to %s: %s (%s)", d.event, d.channel, d.target, exc, state)
+            return state
+        with write(conn):
+            succeed(conn, d.id, owner)
+        log.info("%s %s delivered to %s (%s)", d.event, d.channel, d.target, d.msg_id)
+        return "delivered"
+
+    def _secret(self, conn: sqlite3.Connection, d: Delivery) -> tuple[str, bool]:
+        if d.endpoint_id is not None:
+            row = conn.execute(
+                "SELECT secret, allow_private FROM endpoints WHERE id = ?", [d.endpoint_id]
+            ).fetchone()
+            if row is None:
+                raise TargetRefused(f"webhook endpoint {d.endpoint_id} was removed")
+            return str(row[0]), bool(row[1])
+        row = conn.execute(
+            "SELECT webhook_secret FROM alerts WHERE id = ?", [d.alert_id]
+        ).fetchone()
+        if row is None or not row[0]:
+            raise TargetRefused(f"alert {d.alert_id} was removed")
+        return str(row[0]), False
+
+    def _poster_wait(self, d: Delivery) -> float | None:
+        """When to look again if an item with video has no poster yet and the wait for
+        it (`[mail] poster_wait_seconds`) is not over; None to send now."""
+        deadline = d.created + self.mail.poster_wait_seconds
+        now = time.time()
+        if now >= deadline:
+            return None
+        for item in d.payload.get("items", []):
+            if item.get("has_video") and not mail.poster_path(self.pool_root, item["id"]).is_file():
+                return min(deadline, now + POSTER_POLL_SECONDS)
+        return None

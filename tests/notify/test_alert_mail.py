@@ -1,0 +1,115 @@
+"""Alert e-mail end to end: a real `pool-server serve` (FTP + indexer), uploads over
+ftplib, a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from catalog.items import item_id
+
+from ..helpers import ftp_login, wait_for
+from .helpers import fast_delivery, free_port, notifications, outbox_rows, smtp_server
+
+
+@pytest.fixture
+def mail_data(data: Path) -> tuple[Path, int]:
+    port = free_port()
+    fast_delivery(
+        data,
+        mail__host='"127.0.0.1"',
+        mail__port=str(port),
+        mail__security='"none"',
+        mail__poster_wait_seconds="0.0",
+        alerts__public_url='"https://pool.example.org"',
+    )
+    (data / "pool" / "TRT" / "news").mkdir(parents=True, exist_ok=True)
+    with notifications(data) as service:
+        reader = service.pool.accounts.get_user("news")
+        service.add_alert(reader, "nevruz", "nevruz", {"member": "TRT"}, email="desk@example.org")
+    return data, port
+
+
+def upload_story(port: int, stem: str, title: str, clip: Path) -> None:
+    sidecar = json.dumps({"title": title, "description": f"{title}: the dope sheet."})
+    with ftp_login(port, "trt-up") as ftp:
+        ftp.storbinary(f"STOR /TRT/news/{stem}.json", io.BytesIO(sidecar.encode()))
+        ftp.storbinary(f"STOR /TRT/news/{stem}.mp4", io.BytesIO(clip.read_bytes()))
+
+
+def make_poster(data: Path, stem: str) -> bytes:
+    """The poster the preview worker publishes for the item (a real JPEG by ffmpeg)."""
+    folder = data / "pool" / ".catalog" / "previews" / item_id(f"/TRT/news/{stem}")
+    folder.mkdir(parents=True, exist_ok=True)
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg
+    args = ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x90", "-frames:v", "1"]
+    subprocess.run(
+        [ffmpeg, *args, str(folder / "poster.jpg")],
+        check=True,
+        timeout=60,
+    )
+    return (folder / "poster.jpg").read_bytes()
+
+
+def caught_up(data: Path) -> bool:
+    """The producer has read every journal record and nothing waits to be delivered."""
+    conn = sqlite3.connect(data / "pool.db", timeout=30)
+    try:
+        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0]
+        done = conn.execute("SELECT value FROM notify_meta WHERE key = 'journal_seq'").fetchone()
+        pending = conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()
+        return int(done[0]) >= seq > 0 and pending[0] == 0
+    finally:
+        conn.close()
+
+
+def test_alert_mail_with_poster_inline(mail_data, server_factory, clip: Path):
+    data, smtp_port = mail_data
+    poster = make_poster(data, "nevruz")
+    with smtp_server(smtp_port) as box:
+        srv = server_factory(sftp=False, indexer=True)
+        upload_story(srv.ftp_port, "nevruz", "Nevruz kutlaması", clip)
+        wait_for(lambda: box.messages, 20, "the alert e-mail")
+        [msg] = box.messages
+        assert msg["To"] == "desk@example.org"
+        assert "Nevruz kutlaması" in msg["Subject"]
+        text = msg.get_body(("plain",)).get_content()
+        assert "the dope sheet" in text and "0:00:01" in text
+        ident = item_id("/TRT/news/nevruz")
+        assert f"https://pool.example.org/items/{ident}" in text
+        html = msg.get_body(("html",))
+        [image] = [p for p in msg.walk() if p.get_content_type() == "image/jpeg"]
+        assert image.get_content() == poster
+        cid = image["Content-ID"].strip("<>")
+        assert f"cid:{cid}" in html.get_content()
+
+        # a non-matching upload sends nothing
+        upload_story(srv.ftp_port, "weather", "Hava durumu", clip)
+        wait_for(lambda: caught_up(data) and len(outbox_rows(data)) == 1, 20, "catching up")
+        assert len(box.messages) == 1
+        [row] = outbox_rows(data)
+        assert row["state"] == "delivered" and row["msg_id"] in msg["Message-ID"]
+
+
+def test_relay_down_then_back_delivers_exactly_once(mail_data, server_factory, clip: Path):
+    data, smtp_port = mail_data
+    srv = server_factory(sftp=False, indexer=True)
+    upload_story(srv.ftp_port, "nevruz", "Nevruz bayramı", clip)
+    wait_for(lambda: [r for r in outbox_rows(data) if r["attempts"] >= 2], 20, "two failed tries")
+    [row] = outbox_rows(data)
+    assert row["state"] == "pending" and "refused" in row["last_error"].lower()
+    with smtp_server(smtp_port) as box:
+        wait_for(lambda: outbox_rows(data)[0]["state"] == "delivered", 20, "delivery")
+        assert len(box.messages) == 1
+        assert row["msg_id"] in box.messages[0]["Message-ID"]
+    assert outbox_rows(data)[0]["attempts"] >= 3
+    with notifications(data) as service:
+        [alert] = service.list_alerts(service.pool.accounts.get_user("news"))
+    assert alert["delivered"] == 1 and alert["failed"] == 0 and alert["last_delivery"]
