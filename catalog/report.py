@@ -109,7 +109,7 @@ def usage_by_period(
 ) -> list[dict[str, object]]:
     """Items contributed and takes made per month since `since` (all members, or one):
     the reciprocity figures over time, oldest month first."""
-    since_iso = since.astimezone(UTC).isoformat() if isinstance(since, datetime) else since
+    since_iso = iso_utc(since) if isinstance(since, datetime) else since
     months: dict[str, dict[str, object]] = {}
 
     def month(key: str) -> dict[str, object]:

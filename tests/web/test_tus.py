@@ -57,16 +57,24 @@ def _client(srv: ServerProcess, auth: dict[str, str]) -> httpx.Client:
 
 
 def _create(c: httpx.Client, length: int, path: str) -> str:
-    r = c.post("/api/v1/uploads/", headers={"Upload-Length": str(length),
-                                            "Upload-Metadata": _meta(path=path)})
+    r = c.post(
+        "/api/v1/uploads/",
+        headers={"Upload-Length": str(length), "Upload-Metadata": _meta(path=path)},
+    )
     assert r.status_code == 201, r.text
     return r.headers["location"]
 
 
 def _patch(c: httpx.Client, url: str, offset: int, body: bytes, **headers: str):
-    return c.patch(url, content=body, headers={
-        "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream",
-        **headers})
+    return c.patch(
+        url,
+        content=body,
+        headers={
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+            **headers,
+        },
+    )
 
 
 def test_options_and_protocol_version(tus_server, tus_data):
@@ -75,10 +83,20 @@ def test_options_and_protocol_version(tus_server, tus_data):
     r = c.options("/api/v1/uploads/")
     assert r.status_code == 204 and r.headers["tus-version"] == "1.0.0"
     assert set(r.headers["tus-extension"].split(",")) >= {
-        "creation", "termination", "checksum", "expiration"}
+        "creation",
+        "termination",
+        "checksum",
+        "expiration",
+    }
     assert "sha256" in r.headers["tus-checksum-algorithm"]
-    old = c.post("/api/v1/uploads/", headers={"Tus-Resumable": "0.2.2", "Upload-Length": "1",
-                                              "Upload-Metadata": _meta(path="/TRT/x.bin")})
+    old = c.post(
+        "/api/v1/uploads/",
+        headers={
+            "Tus-Resumable": "0.2.2",
+            "Upload-Length": "1",
+            "Upload-Metadata": _meta(path="/TRT/x.bin"),
+        },
+    )
     assert old.status_code == 412
 
 
@@ -91,14 +109,14 @@ def test_offsets_checksums_and_completion(tus_server, tus_data):
     assert not (area / "tus-clip.mp4").exists() and len(_partials(area)) == 1
     assert _patch(c, url, 5, body[:10]).status_code == 409  # not where the upload is
     bad = base64.b64encode(hashlib.sha256(b"something else").digest()).decode()
-    r = _patch(c, url, 0, body[:1024 * 1024], **{"Upload-Checksum": f"sha256 {bad}"})
+    r = _patch(c, url, 0, body[: 1024 * 1024], **{"Upload-Checksum": f"sha256 {bad}"})
     assert r.status_code == 460
     assert c.head(url).headers["upload-offset"] == "0"  # nothing of the bad chunk kept
-    good = base64.b64encode(hashlib.sha256(body[:1024 * 1024]).digest()).decode()
-    r = _patch(c, url, 0, body[:1024 * 1024], **{"Upload-Checksum": f"sha256 {good}"})
+    good = base64.b64encode(hashlib.sha256(body[: 1024 * 1024]).digest()).decode()
+    r = _patch(c, url, 0, body[: 1024 * 1024], **{"Upload-Checksum": f"sha256 {good}"})
     assert r.status_code == 204 and r.headers["upload-offset"] == str(1024 * 1024)
     assert not (area / "tus-clip.mp4").exists()  # not visible before its last byte
-    r = _patch(c, url, 1024 * 1024, body[1024 * 1024:])
+    r = _patch(c, url, 1024 * 1024, body[1024 * 1024 :])
     assert r.status_code == 204 and r.headers["upload-offset"] == str(len(body))
     assert (area / "tus-clip.mp4").read_bytes() == body and _partials(area) == []
     assert c.head(url).headers["upload-offset"] == str(len(body))
@@ -114,8 +132,13 @@ def test_limits_refuse_before_any_byte(tus_server, tus_data):
     run_cli(tus_data, "quota", "set", "AZTV", "2M")
     srv = tus_server()
     c = _client(srv, _bearer(tus_data, "trt-up"))
-    r = c.post("/api/v1/uploads/", headers={"Upload-Length": str(2 * 1024 * 1024),
-                                            "Upload-Metadata": _meta(path="/TRT/big.bin")})
+    r = c.post(
+        "/api/v1/uploads/",
+        headers={
+            "Upload-Length": str(2 * 1024 * 1024),
+            "Upload-Metadata": _meta(path="/TRT/big.bin"),
+        },
+    )
     assert r.status_code == 413, r.text
     assert _partials(tus_data / "pool" / "TRT") == []
     aztv = _client(srv, _bearer(tus_data, "aztv-up"))
@@ -123,8 +146,10 @@ def test_limits_refuse_before_any_byte(tus_server, tus_data):
     assert _patch(aztv, ok, 0, os.urandom(900_000)).status_code == 204
     ok2 = _create(aztv, 900_000, "/AZTV/b.bin")
     assert _patch(aztv, ok2, 0, os.urandom(900_000)).status_code == 204
-    r = aztv.post("/api/v1/uploads/", headers={"Upload-Length": "900000",
-                                               "Upload-Metadata": _meta(path="/AZTV/c.bin")})
+    r = aztv.post(
+        "/api/v1/uploads/",
+        headers={"Upload-Length": "900000", "Upload-Metadata": _meta(path="/AZTV/c.bin")},
+    )
     assert r.status_code == 413 and "quota" in r.json()["error"]
     assert not (tus_data / "pool" / "AZTV" / "c.bin").exists()
 
@@ -132,12 +157,16 @@ def test_limits_refuse_before_any_byte(tus_server, tus_data):
 def test_who_may_upload_where(tus_server, tus_data):
     srv = tus_server()
     reader = _client(srv, _bearer(tus_data, "news"))
-    r = reader.post("/api/v1/uploads/", headers={"Upload-Length": "10",
-                                                 "Upload-Metadata": _meta(path="/TRT/r.bin")})
+    r = reader.post(
+        "/api/v1/uploads/",
+        headers={"Upload-Length": "10", "Upload-Metadata": _meta(path="/TRT/r.bin")},
+    )
     assert r.status_code == 403
     trt = _client(srv, _bearer(tus_data, "trt-up"))
-    r = trt.post("/api/v1/uploads/", headers={"Upload-Length": "10",
-                                              "Upload-Metadata": _meta(path="/AZTV/x.bin")})
+    r = trt.post(
+        "/api/v1/uploads/",
+        headers={"Upload-Length": "10", "Upload-Metadata": _meta(path="/AZTV/x.bin")},
+    )
     assert r.status_code == 403
     # another user can neither see nor continue my upload
     url = _create(trt, 10, "/TRT/mine.bin")
@@ -146,8 +175,10 @@ def test_who_may_upload_where(tus_server, tus_data):
     assert _patch(aztv, url, 0, b"0123456789").status_code == 404
     # a browser session must send its CSRF token
     browser = login(f"http://127.0.0.1:{srv.http_port}", "trt-up")
-    r = browser.post("/api/v1/uploads/", headers={**TUS, "Upload-Length": "10",
-                                                  "Upload-Metadata": _meta(path="/TRT/c.bin")})
+    r = browser.post(
+        "/api/v1/uploads/",
+        headers={**TUS, "Upload-Length": "10", "Upload-Metadata": _meta(path="/TRT/c.bin")},
+    )
     assert r.status_code == 403
     assert reader.get("/upload").status_code == 403
     # termination

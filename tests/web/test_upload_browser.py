@@ -27,8 +27,17 @@ def big_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (players and MediaInfo skip it), made once per run."""
     d = tmp_path_factory.mktemp("upload")
     clip = d / "ankara-kis.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2", "-c:v", "libx264",
-           "-pix_fmt", "yuv420p", str(clip))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25:duration=2",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(clip),
+    )
     pad = SIZE - clip.stat().st_size - 8
     with open(clip, "ab") as fh:
         fh.write((pad + 8).to_bytes(4, "big"))
@@ -96,8 +105,11 @@ def test_upload_with_metadata_survives_a_reload(browser, up_server, up_data, big
     _add_and_send(page, big_clip)
     area = up_data / "pool" / "TRT" / "news"
     # Stop it mid-way: the tab goes away (a reload) once part of the file has arrived.
-    wait_for(lambda: _partial_bytes(area) >= 20 * 1024 * 1024, timeout=60,
-             what="part of the upload on the server")
+    wait_for(
+        lambda: _partial_bytes(area) >= 20 * 1024 * 1024,
+        timeout=60,
+        what="part of the upload on the server",
+    )
     page.reload()
     held = _partial_bytes(area)
     assert 0 < held < SIZE and not (area / "ankara-kis.mp4").exists()
@@ -147,8 +159,7 @@ def test_a_reader_has_no_upload_page(up_server):
     base = f"http://127.0.0.1:{up_server.http_port}"
     reader = login(base, "news")
     assert reader.get("/upload").status_code == 403
-    r = reader.post("/api/v1/uploads/", headers={"Tus-Resumable": "1.0.0",
-                                                 "Upload-Length": "5"})
+    r = reader.post("/api/v1/uploads/", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "5"})
     assert r.status_code == 403
     reader.close()
     anonymous = httpx.get(f"{base}/upload", follow_redirects=False)

@@ -15,7 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from catalog.errors import CatalogError
-from catalog.report import as_csv, as_dicts, parse_since, usage_by_period, usage_report
+from catalog.report import as_csv, as_dicts, usage_by_period, usage_report
+from catalog.units import parse_when
 
 from ...admin import Admin
 from ...errors import UsageError
@@ -29,7 +30,7 @@ AUDIT_LIMIT = 1000
 
 def _since(text: str | None, default: str) -> datetime:
     try:
-        return parse_since(text or default)
+        return parse_when(text or default)
     except CatalogError as err:
         raise UsageError(f"since: {err}")
 
