@@ -40,8 +40,10 @@ from .extract import extract_file, stat_key
 from .feed import FeedPublisher
 from .items import item_key, role_by_extension
 from .layout import is_catalogued_path
+from .manifest import Notary, member_keys_from_db
 from .schema import open_catalog
 from .settings import SETTINGS
+from .signing import PoolSigner
 from .store import (
     PreviewChanges,
     put_file,
@@ -82,14 +84,20 @@ class Indexer:
         *,
         publish_feed: bool = True,
         previews: PreviewSink | None = None,
+        signing_dir: Path | None = None,
     ) -> None:
         self.pool_root = Path(pool_root).absolute()
         self.db_path = Path(db_path)
         self.settings = settings_with_defaults(settings)
+        signer = None
+        if signing_dir is not None:
+            signer = PoolSigner(signing_dir)
+            signer.load()
         self.db = open_catalog(self.db_path)
         self.lock = threading.Lock()
+        self.notary = Notary(signer, member_keys_from_db(self.db))
         self.feed = (
-            FeedPublisher(self.db, self.lock, self.pool_root, self.db_path, self.settings)
+            FeedPublisher(self.db, self.lock, self.pool_root, self.db_path, self.settings, signer)
             if publish_feed
             else None
         )
@@ -234,7 +242,7 @@ class Indexer:
             if fingerprint == self._labels_fingerprint:
                 return
             with transaction(self.db):
-                changed = relabel(self.db)
+                changed = relabel(self.db, self.notary)
             self._labels_fingerprint = fingerprint
         if changed:
             log.info("uploader names updated on %d item(s)", changed)
@@ -268,7 +276,7 @@ class Indexer:
                             "UPDATE item_files SET info = ? WHERE path = ?",
                             [json.dumps(info, ensure_ascii=False, allow_nan=False), rel],
                         )
-                        rebuild_item(self.db, row[0], self._preview_changes)
+                        rebuild_item(self.db, row[0], self._preview_changes, self.notary)
             if found or row is None or now > deadline:
                 with self._cond:
                     self._awaiting_uploader.pop(rel, None)
@@ -308,18 +316,18 @@ class Indexer:
                     self._awaiting_uploader[rel] = time.monotonic() + UPLOADER_WAIT
             with transaction(self.db):
                 put_file(self.db, row)
-                rebuild_item(self.db, row["key"], self._preview_changes)
+                rebuild_item(self.db, row["key"], self._preview_changes, self.notary)
             self.processed += 1
 
     def _remove(self, rels: list[str]) -> None:
         with self.lock, transaction(self.db):
             for key in remove_files(self.db, rels):
-                rebuild_item(self.db, key, self._preview_changes)
+                rebuild_item(self.db, key, self._preview_changes, self.notary)
 
     def _remove_dir(self, rel: str) -> None:
         with self.lock, transaction(self.db):
             for key in remove_prefix(self.db, rel):
-                rebuild_item(self.db, key, self._preview_changes)
+                rebuild_item(self.db, key, self._preview_changes, self.notary)
         if (self.pool_root / rel.lstrip("/")).is_dir():
             self.submit(SCAN_DIR, rel)  # a folder came back under the same name
 
@@ -369,7 +377,7 @@ class Indexer:
             }
             with self.lock, transaction(self.db):
                 put_file(self.db, row)
-                rebuild_item(self.db, row["key"], self._preview_changes)
+                rebuild_item(self.db, row["key"], self._preview_changes, self.notary)
         except Exception:  # e.g. a name that is not valid UTF-8 cannot be stored at all
             log.exception("%s cannot be catalogued, even with its error", rel)
 
@@ -586,11 +594,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("db_path", type=Path)
     parser.add_argument("--once", action="store_true", help="one reconciliation pass, then exit")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument(
+        "--signing-keys",
+        type=Path,
+        default=None,
+        help="the pool's signing key folder (<data>/keys/signing); without it nothing is signed",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = {"index_workers": args.workers} if args.workers else {}
     try:
-        indexer = Indexer(args.pool_root, args.db_path, settings)
+        indexer = Indexer(args.pool_root, args.db_path, settings, signing_dir=args.signing_keys)
     except CatalogError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

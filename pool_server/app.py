@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from catalog.signing import PoolSigner
+
 from .accounts import Accounts
 from .audit import Audit
 from .config import Config
@@ -28,6 +30,8 @@ class Pool:
     @classmethod
     def open(cls, data: DataDir) -> Pool:
         config = Config.load(data.config_path)
+        if data.path.is_dir():  # a data folder made before signing keys existed gets one
+            PoolSigner(data.signing_dir).ensure()
         store = Store(data.db_path)
         store.create_schema()
         security = config.section("security")

@@ -11,6 +11,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from catalog.signing import PoolSigner, SignatureError
+
 from .app import Pool
 
 
@@ -67,6 +69,15 @@ def describe(pool: Pool) -> dict[str, Any]:
     if cert is not None:
         tls.append(certificate_fingerprint(cert))
         tls.append(f"valid until {cert.not_valid_after_utc.date().isoformat()}")
+    signing = []
+    signer = PoolSigner(data.signing_dir)
+    if signer.exists():
+        try:
+            signer.load()
+            signing.append(signer.fingerprint)
+            signing.append(f"valid from {signer.keys[-1].valid_from}")
+        except SignatureError as exc:
+            signing.append(f"unusable: {exc}")
     serving: Any = "not running"
     if data.serve_json.is_file():
         serving = json.loads(data.serve_json.read_text())
@@ -78,6 +89,7 @@ def describe(pool: Pool) -> dict[str, Any]:
         "serving": serving,
         "ssh_host_keys": host_keys(pool),
         "tls_certificate": tls,
+        "signing_key": signing,
         "ffmpeg": _ffmpeg(pool),
     }
 

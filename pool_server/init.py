@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catalog.layout import FEED_DIR
+from catalog.signing import PoolSigner
 
 from .accounts import Accounts, Role
 from .config import Config, render_default_toml
@@ -69,6 +70,8 @@ def initialise(data: DataDir, demo: bool = False, samples: bool = True) -> InitR
         if make_tls_certificate(data.path / ftp["tls_cert"], data.path / ftp["tls_key"]):
             result.created.append(str(data.path / ftp["tls_cert"]))
         result.created += [str(p) for p in make_host_keys(data.keys_dir)]
+        if PoolSigner(data.signing_dir).ensure():
+            result.created.append(f"{data.signing_dir}/ (the pool's signing key)")
         if demo:
             _add_demo(
                 Accounts(store, data.pool_root, config.get("security", "min_password_length")),

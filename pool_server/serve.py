@@ -135,6 +135,7 @@ class Server:
                     self.pool.data.db_path,
                     self.pool.catalog_settings(),
                     previews=previews,
+                    signing_dir=self.pool.data.signing_dir,
                 )
             )
             log.info("indexer watching %s", self.pool.data.pool_root)

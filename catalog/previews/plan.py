@@ -45,6 +45,9 @@ PROGRESS = "progress.txt"
 """ffmpeg's -progress output: how far the decode really got (a truncated file stops short)."""
 WAVEFORM_SIZE = "1280x240"
 
+DEINTERLACE = "yadif=mode=send_frame:deint=interlaced"
+"""One frame per frame (50i → 25p), and only frames flagged interlaced are touched."""
+
 _TIMECODE = re.compile(r"^\d{2}:[0-5]\d:[0-5]\d[:;.,]\d{2}$")
 _BITRATE = re.compile(r"^\d+(\.\d+)?[kKmM]?$")
 
@@ -69,7 +72,7 @@ class Options:
         )
 
 
-def _even(x: float) -> int:
+def _even(x: float | Fraction) -> int:
     return max(2, 2 * round(x / 2))
 
 
@@ -172,7 +175,7 @@ def _audio_chain(src: Source) -> str | None:
 def proxy_video_chain(src: Source, opts: Options, width: int, height: int) -> str:
     """The proxy's own picture chain from the decoded video (what a bare proxy run does
     too): deinterlace, scale to the display aspect, square pixels, timecode."""
-    chain = ["yadif=mode=send_frame:deint=interlaced"] if src.interlaced else []
+    chain = [DEINTERLACE] if src.interlaced else []
     chain.append(f"scale={width}:{height}:flags=bilinear")
     chain.append("setsar=1")
     tc = valid_timecode(src.timecode) if opts.burn_timecode else None
@@ -215,7 +218,7 @@ def video_command(
     vw, vh = proxy_size(src, opts)
     strip = strip_layout(src, opts)
     every = max(src.duration, 0.04) / CANDIDATES
-    head = ["yadif=mode=send_frame:deint=interlaced"] if src.interlaced else []
+    head = [DEINTERLACE] if src.interlaced else []
     head += [f"scale={pw}:{ph}:flags=bilinear", "setsar=1", "split=3[base_p][base_s][base_c]"]
     proxy_chain = [
         "[base_p]" + (f"scale={vw}:{vh}:flags=bilinear" if (vw, vh) != (pw, ph) else "null")
@@ -265,7 +268,8 @@ def bare_proxy_command(
 def audio_command(ffmpeg: str, source: Path, src: Source, work: Path) -> list[str]:
     """One decode → proxy.m4a and waveform.png."""
     audio = _audio_chain(src)
-    assert audio is not None
+    if audio is None:
+        raise PreviewError("no audio channel to preview")
     graph = [
         audio + ",asplit=2[proxy_a][wave_in]",
         "[wave_in]aformat=channel_layouts=mono,"

@@ -133,6 +133,7 @@ class PreviewService:
                 ).fetchall()
             ]
         job.sweep_work_folders(self.pool_root)
+        self._sweep_orphans()
         queued = {i for ids in self.queue.queued_ids().values() for i in ids}
         again = [i for i in pending if i not in queued and i not in running]
         for item_id in again:
@@ -140,6 +141,19 @@ class PreviewService:
         if again:
             log.info("queued %d pending preview job(s) again", len(again))
         return len(again)
+
+    def _sweep_orphans(self) -> None:
+        """Remove the previews of items no longer in the catalog (gone while no
+        preview service ran)."""
+        root = job.previews_root(self.pool_root)
+        if not root.is_dir():
+            return
+        with self.lock:
+            known = {r[0] for r in self.db.execute("SELECT id FROM items").fetchall()}
+        for entry in root.iterdir():
+            if entry.is_dir() and not entry.name.startswith(".") and entry.name not in known:
+                shutil.rmtree(entry, ignore_errors=True)
+                log.info("previews of %s removed (the item is gone)", entry.name)
 
     # -- the job -----------------------------------------------------------------------
 
@@ -232,6 +246,15 @@ class PreviewService:
             self._record(
                 item_id,
                 new_preview("failed", sha, files=self._published(item_id), error=str(exc)),
+                sha,
+            )
+        except Exception as exc:  # a bug or a disk error: say so on the item, never hang
+            self.failed += 1
+            log.exception("previews of %s: unexpected error", item_id)
+            error = f"unexpected error: {type(exc).__name__}: {exc}"
+            self._record(
+                item_id,
+                new_preview("failed", sha, files=self._published(item_id), error=error),
                 sha,
             )
         finally:

@@ -1,0 +1,208 @@
+"""Issue 10, "terminal escapes": titles, locations, file names and login names with
+ESC/CSI/OSC sequences, C1 controls, bidi overrides or rich markup used to reach the
+terminal raw through `pool search`, `pool show`, `pool ls`, `pool-server search` and
+`pool-server audit` (a login name sent before authentication was enough). The real
+programs run here against a real server, indexer and feed; human output shows such
+characters as escapes, `--json` as \\u escapes that decode to the same text."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import termios
+import time
+import unicodedata
+
+import pytest
+
+from pool_client.output import printable as client_printable
+from pool_server.terminal import printable as server_printable
+
+from ..helpers import POOL_SERVER
+from .conftest import POOL, Pool, wait_for
+
+CSI = "\x1b[2J\x1b[31m"  # clear the screen, turn red
+OSC = "\x1b]0;pwned\x07"  # set the window title
+HYPERLINK = "\x1b]8;;https://evil.example/\x1b\\here\x1b]8;;\x1b\\"
+C1 = "\x9b31m\x9d0;x\x9c"  # 8-bit CSI and OSC
+BIDI = "\u202eevil\u202c\u2066x\u2069"  # right-to-left override, isolates
+MARKUP = "[link=https://evil.example/]click[/link] [bold red on white]x[/]"
+TITLE = f"Nevruz {CSI}{OSC}{C1}{BIDI} {MARKUP}"
+LOCATION = f"İstanbul{HYPERLINK}"
+# Dropped into a member's area on disk (by an operator's rsync, say). The server lists no
+# name with a C0/C1 control, but bidi characters in names are listed (and legitimate
+# in part: they are refused or escaped only where they are shown).
+ESC_NAME = f"haber\x1b[5m{OSC}.json"
+BIDI_NAME = "haber\u202egpj.exe\u2066[link=mailto:x@evil.example]x.json"
+RAW = ("\x1b", "\x07", "\x9b", "\x9c", "\x9d", "\u202e", "\u202c", "\u2066", "\u2069")
+
+
+def assert_neutral(text: str, *, allow_sgr: bool = False) -> None:
+    """No raw control, C1 or bidi character; with `allow_sgr`, only rich's own colour
+    and style sequences (ESC [ digits ; m), never CSI commands, OSC or hyperlinks."""
+    body = text
+    if allow_sgr:
+        import re
+
+        body = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    found = sorted({hex(ord(c)) for c in body if c in RAW or (c < " " and c not in "\n\r\t")})
+    assert not found, f"raw {found} in output:\n{text!r}"
+    for ch in body:
+        cat = unicodedata.category(ch)
+        assert cat not in ("Cc", "Cf", "Zl", "Zp") or ch in "\n\r\t", (hex(ord(ch)), text)
+
+
+def run_on_tty(args: list[str], env: dict[str, str], timeout: float = 60) -> str:
+    """Run a program with its stdout on a pseudo-terminal 250 columns wide (so `pool`
+    uses rich, as on a user's screen); returns what the terminal received."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 250, 0, 0))
+    proc = subprocess.Popen(
+        args, env={**env, "TERM": "xterm-256color", "COLUMNS": "250"}, stdout=slave, stderr=slave
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError as exc:  # EIO: the program closed the terminal
+                if exc.errno != errno.EIO:
+                    raise
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(timeout=10) == 0, b"".join(chunks).decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    return b"".join(chunks).decode("utf-8")
+
+
+def pool_cli(pool: Pool, *args: str) -> str:
+    env = {**os.environ, **pool.env()}
+    done = subprocess.run([POOL, *args], env=env, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout.decode("utf-8")
+
+
+@pytest.fixture
+def hostile_pool(pool: Pool) -> Pool:
+    """A pool holding a story with a hostile title and location (uploaded over FTP)
+    and a file with a hostile name (dropped into the member's area on disk)."""
+    sidecar = {"title": TITLE, "location": LOCATION, "description": f"dope {CSI}"}
+    pool.upload("/TRT/news/nevruz.json", json.dumps(sidecar).encode())
+    for name in (ESC_NAME, BIDI_NAME):
+        (pool.server.data / "pool" / "TRT" / "news" / name).write_text('{"title": "dosya"}')
+    pool.wait_items(3, where="member = 'TRT'")
+    pool_cli(pool, "update")
+    return pool
+
+
+def test_pool_search_show_and_ls_show_escapes(hostile_pool: Pool) -> None:
+    pool = hostile_pool
+    env = {**os.environ, **pool.env()}
+    plain = pool_cli(pool, "search", "nevruz")
+    on_tty = run_on_tty([POOL, "search", "nevruz"], env)
+    for out in (plain, on_tty):
+        assert_neutral(out, allow_sgr=out is on_tty)
+        assert "\\x1b[2J" in out and "\\u202e" in out and "\\x9b" in out
+    # rich read no markup in the title: it is shown as typed, and made no hyperlink
+    assert "[link=https://evil.example/]click[/link]" in on_tty
+    assert "[bold red on white]x[/]" in on_tty
+
+    found = json.loads(pool_cli(pool, "search", "nevruz", "--json"))
+    item = next(r for r in found if r["title"].startswith("Nevruz"))
+    assert item["title"] == TITLE  # --json is lossless: the same text once decoded
+    raw_json = pool_cli(pool, "show", item["id"], "--json")
+    assert_neutral(raw_json)
+    assert json.loads(raw_json)["location"] == LOCATION
+
+    for out in (pool_cli(pool, "show", item["id"]), run_on_tty([POOL, "show", item["id"]], env)):
+        assert_neutral(out, allow_sgr=True)
+        assert "İstanbul\\x1b]8;;https://evil.example/" in out
+
+    shown = pool_cli(pool, "show", f"/TRT/news/{ESC_NAME}")  # its path, in every field
+    assert_neutral(shown)
+    assert "/TRT/news/haber\\x1b[5m\\x1b]0;pwned\\x07.json" in shown
+
+    listing = pool_cli(pool, "ls", "/TRT/news")
+    assert_neutral(listing)
+    assert "haber\\u202egpj.exe\\u2066[link=mailto:x@evil.example]x.json" in listing
+    names = [e["name"] for e in json.loads(pool_cli(pool, "ls", "/TRT/news", "--json"))]
+    assert BIDI_NAME in names
+
+
+def test_pool_server_search_and_audit_show_escapes(hostile_pool: Pool) -> None:
+    server = hostile_pool.server
+    login = f"evil{CSI}{OSC}{C1}{BIDI}"
+    # a login name sent before authentication, over a raw FTP control connection
+    with socket.create_connection(("127.0.0.1", server.ftp_port), timeout=10) as s:
+        f = s.makefile("rwb")
+        assert f.readline().startswith(b"220")
+        f.write(f"USER {login}\r\n".encode())
+        f.flush()
+        assert f.readline().startswith(b"331")
+        f.write(b"PASS wrong-password-1\r\n")
+        f.flush()
+        assert f.readline().startswith(b"530")
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [POOL_SERVER, "--data", str(server.data), *args],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        return done.stdout.decode("utf-8")
+
+    def users() -> list[str]:
+        return [r["user"] for r in json.loads(cli("audit", "--json"))]
+
+    wait_for(lambda: login in users(), 10, "the failed login in the audit")
+    audit = cli("audit")
+    assert_neutral(audit)
+    assert "evil\\x1b[2J\\x1b[31m\\x1b]0;pwned\\x07\\x9b31m" in audit and "\\u202eevil" in audit
+    assert_neutral(cli("audit", "--json"))
+
+    found = cli("search", "nevruz")
+    assert_neutral(found)
+    assert "Nevruz \\x1b[2J" in found and "[link=https://evil.example/]" in found
+    as_json = cli("search", "nevruz", "--json")
+    assert_neutral(as_json)
+    assert TITLE in [r["title"] for r in json.loads(as_json)]
+
+
+@pytest.mark.parametrize("printable", [client_printable, server_printable])
+def test_printable_escapes_every_control_and_format_character(printable) -> None:
+    """Checked against the Unicode database: every Cc (C0, DEL, C1), Cf (bidi, BOM,
+    tags...; ZWNJ and ZWJ excepted, Persian and emoji need them), Cs, Zl and Zp
+    character is shown as an escape; letters of the pool's languages are not."""
+    for cp in range(0x110000):
+        ch = chr(cp)
+        cat = unicodedata.category(ch)
+        unsafe = cat in ("Cc", "Cs", "Zl", "Zp") or (cat == "Cf" and ch not in "\u200c\u200d")
+        if unsafe:
+            assert printable(ch).startswith("\\"), hex(cp)
+    assert printable("\x1b") == "\\x1b" and printable("\u202e") == "\\u202e"
+    assert printable("\U000e0041") == "\\U000e0041"
+    text = "İstanbul'da ə Қазақстан O‘zbekiston می\u200cخواهم 👨\u200d👩"
+    assert printable(text) == text
+    assert printable("a\nb\tc") == "a\\x0ab\\x09c"
+    assert printable("a\nb\x1b", newlines=True) == "a\nb\\x1b"
