@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
+import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +20,8 @@ from .passwords import LoginCache, burn_time, hash_password
 from .store import Store
 
 MEMBER_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
+log = logging.getLogger("ortak.accounts")
+
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
@@ -257,12 +261,17 @@ class Accounts:
             raise AuthenticationFailed()
         if row[3]:
             raise AuthenticationFailed("account disabled")
-        self.store.db.execute("UPDATE users SET last_login = ? WHERE name = ?", [now_iso(), name])
+        self.record_login(name)
         return User(row[0], Role(row[1]), row[2] or None, False)
 
     def record_login(self, name: str) -> None:
-        """Note a login that did not go through `authenticate` (an SSH key)."""
-        self.store.db.execute("UPDATE users SET last_login = ? WHERE name = ?", [now_iso(), name])
+        """Note the time of a login. Best effort: a full disk never stops a login."""
+        try:
+            self.store.db.execute(
+                "UPDATE users SET last_login = ? WHERE name = ?", [now_iso(), name]
+            )
+        except sqlite3.Error as exc:
+            log.warning("last login of %s not noted: %s", name, exc)
 
     def find_user(self, name: str) -> User | None:
         row = self.store.db.execute(

@@ -1,4 +1,5 @@
-"""A pool opened from its data folder: configuration, accounts, policy, audit, defence."""
+"""A pool opened from its data folder: configuration, accounts, policy, audit, defence,
+and the session core every door acts through."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from .accounts import Accounts
 from .audit import Audit
 from .config import Config
 from .context import DataDir
+from .core import Core, Limits
 from .defender import Defender
-from .fs import PoolFS
 from .quota import QuotaLedger
 from .store import Store
 
@@ -25,7 +26,7 @@ class Pool:
     audit: Audit
     defender: Defender
     quotas: QuotaLedger
-    fs: PoolFS
+    core: Core
 
     @classmethod
     def open(cls, data: DataDir) -> Pool:
@@ -40,16 +41,18 @@ class Pool:
         )
         audit = Audit(store)
         quotas = QuotaLedger(data.pool_root, accounts.quota_of)
-        fs = PoolFS(
+        defender = Defender(store, security)
+        core = Core(
             data.pool_root,
             accounts,
             audit,
             quotas,
+            defender,
+            Limits.from_config(config),
             max_depth=config.get("uploads", "max_path_depth"),
             fsync_uploads=config.get("uploads", "fsync_on_complete"),
         )
-        defender = Defender(store, security)
-        return cls(data, config, store, accounts, audit, defender, quotas, fs)
+        return cls(data, config, store, accounts, audit, defender, quotas, core)
 
     def catalog_settings(self) -> dict[str, object]:
         return self.config.section("catalog")

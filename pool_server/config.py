@@ -161,9 +161,32 @@ SETTINGS: list[Setting] = [
             ("sweep_minutes", 30, "minutes between sweeps of stale partial uploads"),
             ("max_path_depth", 16, "deepest folder nesting accepted below the pool root"),
             (
+                "max_file_size",
+                "1T",
+                "largest file a member may upload (or claim by writing at an offset), with or "
+                "without a quota; a size such as 500G or 2T, 0 for no limit",
+            ),
+            (
+                "max_hole",
+                "16M",
+                "largest gap a write may leave past the end of an upload (SFTP writes at an "
+                "offset): a sparse file would cost the indexer hours to hash",
+            ),
+            (
                 "fsync_on_complete",
                 False,
                 "flush each completed upload to disk before it is renamed into place (slower)",
+            ),
+        ),
+    ),
+    *_table(
+        "storage",
+        (
+            (
+                "min_free",
+                "1G",
+                "free space kept in reserve on the pool's disk: below it uploads are refused "
+                "(logins, listings, downloads and deletes keep working); 0 for no reserve",
             ),
         ),
     ),

@@ -58,7 +58,7 @@ class Housekeeping(threading.Thread):
         max_age = uploads["partial_max_age_hours"] * 3600.0
         while not self._halt.wait(interval):
             try:
-                removed = self.pool.fs.sweep_partials(max_age)
+                removed = self.pool.core.sweep_partials(max_age)
                 self.pool.quotas.forget()
                 if removed:
                     log.info("swept %d stale partial upload(s)", removed)

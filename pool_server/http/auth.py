@@ -21,8 +21,8 @@ from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 
+from ..core import Session
 from ..errors import AccessDenied, AuthenticationFailed, NotFound, UsageError
-from ..fs import Session
 from ..store import Store
 from .core import Core
 
