@@ -279,7 +279,7 @@ SETTINGS: list[Setting] = [
                 "is sent to enrol first",
             ),
             ("invitation_hours", 72, "how long an invitation link made in the console works"),
-            ("upload_expire_hours", 24, "a tus upload left alone this long is removed"),
+            ("upload_expire_hours", 24.0, "a tus upload left alone this long is removed (hours)"),
             (
                 "metrics_bind",
                 "",

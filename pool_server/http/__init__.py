@@ -90,7 +90,7 @@ class HttpService:
         def discard(up: Any) -> None:
             user = door.pool.accounts.find_user(up.user)
             if user is not None:
-                door.core.session_for(user, "local", "http").discard_upload(up.vpath, up.id)
+                door.pool.core.session_for(user, "local", "http").discard_upload(up.vpath, up.id)
 
         while not self._halt.wait(period):
             try:

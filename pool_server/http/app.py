@@ -147,7 +147,9 @@ SECURITY_HEADERS = {
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """Machine routes: the JSON API and the metrics scrape (errors as JSON, 401 not a
+    redirect to the login page)."""
+    return request.url.path.startswith("/api/") or request.url.path == "/metrics"
 
 
 async def pool_error(request: Request, exc: Exception) -> Response:

@@ -89,6 +89,7 @@ def test_options_and_protocol_version(tus_server, tus_data):
         "expiration",
     }
     assert "sha256" in r.headers["tus-checksum-algorithm"]
+    assert r.headers["tus-max-size"] == str(1024**4)  # [uploads] max_file_size, 1T
     old = c.post(
         "/api/v1/uploads/",
         headers={
@@ -128,7 +129,7 @@ def test_offsets_checksums_and_completion(tus_server, tus_data):
 
 
 def test_limits_refuse_before_any_byte(tus_server, tus_data):
-    set_setting(tus_data, "uploads", "max_file_size", "1048576")
+    set_setting(tus_data, "uploads", "max_file_size", '"1M"')
     run_cli(tus_data, "quota", "set", "AZTV", "2M")
     srv = tus_server()
     c = _client(srv, _bearer(tus_data, "trt-up"))

@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from catalog.items import item_id, item_key, role_by_extension, split_name
 
-from ...core import Outcome, Upload
-from ...errors import PoolError
+from ...core import Outcome, Session, Upload
+from ...errors import NotFound, PoolError
 from ...policy import may_upload
 from ..app import door_of, principal, render
 from ..auth import Principal, csrf_ok
@@ -76,7 +76,7 @@ def _item_of(vpath: str) -> str | None:
 
 async def options(request: Request) -> Response:
     door = door_of(request)
-    max_size = door.pool.config.get("uploads", "max_file_size")
+    max_size = door.pool.core.limits.max_file_size
     headers = {
         "Tus-Version": VERSION,
         "Tus-Extension": EXTENSIONS,
@@ -96,6 +96,7 @@ async def create(request: Request) -> Response:
     user = who.session.user
     vpath = target_path(meta, user.member, user.role == "admin")
     tus = _tus(request)
+    await run_in_threadpool(_make_folders, who.session, vpath)
     up = await run_in_threadpool(tus.add, user.name, vpath, length, meta)
     try:
         upload: Upload = await run_in_threadpool(
@@ -118,6 +119,18 @@ async def create(request: Request) -> Response:
     if item:
         headers["Ortak-Item"] = item
     return Response(status_code=201, headers=_headers(headers))
+
+
+def _make_folders(session: Session, vpath: str) -> None:
+    """The folders above a new upload, as `pool put` makes them (through the core: the
+    access table decides, and an existing folder is fine)."""
+    parts = [p for p in vpath.split("/")[:-1] if p]
+    for depth in range(1, len(parts) + 1):
+        folder = "/" + "/".join(parts[:depth])
+        try:
+            session.stat(folder)
+        except NotFound:
+            session.mkdir(folder)
 
 
 def _ascii(text: str) -> str:
