@@ -23,6 +23,17 @@ function formMeta() {
   return meta;
 }
 
+// The form survives a reload too (golden retriever keeps the files, this the metadata).
+const SAVED = "ortak-upload-form";
+try {
+  const saved = JSON.parse(localStorage.getItem(SAVED) || "{}");
+  for (const [name, value] of Object.entries(saved)) {
+    const el = form.elements.namedItem(name);
+    if (el && !el.value) el.value = value;
+  }
+} catch (e) { /* nothing saved */ }
+form.addEventListener("input", () => localStorage.setItem(SAVED, JSON.stringify(formMeta())));
+
 const uppy = new Uppy({ id: "ortak-upload", autoProceed: false, allowMultipleUploadBatches: true })
   .use(Dashboard, {
     inline: true,
@@ -104,6 +115,10 @@ uppy.on("upload-success", async (file, response) => {
   } catch (e) {
     li.appendChild(document.createTextNode("sent"));
   }
+});
+
+uppy.on("complete", (result) => {
+  if (result.failed.length === 0) localStorage.removeItem(SAVED);
 });
 
 uppy.on("upload-error", (file, error) => {
