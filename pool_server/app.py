@@ -4,6 +4,7 @@ and the session core every door acts through."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from catalog.signing import PoolSigner
 
@@ -59,6 +60,12 @@ class Pool:
 
     def preview_settings(self) -> dict[str, object]:
         return self.config.section("previews")
+
+    def content_credentials(self) -> Any:
+        """C2PA Content Credentials from `[provenance]`, or None when not configured."""
+        from catalog.credentials import ContentCredentials
+
+        return ContentCredentials.from_settings(self.data.path, self.config.section("provenance"))
 
     def close(self) -> None:
         self.store.close()

@@ -47,6 +47,41 @@ def _open_db(obj: Any) -> Iterator[sqlite_utils.Database]:
         db.conn.close()
 
 
+def _previews(obj: Any) -> Any:
+    from catalog.previews.service import PreviewService
+
+    settings = obj.preview_settings()
+    if not settings["enabled"]:
+        return None
+    return PreviewService(
+        obj.data.pool_root,
+        obj.data.db_path,
+        obj.data.path,
+        settings,
+        credentials=obj.pool.content_credentials(),
+    )
+
+
+def index_once(obj: Any) -> dict[str, int]:
+    """One reconciliation pass and a published feed (`index --once`, and `init --demo`
+    for its samples); preview jobs are queued for the next `serve` or `index`."""
+    with _catalog_errors():
+        previews = _previews(obj)
+        indexer = Indexer(
+            obj.data.pool_root,
+            obj.data.db_path,
+            obj.catalog_settings(),
+            previews=previews,
+            signing_dir=obj.data.signing_dir,
+        )
+        try:
+            stats: dict[str, int] = indexer.run_once()
+        finally:
+            if previews is not None:
+                previews.stop()
+    return stats
+
+
 @click.command("index")
 @click.option("--once", is_flag=True, help="One reconciliation pass, publish the feed, exit.")
 @click.pass_obj
@@ -57,37 +92,30 @@ def index_command(obj: Any, once: bool) -> None:
     in pool/.catalog/ until interrupted. With --once: one pass over the pool, then exit
     (preview jobs are queued for the next `serve` or `index`).
     """
-    from catalog.previews.service import PreviewService
-
+    if once:
+        stats = index_once(obj)
+        echo(
+            f"{stats['files']} files, {stats['processed']} indexed, "
+            f"{stats['removed']} removed, {stats['errors']} errors"
+        )
+        return
     with _catalog_errors():
-        settings = obj.preview_settings()
-        previews = (
-            PreviewService(obj.data.pool_root, obj.data.db_path, obj.data.path, settings)
-            if settings["enabled"]
-            else None
-        )
+        previews = _previews(obj)
         indexer = Indexer(
-            obj.data.pool_root, obj.data.db_path, obj.catalog_settings(), previews=previews
+            obj.data.pool_root,
+            obj.data.db_path,
+            obj.catalog_settings(),
+            previews=previews,
+            signing_dir=obj.data.signing_dir,
         )
-        if once:
-            try:
-                stats = indexer.run_once()
-            finally:
-                if previews is not None:
-                    previews.stop()
-            echo(
-                f"{stats['files']} files, {stats['processed']} indexed, "
-                f"{stats['removed']} removed, {stats['errors']} errors"
-            )
-        else:
-            echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
+        echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
+        if previews is not None:
+            previews.start()
+        try:
+            indexer.run_forever()
+        finally:
             if previews is not None:
-                previews.start()
-            try:
-                indexer.run_forever()
-            finally:
-                if previews is not None:
-                    previews.stop()
+                previews.stop()
 
 
 @click.command("search")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.credentials import SETTINGS as PROVENANCE_SETTINGS
 from catalog.previews.settings import SETTINGS as PREVIEW_SETTINGS
 from catalog.settings import SETTINGS as CATALOG_SETTINGS
 
@@ -291,6 +292,7 @@ SETTINGS: list[Setting] = [
     ),
     *_table("catalog", CATALOG_SETTINGS),
     *_table("previews", PREVIEW_SETTINGS),
+    *_table("provenance", PROVENANCE_SETTINGS),
 ]
 
 _BY_KEY = {(s.section, s.name): s for s in SETTINGS}

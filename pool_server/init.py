@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,13 +37,11 @@ class InitResult:
     passwords: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
     passwords_file: Path | None = None
     samples: SamplesResult | None = None
-    seconds: float = 0.0
 
 
 def initialise(data: DataDir, demo: bool = False, samples: bool = True) -> InitResult:
     """Make (or complete) the data folder; with `demo`, six members and their users,
     and unless `samples` is false, the sample items (`samples.py`)."""
-    started = time.monotonic()
     result = InitResult()
     for folder in (
         data.path,
@@ -83,7 +80,6 @@ def initialise(data: DataDir, demo: bool = False, samples: bool = True) -> InitR
         result.passwords_file = _save_passwords(data.path / PASSWORDS_FILE, result.passwords)
     if demo and samples:
         result.samples = make_samples(data.path, data.pool_root)
-    result.seconds = time.monotonic() - started
     return result
 
 

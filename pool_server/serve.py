@@ -80,7 +80,13 @@ def preview_service(pool: Pool) -> Any:
     from catalog.previews.service import PreviewService
 
     try:
-        service = PreviewService(pool.data.pool_root, pool.data.db_path, pool.data.path, settings)
+        service = PreviewService(
+            pool.data.pool_root,
+            pool.data.db_path,
+            pool.data.path,
+            settings,
+            credentials=pool.content_credentials(),
+        )
     except CatalogError as exc:  # e.g. no ffmpeg: serve the pool, without previews
         log.error("previews disabled: %s", exc)
         return None

@@ -28,11 +28,13 @@ from typing import Any
 from huey.api import Task
 from huey.exceptions import RetryTask
 
+from ..credentials import DELIVERY_EXT, ContentCredentials, CredentialsError, delivery_path
 from ..errors import CatalogError, PreviewError, PreviewInterrupted
 from ..items import new_preview, role_by_extension
 from ..schema import open_catalog
 from ..store import PreviewChanges, get_item_row, now_iso, set_preview, transaction
 from . import job, plan, status
+from .plan import PROXY_NAME
 from .queue import PreviewQueue, lane_of
 from .runner import Gate
 from .settings import DEFAULTS
@@ -69,8 +71,11 @@ class PreviewService:
         db_path: Path,
         data_dir: Path,
         settings: dict[str, Any] | None = None,
+        credentials: ContentCredentials | None = None,
     ) -> None:
         self.pool_root = Path(pool_root).absolute()
+        self.credentials = credentials
+        """C2PA Content Credentials for proxies and MP4/MOV deliveries, when configured."""
         self.settings = settings_with_defaults(settings)
         self.job_settings = job.JobSettings(
             plan.Options.from_settings(self.settings),
@@ -188,6 +193,26 @@ class PreviewService:
                 continue
         return files
 
+    def _credentials(
+        self, item: dict[str, Any], source: Path, work: Path, names: list[str]
+    ) -> Path | None:
+        """Put Content Credentials on the proxy (in place, in `work`) and make the MP4/MOV
+        delivery copy; returns that copy (in `work`), if any. The original is only read.
+        A failure is logged and leaves the previews as they are."""
+        if self.credentials is None:
+            return None
+        try:
+            if PROXY_NAME in names:
+                proxy = work / PROXY_NAME
+                self.credentials.embed(proxy, proxy, item, source, "proxy")
+            if source.suffix.lower() in DELIVERY_EXT:
+                copy = work / f"delivery{source.suffix.lower()}"
+                self.credentials.embed(source, copy, item, source, "delivery")
+                return copy
+        except CredentialsError as exc:
+            log.error("Content Credentials for %s: %s", item.get("id"), exc)
+        return None
+
     def _task(self, item_id: str, task: Task) -> None:
         """What one queued job does (huey calls it; it retries PreviewInterrupted)."""
         with self.lock:
@@ -226,7 +251,12 @@ class PreviewService:
                 current = get_item_row(self.db, item_id=item_id)
             if current is None or (current.get("preview") or {}).get("source_sha256") != sha:
                 return  # changed meanwhile: its own job follows
+            delivery = self._credentials(current, source, work, names)
             files = job.publish(work, job.item_folder(self.pool_root, item_id), names)
+            if delivery is not None:
+                target = delivery_path(self.pool_root, item_id, source.name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(delivery, target)
             self._record(item_id, new_preview("ready", sha, files=files), sha)
             self.done += 1
             log.info("previews of %s ready (%s)", item_id, ", ".join(sorted(files)))

@@ -87,7 +87,7 @@ def peer_closed(sock: Any) -> bool:
         return True
 
 
-class PoolPassiveDTP(TLS_FTPHandler.passive_dtp):  # type: ignore[name-defined,misc]
+class PoolPassiveDTP(TLS_FTPHandler.passive_dtp):  # type: ignore[misc]
     """The passive data listener. A connection from an address other than the control
     connection's is dropped without a word on the control connection (pyftpdlib answers
     it with an unsolicited 425, which fails the victim's transfer and shifts every later
@@ -319,7 +319,7 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
 
     def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
         super().__init__(conn, server, ioloop)
-        self.remote_ip = client_ip(self.remote_ip)  # '::ffff:1.2.3.4' -> '1.2.3.4'
+        self.remote_ip: str = client_ip(str(self.remote_ip))  # "::ffff:1.2.3.4" -> "1.2.3.4"
 
     # --- before login: a short deadline and few slots
 

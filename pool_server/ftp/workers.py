@@ -197,18 +197,21 @@ class DataThread(threading.Thread):
         with self._lock:
             self._stopping = True
             self._after = after
-            if self._sock is not None:
-                sock = socket.socket(fileno=self._sock)
-                try:
-                    # Reset, not close, once the last descriptor goes: bytes still
-                    # queued either way would otherwise hold the connection open in the
-                    # kernel long after it was cut.
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-                    sock.shutdown(socket.SHUT_RDWR)  # wakes a poll() at once
-                except OSError:
-                    pass  # not connected any more
-                finally:
-                    sock.detach()
+            if self._sock is None:  # done already (its `done` is queued): `after` now
+                if after is not None and not self._inbox.call(after):
+                    after()
+                return
+            sock = socket.socket(fileno=self._sock)
+            try:
+                # Reset, not close, once the last descriptor goes: bytes still queued
+                # either way would otherwise hold the connection open in the kernel long
+                # after it was cut.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a poll() at once
+            except OSError:
+                pass  # not connected any more
+            finally:
+                sock.detach()
 
     def run(self) -> None:
         error: Exception | None = None

@@ -213,14 +213,31 @@ def _areas() -> list[BaseRoute]:
         files,
         items,
         metrics,
+        provenance,
         search,
         session,
         uploads,
     )
 
+    # One area a line, in matching order (a more specific route before a general one).
+    areas = (
+        session,
+        account,
+        search,
+        provenance,
+        items,
+        browse,
+        files,
+        alerts,
+        api,
+        uploads,
+        console_accounts,
+        console_ops,
+        console_previews,
+        metrics,
+    )
     routes: list[BaseRoute] = []
-    areas = (session, account, search, items, browse, files, alerts, api, uploads)
-    for module in (*areas, console_accounts, console_ops, console_previews, metrics):
+    for module in areas:
         routes.extend(module.ROUTES)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     return routes

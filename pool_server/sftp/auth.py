@@ -98,7 +98,7 @@ class Connection(paramiko.ServerInterface):
             return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
         if self._open_channels is not None and self._open_channels() >= self.max_channels:
             log.info("refused a channel of %s: %d open already", self.ip, self.max_channels)
-            return paramiko.OPEN_FAILED_RESOURCE_SHORTAGE
+            return int(paramiko.OPEN_FAILED_RESOURCE_SHORTAGE)
         return paramiko.OPEN_SUCCEEDED
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:

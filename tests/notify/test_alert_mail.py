@@ -1,13 +1,11 @@
-"""Alert e-mail end to end: a real `pool-server serve` (FTP + indexer), uploads over
-ftplib, a real SMTP server (aiosmtpd) on 127.0.0.1."""
+"""Alert e-mail end to end: a real `pool-server serve` (FTP, indexer, previews), uploads
+over ftplib, a real SMTP server (aiosmtpd) on 127.0.0.1."""
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,7 +24,10 @@ def mail_data(data: Path) -> tuple[Path, int]:
         mail__host='"127.0.0.1"',
         mail__port=str(port),
         mail__security='"none"',
-        mail__poster_wait_seconds="0.0",
+        mail__poster_wait_seconds="30.0",
+        previews__enabled="true",
+        # a clip shorter than the strip interval gets no strip (previews fail): 1 s
+        previews__strip_interval_seconds="1.0",
         alerts__public_url='"https://pool.example.org"',
     )
     (data / "pool" / "TRT" / "news").mkdir(parents=True, exist_ok=True)
@@ -43,21 +44,6 @@ def upload_story(port: int, stem: str, title: str, clip: Path) -> None:
         ftp.storbinary(f"STOR /TRT/news/{stem}.mp4", io.BytesIO(clip.read_bytes()))
 
 
-def make_poster(data: Path, stem: str) -> bytes:
-    """The poster the preview worker publishes for the item (a real JPEG by ffmpeg)."""
-    folder = data / "pool" / ".catalog" / "previews" / item_id(f"/TRT/news/{stem}")
-    folder.mkdir(parents=True, exist_ok=True)
-    ffmpeg = shutil.which("ffmpeg")
-    assert ffmpeg
-    args = ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x90", "-frames:v", "1"]
-    subprocess.run(
-        [ffmpeg, *args, str(folder / "poster.jpg")],
-        check=True,
-        timeout=60,
-    )
-    return (folder / "poster.jpg").read_bytes()
-
-
 def caught_up(data: Path) -> bool:
     """The producer has read every journal record and nothing waits to be delivered."""
     conn = sqlite3.connect(data / "pool.db", timeout=30)
@@ -72,7 +58,6 @@ def caught_up(data: Path) -> bool:
 
 def test_alert_mail_with_poster_inline(mail_data, server_factory, clip: Path):
     data, smtp_port = mail_data
-    poster = make_poster(data, "nevruz")
     with smtp_server(smtp_port) as box:
         srv = server_factory(sftp=False, indexer=True)
         upload_story(srv.ftp_port, "nevruz", "Nevruz kutlaması", clip)
@@ -81,12 +66,13 @@ def test_alert_mail_with_poster_inline(mail_data, server_factory, clip: Path):
         assert msg["To"] == "desk@example.org"
         assert "Nevruz kutlaması" in msg["Subject"]
         text = msg.get_body(("plain",)).get_content()
-        assert "the dope sheet" in text and "0:00:01" in text
+        assert "the dope sheet" in text and "0:00:03" in text
         ident = item_id("/TRT/news/nevruz")
         assert f"https://pool.example.org/items/{ident}" in text
         html = msg.get_body(("html",))
         [image] = [p for p in msg.walk() if p.get_content_type() == "image/jpeg"]
-        assert image.get_content() == poster
+        poster = data / "pool" / ".catalog" / "previews" / ident / "poster.jpg"
+        assert image.get_content() == poster.read_bytes()  # made by the server's previews
         cid = image["Content-ID"].strip("<>")
         assert f"cid:{cid}" in html.get_content()
 

@@ -33,8 +33,12 @@ def pool_data(data: Path) -> Path:
 
 
 def test_item_published_signed(pool_data: Path, server_factory, clip: Path):
+    set_setting(pool_data, "previews", "enabled", "true")
+    set_setting(pool_data, "previews", "strip_interval_seconds", "1.0")  # a 3 s clip
     with Receiver() as rx:
-        endpoint = add_endpoint(pool_data, rx.url, "--event", "item.published")
+        endpoint = add_endpoint(
+            pool_data, rx.url, "--event", "item.published", "--event", "preview.ready"
+        )
         srv = server_factory(sftp=False, indexer=True)
         upload(srv.ftp_port, "flood.mp4", clip.read_bytes())
         wait_for(lambda: rx.of_type("item.published"), 20, "item.published")
@@ -47,8 +51,14 @@ def test_item_published_signed(pool_data: Path, server_factory, clip: Path):
         # a tampered body does not verify
         with pytest.raises(Exception, match="signature"):
             Webhook(endpoint["secret"]).verify(req["body"].replace("TRT", "XXX"), req["headers"])
-        # only the subscribed event was sent, and it shows as delivered
-        assert {json.loads(r["body"])["type"] for r in rx.requests} == {"item.published"}
+        # the previews made by the server: preview.ready, once, with the poster
+        wait_for(lambda: rx.of_type("preview.ready"), 30, "preview.ready")
+        [ready] = rx.of_type("preview.ready")
+        data = Webhook(endpoint["secret"]).verify(ready["body"], ready["headers"])["data"]
+        assert data["item"]["id"] == payload["data"]["id"] and "poster.jpg" in data["files"]
+        # only the subscribed events were sent (no item.updated for the previews)
+        types = sorted(json.loads(r["body"])["type"] for r in rx.requests)
+        assert types == ["item.published", "preview.ready"]
         listing = json.loads(run_cli(pool_data, "webhook", "list", "--json").output)
         wait_for(
             lambda: json.loads(run_cli(pool_data, "webhook", "list", "--json").output)[0][

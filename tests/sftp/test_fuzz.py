@@ -15,6 +15,7 @@ from pool_server.app import Pool
 from pool_server.context import DataDir
 from pool_server.errors import UsageError
 from pool_server.sftp import protocol as p
+from pool_server.sftp.limits import HandleLimits
 from pool_server.sftp.subsystem import SFTPSession
 from pool_server.userkeys import parse_line
 
@@ -26,6 +27,7 @@ class FakeConnection:
         self.pool = pool
         self.ip = "127.0.0.1"
         self.session = pool.core.session_for(User("news", Role.READER, "TRT"), self.ip, "sftp")
+        self.limits = HandleLimits(64, 256)
 
 
 @pytest.fixture

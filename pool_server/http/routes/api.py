@@ -134,6 +134,20 @@ def openapi_document() -> dict[str, Any]:
             _FILE,
         ),
         "/api/v1/me": _get("the authenticated user", []),
+        "/api/v1/items/{item_id}/manifest": _get(
+            "the item's signed manifest, whether its signature verifies, and the pool's key "
+            "list (docs/provenance.md)",
+            [_ID],
+        ),
+        "/api/v1/verify/{sha256}": {
+            "get": {
+                "summary": "public, no login: which published item versions hold a file with "
+                "this sha256, who contributed and who signed them",
+                "parameters": [_param("sha256", "path", doc="64 hexadecimal digits")],
+                "security": [],
+                "responses": {"200": {"description": "JSON"}, **_ERR},
+            }
+        },
     }
     return {
         "openapi": "3.1.0",
