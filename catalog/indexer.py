@@ -365,7 +365,7 @@ class Indexer:
         is not taken again and again, and people see why it has no metadata)."""
         try:
             st = os.stat(self.pool_root / rel.lstrip("/"), follow_symlinks=False)
-            row = {
+            row: dict[str, Any] = {
                 "path": rel,
                 "key": item_key(rel),
                 "role": role_by_extension(rel),

@@ -15,7 +15,7 @@ from catalog.previews import status as preview_status
 from catalog.previews.queue import PreviewQueue
 from catalog.store import get_item_row
 
-from .cli import json_option, print_json, print_table
+from .cli import echo, json_option, print_json, print_table
 from .cli_catalog import _open_db
 
 
@@ -36,7 +36,7 @@ def _requeue(obj: Any, db: Any, queue: PreviewQueue, ids: list[str], force: bool
     express_max = float(obj.preview_settings()["express_max_seconds"])
     queued = preview_status.requeue(db, queue, ids, force=force, express_max=express_max)
     for item_id, lane in queued:
-        click.echo(f"{item_id}: queued ({lane} lane)")
+        echo(f"{item_id}: queued ({lane} lane)")
     return [item_id for item_id, _ in queued]
 
 
@@ -59,13 +59,13 @@ def status_command(obj: Any, as_json: bool) -> None:
         print_json(report)
         return
     lanes = ", ".join(f"{n} {lane}" for lane, n in report["lanes"].items())
-    click.echo(f"queued: {report['queued']} ({lanes})")
+    echo(f"queued: {report['queued']} ({lanes})")
     states = ", ".join(f"{n} {state}" for state, n in sorted(report["states"].items()))
-    click.echo(f"items: {states or 'none'}")
-    click.echo(f"running: {len(report['running'])}")
+    echo(f"items: {states or 'none'}")
+    echo(f"running: {len(report['running'])}")
     if report["running"]:
         print_table(report["running"], ["id", "host", "pid", "started"])
-    click.echo(f"failed: {len(report['failed'])}")
+    echo(f"failed: {len(report['failed'])}")
     if report["failed"]:
         print_table(report["failed"], ["id", "path", "error"])
 
@@ -88,7 +88,7 @@ def retry_command(obj: Any, item: str | None, all_failed: bool) -> None:
                 f"{item}: its previews have not failed (use `previews rebuild {item}`)"
             )
     if not wanted:
-        click.echo("no failed previews")
+        echo("no failed previews")
 
 
 @previews_group.command("rebuild")
@@ -106,7 +106,7 @@ def rebuild_command(obj: Any, item: str | None, everything: bool) -> None:
         wanted = _requeue(obj, db, queue, ids, force=True)
         if item and not wanted:
             raise click.ClickException(f"{item}: has no video or audio to preview")
-    click.echo(f"{len(wanted)} item(s) queued")
+    echo(f"{len(wanted)} item(s) queued")
 
 
 COMMANDS: list[click.Command] = [previews_group]

@@ -201,6 +201,12 @@ SETTINGS: list[Setting] = [
             ("password_env", "", "environment variable holding the SMTP password"),
             ("password_file", "", "file holding the SMTP password (relative to the data folder)"),
             ("from_address", "ortak@localhost", "sender address of alert e-mail"),
+            (
+                "ca_file",
+                "",
+                "CA certificates (PEM) the relay's certificate is checked against, relative "
+                "to the data folder (empty: the system's)",
+            ),
             ("timeout", 30.0, "seconds to wait for the relay before a try counts as failed"),
             (
                 "poster_wait_seconds",

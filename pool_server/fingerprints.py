@@ -59,7 +59,18 @@ def public_fingerprints(pool: Pool) -> dict[str, Any]:
         "ssh_host_keys": host_keys(pool),
         "tls_certificate": certificate_fingerprint(cert) if cert else None,
         "tls_valid_until": cert.not_valid_after_utc.date().isoformat() if cert else None,
+        "signing_key": signing_fingerprint(pool),
     }
+
+
+def signing_fingerprint(pool: Pool) -> str | None:
+    """The pool's current signing key (what `pool login` pins), or None."""
+    signer = PoolSigner(pool.data.signing_dir)
+    try:
+        signer.load()
+    except SignatureError:
+        return None
+    return signer.fingerprint
 
 
 def describe(pool: Pool) -> dict[str, Any]:

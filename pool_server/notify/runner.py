@@ -36,6 +36,7 @@ class NotifySettings:
     retry: outbox.Retry
     mail: MailSettings
     webhooks: WebhookSettings
+    previews: bool
 
 
 def settings_of(pool: Pool) -> NotifySettings:
@@ -61,11 +62,18 @@ def settings_of(pool: Pool) -> NotifySettings:
             allow_private=tuple(parse_networks(hooks["allow_private"])),
             timeout=float(hooks["timeout"]),
         ),
+        previews=bool(cfg.get("previews", "enabled")),
     )
 
 
 def deliverer_of(pool: Pool, settings: NotifySettings) -> Deliverer:
-    return Deliverer(pool.data.pool_root, settings.mail, settings.webhooks, settings.retry)
+    return Deliverer(
+        pool.data.pool_root,
+        settings.mail,
+        settings.webhooks,
+        settings.retry,
+        previews=settings.previews,
+    )
 
 
 def _quota_probe(pool: Pool):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -151,3 +152,19 @@ def test_an_essence_beside_a_hostile_sidecar_keeps_its_technique(
         row = dict(con.execute("SELECT * FROM items").fetchone())
     assert row["video_codec"] == "AVC" and row["width"] and row["duration"]
     assert json.loads(row["errors"])
+
+
+def test_a_file_name_that_is_not_utf8_stops_nothing(pool: Path, db_path: Path, settings, caplog):
+    """A name that cannot be stored as text (bytes 0xff 0xfe, dropped in by some other
+    means than the doors, which refuse it) is logged; the workers and the rest go on."""
+    caplog.set_level(logging.ERROR, logger="catalog.indexer")
+    folder = os.fsencode(pool / "TRT" / "news")
+    with open(folder + b"/bad\xff\xfe.json", "wb") as f:
+        f.write(b'{"title": "bad name"}')
+    put(pool, "/TRT/news/good.json", '{"title": "good"}')
+    with Indexer(pool, db_path, settings) as ix:
+        ix.start()
+        assert wait_for(lambda: item(ix, "/TRT/news/good"), timeout=20)
+        assert wait_for(lambda: ix.errors >= 1, timeout=20)
+        assert ix.workers_replaced == 0 and all(t.is_alive() for t in workers())
+    assert any("bad" in r.getMessage() for r in caplog.records)
