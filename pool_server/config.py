@@ -249,6 +249,12 @@ SETTINGS: list[Setting] = [
         "delivery",
         (
             ("workers", 2, "threads delivering e-mail and webhooks"),
+            (
+                "keep_days",
+                30,
+                "finished deliveries and alert matches are kept this long (the lists users "
+                "and admins see), then deleted",
+            ),
             ("retry_hours", 24.0, "keep retrying a failing delivery this long, then give up"),
             ("backoff_seconds", 10.0, "wait before the first retry; doubles each time"),
             ("backoff_max_seconds", 1800.0, "longest wait between two tries"),
