@@ -26,12 +26,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ortak.alerts")
 
+PURGE_EVERY = 3600.0
+"""Seconds between two purges of old deliveries and matches."""
+
 
 @dataclass(frozen=True)
 class NotifySettings:
     poll_seconds: float
     workers: int
     lease_seconds: float
+    keep_seconds: float
     producer: ProducerSettings
     retry: outbox.Retry
     mail: MailSettings
@@ -47,6 +51,7 @@ def settings_of(pool: Pool) -> NotifySettings:
         poll_seconds=max(0.05, float(alerts["poll_seconds"])),
         workers=max(1, int(delivery["workers"])),
         lease_seconds=max(1.0, float(delivery["lease_seconds"])),
+        keep_seconds=max(1, int(delivery["keep_days"])) * 86400.0,
         producer=ProducerSettings(
             settle_seconds=float(alerts["settle_seconds"]),
             quota_warning_percent=int(alerts["quota_warning_percent"]),
@@ -125,11 +130,17 @@ class NotifyService:
             self.settings.retry,
             _quota_probe(self.pool),
         )
+        next_purge = time.monotonic()
         try:
             while not self._halt.is_set():
                 try:
                     if producer.cycle():
                         self._wake.set()
+                    if time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + PURGE_EVERY
+                        gone = outbox.purge(producer.conn, self.settings.keep_seconds)
+                        if gone:
+                            log.info("%d old deliveries and matches deleted", gone)
                 except Exception:  # never stop alerting for one bad cycle; retried next time
                     log.exception("alerts: reading the journal and audit failed")
                 self._halt.wait(self.settings.poll_seconds)
