@@ -133,12 +133,14 @@ def bench_onedecode(mxf: Path, reps: int) -> dict[str, object]:
     options = plan.Options.from_settings(DEFAULTS)
     settings = job.JobSettings(options, nice=0, timeout_factor=10)
     times: dict[str, list[float]] = {"job": [], "bare": []}
+    cpu: dict[str, list[float]] = {"job": [], "bare": []}
     with tempfile.TemporaryDirectory(dir=mxf.parent) as tmp:
         for rep in range(reps):
             for kind in ("bare", "job") if rep % 2 == 0 else ("job", "bare"):
                 work = Path(tmp) / f"{kind}-{rep}"
                 work.mkdir()
                 t0 = time.perf_counter()
+                c0 = _children_cpu()
                 if kind == "job":
                     job.make(tools, mxf, work, settings, threading.Event())
                 else:
@@ -147,7 +149,8 @@ def bench_onedecode(mxf: Path, reps: int) -> dict[str, object]:
                         cmd, timeout=3600, nice=0, log_path=work / "log", stop=threading.Event()
                     )
                 times[kind].append(time.perf_counter() - t0)
-                print(f"  {kind}: {times[kind][-1]:.1f} s", flush=True)
+                cpu[kind].append(_children_cpu() - c0)
+                print(f"  {kind}: {times[kind][-1]:.1f} s, {cpu[kind][-1]:.1f} s CPU", flush=True)
                 shutil.rmtree(work)
     job_s, bare_s = statistics.median(times["job"]), statistics.median(times["bare"])
     return {
@@ -159,7 +162,17 @@ def bench_onedecode(mxf: Path, reps: int) -> dict[str, object]:
         "job_speed_vs_bare": round(bare_s / job_s, 3),
         "job_x_realtime": round(src.duration / job_s, 2),
         "bare_x_realtime": round(src.duration / bare_s, 2),
+        "job_cpu_s": round(statistics.median(cpu["job"]), 1),
+        "bare_cpu_s": round(statistics.median(cpu["bare"]), 1),
     }
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the waited-for children so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # -- a server ---------------------------------------------------------------------
@@ -338,8 +351,11 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=1, help="repetitions of each measure")
     parser.add_argument("--runs", type=int, default=10, help="uploads in the latency run")
     parser.add_argument("--prepare", action="store_true", help="only generate the sources")
+    parser.add_argument(
+        "--minutes", type=int, default=10, help="length of the long MXF (a quick check: 1)"
+    )
     args = parser.parse_args()
-    long_mxf = source(args.cache, 10)
+    long_mxf = source(args.cache, args.minutes)
     clip = source(args.cache, 1)
     if args.prepare:
         return 0

@@ -80,7 +80,8 @@ class ContentCredentials:
         return cls(chain, private, str(settings.get("pool_name") or "Ortak pool"))
 
     def manifest_json(self, item: dict[str, Any], what: str) -> str:
-        manifest = item.get("manifest") if isinstance(item.get("manifest"), dict) else {}
+        found = item.get("manifest")
+        manifest: dict[str, Any] = found if isinstance(found, dict) else {}
         member = str(item.get("member") or manifest.get("member") or "")
         return json.dumps(
             {

@@ -240,8 +240,8 @@ class FeedPublisher:
             seg = segs[-1]
             lines = []
             prev = self.head[1]
-            for r in rows:
-                line = journal_line(*r, prev=prev)
+            for seq, time_, op, item_id, record in rows:
+                line = journal_line(seq, time_, op, item_id, record, prev=prev)
                 prev = record_hash(line)
                 lines.append(line)
             data = b"".join(lines)

@@ -127,7 +127,7 @@ def login(
         f"logged in to {endpoint.url} as {endpoint.user}{who}; profile "
         f"{endpoint.name!r} saved in {path}{stored}"
     )
-    click.echo(pinned)
+    output.echo(pinned)
 
 
 def _pin_pool_key(remote: Any, t: Any) -> str:
@@ -298,8 +298,10 @@ def whoami(ctx: click.Context, json_out: bool) -> None:
         ("member", member or "-"),
         ("connected", f"{app.endpoint.url} ({answer.get('protocol')})"),
         ("tls certificate", answer.get("tls_certificate") or "-"),
+        ("tls key pin", answer.get("tls_public_key_pin") or "-"),
         ("tls valid until", answer.get("tls_valid_until") or "-"),
         *(("ssh host key", key) for key in answer.get("ssh_host_keys") or []),
+        ("signing key", answer.get("signing_key") or "-"),
     ]
     for key, value in rows:
         output.echo(f"{key:>16}: {value}")
@@ -359,20 +361,20 @@ def verify(ctx: click.Context, path: str, json_out: bool) -> None:
 
 
 def _describe_origins(name: str, sha: str, found: list) -> None:
-    click.echo(f"{name}  sha256 {sha}")
+    output.echo(f"{name}  sha256 {sha}")
     for o in found:
         current = (
             ""
             if o.current_version in (None, o.version)
             else f" (superseded by version {o.current_version})"
         )
-        click.echo(f"  item {o.item} version {o.version}{current}: {o.path}")
-        click.echo(f"    contributed by {o.member}, uploaded {o.uploaded or '?'}")
-        click.echo(f"    signed by the pool ({o.pool_key}): {o.pool_signature}")
+        output.echo(f"  item {o.item} version {o.version}{current}: {o.path}")
+        output.echo(f"    contributed by {o.member}, uploaded {o.uploaded or '?'}")
+        output.echo(f"    signed by the pool ({o.pool_key}): {o.pool_signature}")
         ms = o.member_signature
         who = f" ({ms['key']})" if ms.get("key") else ""
         why = f": {ms['reason']}" if ms.get("reason") else ""
-        click.echo(f"    member signature: {ms.get('status', 'unsigned')}{who}{why}")
+        output.echo(f"    member signature: {ms.get('status', 'unsigned')}{who}{why}")
 
 
 @cli.command()
@@ -389,10 +391,10 @@ def keygen(ctx: click.Context, force: bool) -> None:
     from .signkey import generate
 
     made = generate(force=force)
-    click.echo(f"signing key {made.fingerprint}")
-    click.echo(f"private key kept {made.where}")
-    click.echo(f"public key: {made.public_path}")
-    click.echo(
+    output.echo(f"signing key {made.fingerprint}")
+    output.echo(f"private key kept {made.where}")
+    output.echo(f"public key: {made.public_path}")
+    output.echo(
         "ask the pool's operator to register it: "
         f"pool-server member key add <MEMBER> {made.public_path.name}"
     )

@@ -202,7 +202,9 @@ class LocalCatalog:
             announced = feed_reader.journal_size(index, name)
             if announced is not None and offset >= announced:
                 continue
-            data = remote.retrying(lambda n=name, o=offset: t.read_bytes(f"{FEED}/{n}", o))
+            data: bytes = remote.retrying(
+                lambda n=name, o=offset: t.read_bytes(f"{FEED}/{n}", o)  # type: ignore[misc]
+            )
             complete = feed_reader.announced_part(data, offset, announced)
             result.journal_bytes += (
                 len(data) if announced is None else min(len(data), max(0, announced - offset))

@@ -18,7 +18,7 @@ from .app import Pool
 from .audit import Actor
 from .context import DataDir
 from .errors import PoolError, UsageError
-from .terminal import echo, json_text, printable
+from .terminal import SafeFormatter, echo, json_text, printable
 
 __all__ = ["echo", "json_text", "print_json", "print_table", "printable"]
 
@@ -80,11 +80,9 @@ class PoolGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, data: str | None, verbose: bool) -> None:
     """Ortak pool server: FTP/FTPS and SFTP over one pool, its accounts and catalog."""
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_handler = logging.StreamHandler(sys.stderr)  # log lines name users and files too
+    log_handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[log_handler])
     logging.getLogger("pyftpdlib").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("paramiko").setLevel(logging.INFO if verbose else logging.WARNING)
     obj = CliContext(DataDir.resolve(data))
@@ -132,6 +130,7 @@ def _register() -> None:
         cli_previews,
         cli_serve,
         cli_signing,
+        cli_tls,
     )
 
     for command in (
@@ -142,6 +141,7 @@ def _register() -> None:
         *cli_http.COMMANDS,
         *cli_notify.COMMANDS,
         *cli_signing.COMMANDS,
+        *cli_tls.COMMANDS,
     ):
         main.add_command(command)
     cli_accounts.member.add_command(cli_signing.member_key)

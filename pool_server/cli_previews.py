@@ -15,7 +15,7 @@ from catalog.previews import status as preview_status
 from catalog.previews.queue import PreviewQueue
 from catalog.store import get_item_row
 
-from .cli import json_option, print_json, print_table
+from .cli import echo, json_option, print_json, print_table
 from .cli_catalog import _open_db
 
 
@@ -38,7 +38,7 @@ def _enqueue(obj: Any, db: Any, queue: PreviewQueue, ids: list[str]) -> None:
         row = get_item_row(db, item_id=item_id)
         if row is not None:
             lane = queue.enqueue(item_id, row, express_max)
-            click.echo(f"{item_id}: queued ({lane} lane)")
+            echo(f"{item_id}: queued ({lane} lane)")
 
 
 @click.group("previews")
@@ -60,13 +60,13 @@ def status_command(obj: Any, as_json: bool) -> None:
         print_json(report)
         return
     lanes = ", ".join(f"{n} {lane}" for lane, n in report["lanes"].items())
-    click.echo(f"queued: {report['queued']} ({lanes})")
+    echo(f"queued: {report['queued']} ({lanes})")
     states = ", ".join(f"{n} {state}" for state, n in sorted(report["states"].items()))
-    click.echo(f"items: {states or 'none'}")
-    click.echo(f"running: {len(report['running'])}")
+    echo(f"items: {states or 'none'}")
+    echo(f"running: {len(report['running'])}")
     if report["running"]:
         print_table(report["running"], ["id", "host", "pid", "started"])
-    click.echo(f"failed: {len(report['failed'])}")
+    echo(f"failed: {len(report['failed'])}")
     if report["failed"]:
         print_table(report["failed"], ["id", "path", "error"])
 
@@ -90,7 +90,7 @@ def retry_command(obj: Any, item: str | None, all_failed: bool) -> None:
             )
         _enqueue(obj, db, queue, wanted)
     if not wanted:
-        click.echo("no failed previews")
+        echo("no failed previews")
 
 
 @previews_group.command("rebuild")
@@ -109,7 +109,7 @@ def rebuild_command(obj: Any, item: str | None, everything: bool) -> None:
         if item and not wanted:
             raise click.ClickException(f"{item}: has no video or audio to preview")
         _enqueue(obj, db, queue, wanted)
-    click.echo(f"{len(wanted)} item(s) queued")
+    echo(f"{len(wanted)} item(s) queued")
 
 
 COMMANDS: list[click.Command] = [previews_group]

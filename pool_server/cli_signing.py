@@ -7,7 +7,7 @@ from typing import IO
 
 import click
 
-from .cli import CliContext, json_option, pass_ctx, print_json, print_table
+from .cli import CliContext, echo, json_option, pass_ctx, print_json, print_table
 from .signing_keys import MemberSigningKeys, pool_signer
 
 
@@ -25,7 +25,7 @@ def key_rotate(obj: CliContext) -> None:
     its validity period. The running indexer takes the new key at once."""
     old, new = pool_signer(obj.pool.data.signing_dir).rotate()
     obj.admin_change(f"key rotate {old} -> {new}")
-    click.echo(f"retired {old}\nnew signing key {new}")
+    echo(f"retired {old}\nnew signing key {new}")
 
 
 @pool_key.command("list")
@@ -66,7 +66,7 @@ def member_key_add(obj: CliContext, code: str, file: IO[str]) -> None:
     stdin) for member CODE."""
     row = _keys(obj).add(code, file.read())
     obj.admin_change(f"member key add {code} {row['fingerprint']}")
-    click.echo(f"added signing key {row['fingerprint']} for member {code}")
+    echo(f"added signing key {row['fingerprint']} for member {code}")
 
 
 @member_key.command("list")
@@ -80,7 +80,7 @@ def member_key_list(obj: CliContext, code: str, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        click.echo(f"member {code} has no signing keys")
+        echo(f"member {code} has no signing keys")
         return
     print_table(rows, ["fingerprint", "comment", "added", "revoked"])
 
@@ -93,7 +93,7 @@ def member_key_revoke(obj: CliContext, code: str, fingerprint: str) -> None:
     """Revoke member CODE's key FINGERPRINT: signatures made with it no longer count."""
     _keys(obj).revoke(code, fingerprint)
     obj.admin_change(f"member key revoke {code} {fingerprint}")
-    click.echo(f"revoked signing key {fingerprint} of member {code}")
+    echo(f"revoked signing key {fingerprint} of member {code}")
 
 
 COMMANDS = [pool_key]

@@ -201,6 +201,12 @@ SETTINGS: list[Setting] = [
             ("password_env", "", "environment variable holding the SMTP password"),
             ("password_file", "", "file holding the SMTP password (relative to the data folder)"),
             ("from_address", "ortak@localhost", "sender address of alert e-mail"),
+            (
+                "ca_file",
+                "",
+                "CA certificates (PEM) the relay's certificate is checked against, relative "
+                "to the data folder (empty: the system's)",
+            ),
             ("timeout", 30.0, "seconds to wait for the relay before a try counts as failed"),
             (
                 "poster_wait_seconds",
@@ -243,6 +249,12 @@ SETTINGS: list[Setting] = [
         "delivery",
         (
             ("workers", 2, "threads delivering e-mail and webhooks"),
+            (
+                "keep_days",
+                30,
+                "finished deliveries and alert matches are kept this long (the lists users "
+                "and admins see), then deleted",
+            ),
             ("retry_hours", 24.0, "keep retrying a failing delivery this long, then give up"),
             ("backoff_seconds", 10.0, "wait before the first retry; doubles each time"),
             ("backoff_max_seconds", 1800.0, "longest wait between two tries"),

@@ -39,13 +39,23 @@ def verdict(manifest: Any, signature: Any, keys: list[PoolKey]) -> dict[str, Any
     return {"verified": True, "key": key.fingerprint}
 
 
-def provenance_of(item: dict[str, Any], keys: list[PoolKey]) -> dict[str, Any]:
-    """The item page's provenance block: contributed by, signed by, verified."""
+def provenance_of(
+    item: dict[str, Any], keys: list[PoolKey], data: DataDir | None = None
+) -> dict[str, Any]:
+    """The item page's provenance block: contributed by, signed by, verified, and
+    whether a copy with C2PA Content Credentials is published."""
     manifest = item.get("manifest") if isinstance(item.get("manifest"), dict) else None
     pool = verdict(manifest, item.get("manifest_signature"), keys)
     member = dict((manifest or {}).get("member_signature") or {"status": "unsigned"})
     member.pop("signature", None)
+    credentialed = False
+    if data is not None:
+        from catalog.credentials import delivery_path
+
+        name = str(item.get("path") or "").rsplit("/", 1)[-1]
+        credentialed = bool(name) and delivery_path(data.pool_root, item["id"], name).is_file()
     return {
+        "credentialed": credentialed,
         "contributed_by": item.get("member"),
         "version": (manifest or {}).get("version"),
         "signed": (manifest or {}).get("signed"),

@@ -37,7 +37,7 @@ class MemberSigningKeys:
         except SignatureError as exc:
             raise UsageError(f"{exc}") from None
         fp = fingerprint(key)
-        table = self.store.db[MEMBER_KEYS_TABLE]
+        table = self.store.db.table(MEMBER_KEYS_TABLE)
         if table.count_where("fingerprint = ?", [fp]):
             raise AlreadyExists(f"key {fp} is already registered")
         parts = text.strip().split(None, 2)
@@ -70,7 +70,7 @@ class MemberSigningKeys:
         if rows[0]["revoked"]:
             raise UsageError(f"key {fp} was already revoked at {rows[0]['revoked']}")
         when = now_iso()
-        self.store.db[MEMBER_KEYS_TABLE].update(fp, {"revoked": when})
+        self.store.db.table(MEMBER_KEYS_TABLE).update(fp, {"revoked": when})
         return {**rows[0], "revoked": when}
 
 

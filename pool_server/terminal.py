@@ -8,6 +8,7 @@ control and bidi characters shown as escapes) or `json_text` (--json: \\u escape
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -67,3 +68,11 @@ def json_text(value: Any, indent: int | None = 1) -> str:
 def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
     """Print for people, neutralised (the line breaks of a message are kept)."""
     click.echo(printable(message, newlines=True), err=err, nl=nl)
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines as `printable` text: a login name sent before authentication or a file
+    name in a log message cannot drive the terminal (or `tail -f`) of the operator."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), newlines=True)

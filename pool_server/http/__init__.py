@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 import time
 from typing import TYPE_CHECKING
+
+from ..listening import listening_socket, quiet_flood
 
 if TYPE_CHECKING:
     from ..app import Pool
@@ -29,9 +30,9 @@ class HttpService:
 
         settings = pool.config.section("http")
         self.tls = bool(settings["tls"])
-        self.sock = socket.create_server(
-            (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET, backlog=512
-        )
+        self.sock = listening_socket(host, port, backlog=512)  # `::`: dual stack
+        # asyncio survives EMFILE on accept (it pauses 1 s) but logs each time.
+        quiet_flood(logging.getLogger("asyncio"))
         self.host = host
         self.port: int = self.sock.getsockname()[1]
         proxies = [p.strip() for p in settings["trusted_proxies"].split(",") if p.strip()]

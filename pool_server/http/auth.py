@@ -21,6 +21,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 
+from .. import listening
 from ..core import Session
 from ..errors import AccessDenied, AuthenticationFailed, NotFound, UsageError
 from ..store import Store
@@ -279,8 +280,9 @@ def _basic(value: str) -> tuple[str, str]:
 
 
 def client_ip(conn: HTTPConnection) -> str:
-    """The peer's address (uvicorn has applied X-Forwarded-For from trusted proxies)."""
-    return conn.client.host if conn.client else "unknown"
+    """The peer's address (uvicorn has applied X-Forwarded-For from trusted proxies); an
+    IPv4 client of a dual-stack listener as IPv4."""
+    return listening.client_ip(conn.client.host) if conn.client else "unknown"
 
 
 def protocol_of(conn: HTTPConnection) -> str:

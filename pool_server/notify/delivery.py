@@ -36,8 +36,11 @@ class Deliverer:
         mail_settings: mail.MailSettings,
         webhook_settings: WebhookSettings,
         retry: Retry,
+        *,
+        previews: bool = True,
     ) -> None:
         self.pool_root = pool_root
+        self.previews = previews
         self.mail = mail_settings
         self.webhooks = webhook_settings
         self.retry = retry
@@ -93,7 +96,7 @@ class Deliverer:
         over; None to send now."""
         deadline = d.created + self.mail.poster_wait_seconds
         now = time.time()
-        if now >= deadline:
+        if now >= deadline or not self.previews:
             return None
         for item in d.payload.get("items", []):
             if not item.get("has_video"):

@@ -26,16 +26,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ortak.alerts")
 
+PURGE_EVERY = 3600.0
+"""Seconds between two purges of old deliveries and matches."""
+
 
 @dataclass(frozen=True)
 class NotifySettings:
     poll_seconds: float
     workers: int
     lease_seconds: float
+    keep_seconds: float
     producer: ProducerSettings
     retry: outbox.Retry
     mail: MailSettings
     webhooks: WebhookSettings
+    previews: bool
 
 
 def settings_of(pool: Pool) -> NotifySettings:
@@ -46,6 +51,7 @@ def settings_of(pool: Pool) -> NotifySettings:
         poll_seconds=max(0.05, float(alerts["poll_seconds"])),
         workers=max(1, int(delivery["workers"])),
         lease_seconds=max(1.0, float(delivery["lease_seconds"])),
+        keep_seconds=max(1, int(delivery["keep_days"])) * 86400.0,
         producer=ProducerSettings(
             settle_seconds=float(alerts["settle_seconds"]),
             quota_warning_percent=int(alerts["quota_warning_percent"]),
@@ -61,11 +67,18 @@ def settings_of(pool: Pool) -> NotifySettings:
             allow_private=tuple(parse_networks(hooks["allow_private"])),
             timeout=float(hooks["timeout"]),
         ),
+        previews=bool(cfg.get("previews", "enabled")),
     )
 
 
 def deliverer_of(pool: Pool, settings: NotifySettings) -> Deliverer:
-    return Deliverer(pool.data.pool_root, settings.mail, settings.webhooks, settings.retry)
+    return Deliverer(
+        pool.data.pool_root,
+        settings.mail,
+        settings.webhooks,
+        settings.retry,
+        previews=settings.previews,
+    )
 
 
 def _quota_probe(pool: Pool):  # type: ignore[no-untyped-def]
@@ -117,11 +130,17 @@ class NotifyService:
             self.settings.retry,
             _quota_probe(self.pool),
         )
+        next_purge = time.monotonic()
         try:
             while not self._halt.is_set():
                 try:
                     if producer.cycle():
                         self._wake.set()
+                    if time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + PURGE_EVERY
+                        gone = outbox.purge(producer.conn, self.settings.keep_seconds)
+                        if gone:
+                            log.info("%d old deliveries and matches deleted", gone)
                 except Exception:  # never stop alerting for one bad cycle; retried next time
                     log.exception("alerts: reading the journal and audit failed")
                 self._halt.wait(self.settings.poll_seconds)

@@ -19,7 +19,10 @@ import termios
 import time
 import unicodedata
 
+import paramiko
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pool_client.output import printable as client_printable
 from pool_server.terminal import printable as server_printable
@@ -36,10 +39,10 @@ MARKUP = "[link=https://evil.example/]click[/link] [bold red on white]x[/]"
 TITLE = f"Nevruz {CSI}{OSC}{C1}{BIDI} {MARKUP}"
 LOCATION = f"İstanbul{HYPERLINK}"
 # Dropped into a member's area on disk (by an operator's rsync, say). The server lists no
-# name with a C0/C1 control, but bidi characters in names are listed (and legitimate
-# in part: they are refused or escaped only where they are shown).
+# name with a C0/C1 control or a bidi override; other format characters and the line
+# separator (U+2028, which some terminals break the line at) still reach `pool ls`.
 ESC_NAME = f"haber\x1b[5m{OSC}.json"
-BIDI_NAME = "haber\u202egpj.exe\u2066[link=mailto:x@evil.example]x.json"
+LISTED_NAME = "haber\u2028gpj.exe\ufeff\u200b\U000e0041[link=mailto:x@evil.example]x.json"
 RAW = ("\x1b", "\x07", "\x9b", "\x9c", "\x9d", "\u202e", "\u202c", "\u2066", "\u2069")
 
 
@@ -107,9 +110,12 @@ def hostile_pool(pool: Pool) -> Pool:
     and a file with a hostile name (dropped into the member's area on disk)."""
     sidecar = {"title": TITLE, "location": LOCATION, "description": f"dope {CSI}"}
     pool.upload("/TRT/news/nevruz.json", json.dumps(sidecar).encode())
-    for name in (ESC_NAME, BIDI_NAME):
+    # and one whose duration was once published as Infinity (invalid JSON for every
+    # reader, an OverflowError in `pool search`)
+    pool.upload("/TRT/news/sonsuz.json", b'{"title": "Nevruz sonsuz", "duration": 1e999}')
+    for name in (ESC_NAME, LISTED_NAME):
         (pool.server.data / "pool" / "TRT" / "news" / name).write_text('{"title": "dosya"}')
-    pool.wait_items(3, where="member = 'TRT'")
+    pool.wait_items(4, where="member = 'TRT'")
     pool_cli(pool, "update")
     return pool
 
@@ -127,7 +133,9 @@ def test_pool_search_show_and_ls_show_escapes(hostile_pool: Pool) -> None:
     assert "[bold red on white]x[/]" in on_tty
 
     found = json.loads(pool_cli(pool, "search", "nevruz", "--json"))
-    item = next(r for r in found if r["title"].startswith("Nevruz"))
+    endless = next(r for r in found if r["title"] == "Nevruz sonsuz")
+    assert endless["duration"] is None
+    item = next(r for r in found if r["title"] == TITLE)
     assert item["title"] == TITLE  # --json is lossless: the same text once decoded
     raw_json = pool_cli(pool, "show", item["id"], "--json")
     assert_neutral(raw_json)
@@ -143,9 +151,9 @@ def test_pool_search_show_and_ls_show_escapes(hostile_pool: Pool) -> None:
 
     listing = pool_cli(pool, "ls", "/TRT/news")
     assert_neutral(listing)
-    assert "haber\\u202egpj.exe\\u2066[link=mailto:x@evil.example]x.json" in listing
+    assert "haber\\u2028gpj.exe\\ufeff\\u200b\\U000e0041[link=mailto:x@" in listing
     names = [e["name"] for e in json.loads(pool_cli(pool, "ls", "/TRT/news", "--json"))]
-    assert BIDI_NAME in names
+    assert LISTED_NAME in names
 
 
 def test_pool_server_search_and_audit_show_escapes(hostile_pool: Pool) -> None:
@@ -162,6 +170,16 @@ def test_pool_server_search_and_audit_show_escapes(hostile_pool: Pool) -> None:
         f.flush()
         assert f.readline().startswith(b"530")
 
+    # and one over SSH
+    sftp_login = f"sftp{OSC}\u202e"
+    transport = paramiko.Transport(("127.0.0.1", server.sftp_port))
+    try:
+        transport.start_client(timeout=10)
+        with pytest.raises(paramiko.AuthenticationException):
+            transport.auth_password(sftp_login, "wrong-password-2")
+    finally:
+        transport.close()
+
     def cli(*args: str) -> str:
         done = subprocess.run(
             [POOL_SERVER, "--data", str(server.data), *args],
@@ -175,10 +193,11 @@ def test_pool_server_search_and_audit_show_escapes(hostile_pool: Pool) -> None:
     def users() -> list[str]:
         return [r["user"] for r in json.loads(cli("audit", "--json"))]
 
-    wait_for(lambda: login in users(), 10, "the failed login in the audit")
+    wait_for(lambda: {login, sftp_login} <= set(users()), 10, "the failed logins in the audit")
     audit = cli("audit")
     assert_neutral(audit)
     assert "evil\\x1b[2J\\x1b[31m\\x1b]0;pwned\\x07\\x9b31m" in audit and "\\u202eevil" in audit
+    assert "sftp\\x1b]0;pwned\\x07\\u202e" in audit
     assert_neutral(cli("audit", "--json"))
 
     found = cli("search", "nevruz")
@@ -206,3 +225,57 @@ def test_printable_escapes_every_control_and_format_character(printable) -> None
     assert printable(text) == text
     assert printable("a\nb\tc") == "a\\x0ab\\x09c"
     assert printable("a\nb\x1b", newlines=True) == "a\nb\\x1b"
+
+
+def test_server_log_lines_are_neutralised() -> None:
+    """The formatter `pool-server` logs through: names in log messages (a login sent
+    before authentication, a file name) cannot drive the operator's terminal."""
+    import io
+    import logging
+
+    from pool_server.terminal import SafeFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("ortak.test-escapes")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("login failed for %s from %s", f"evil{CSI}{OSC}", "127.0.0.1")
+        log.error("indexing %s failed", f"/TRT/news/{LISTED_NAME}")
+    finally:
+        log.removeHandler(handler)
+    text = stream.getvalue()
+    assert_neutral(text)
+    assert "evil\\x1b[2J" in text and "haber\\u2028gpj" in text and text.count("\n") == 2
+
+
+TEXT = st.text(st.characters(exclude_categories=()), max_size=60) | st.text(
+    st.characters(categories=["Cc", "Cf", "Cs", "Zl", "Zp"]) | st.sampled_from("aə İ[]/\\"),
+    max_size=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_printable_and_json_text_for_any_text(text: str) -> None:
+    """Whatever the text: printable output has no character a terminal acts on and
+    stays on one line; json_text decodes to exactly the same text."""
+    from pool_client.output import json_text as client_json
+    from pool_server.terminal import json_text as server_json
+
+    for printable, json_text in ((client_printable, client_json), (server_printable, server_json)):
+        shown = printable(text)
+        assert "\n" not in shown
+        for ch in shown:
+            assert unicodedata.category(ch) not in ("Cc", "Cs", "Zl", "Zp")
+            assert unicodedata.category(ch) != "Cf" or ch in "\u200c\u200d"
+        encoded = json_text({"title": text})
+        # (two surrogate code points in a row are one character to any JSON reader)
+        assert json.loads(encoded) == json.loads(json.dumps({"title": text}))
+        assert not [
+            c
+            for c in encoded
+            if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") and c not in "\n"
+        ]

@@ -6,13 +6,15 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import ssl
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import AuthResult
 
 from catalog.items import item_id
 
-from ..helpers import ftp_login, wait_for
+from ..helpers import ftp_login, set_setting, wait_for
 from .helpers import fast_delivery, free_port, notifications, outbox_rows, smtp_server
 
 
@@ -99,3 +101,35 @@ def test_relay_down_then_back_delivers_exactly_once(mail_data, server_factory, c
     with notifications(data) as service:
         [alert] = service.list_alerts(service.pool.accounts.get_user("news"))
     assert alert["delivered"] == 1 and alert["failed"] == 0 and alert["last_delivery"]
+
+
+def test_starttls_and_login(mail_data, server_factory, clip: Path, monkeypatch):
+    """The relay wants STARTTLS (its certificate checked against [mail] ca_file) and a
+    login, the password from the environment."""
+    data, smtp_port = mail_data
+    set_setting(data, "mail", "security", '"starttls"')
+    set_setting(data, "mail", "user", '"ortak"')
+    set_setting(data, "mail", "password_env", '"ORTAK_SMTP_PASSWORD"')
+    set_setting(data, "mail", "ca_file", '"tls/cert.pem"')
+    set_setting(data, "previews", "enabled", "false")
+    monkeypatch.setenv("ORTAK_SMTP_PASSWORD", "relay-secret")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(data / "tls" / "cert.pem", data / "tls" / "key.pem")
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"relay-secret")
+
+    with smtp_server(
+        smtp_port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+    ) as box:
+        srv = server_factory(sftp=False, indexer=True)
+        upload_story(srv.ftp_port, "nevruz", "Nevruz sabahı", clip)
+        wait_for(lambda: box.messages, 20, "the alert e-mail over STARTTLS")
+        assert "Nevruz sabahı" in box.messages[0]["Subject"]
+        assert logins == [("ortak", "relay-secret")]

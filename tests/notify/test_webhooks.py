@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from ..helpers import ftp_login, run_cli, set_setting, wait_for
-from .helpers import Receiver, fast_delivery, notifications, outbox_rows
+from .helpers import Receiver, db_value, fast_delivery, notifications, outbox_rows
 
 
 def add_endpoint(data: Path, url: str, *args: str) -> dict:
@@ -165,3 +165,39 @@ def test_webhook_test_command(data: Path):
         assert "HTTP 500" in failed.output
         run_cli(data, "webhook", "remove", str(endpoint["id"]))
         assert json.loads(run_cli(data, "webhook", "list", "--json").output) == []
+
+
+def test_take_and_quota_events(pool_data: Path, server_factory, clip: Path):
+    with Receiver() as rx:
+        trt = add_endpoint(
+            pool_data,
+            rx.url,
+            "--member",
+            "TRT",
+            "--event",
+            "take.completed",
+            "--event",
+            "quota.warning",
+        )
+        add_endpoint(pool_data, rx.url + "/aztv", "--member", "AZTV", "--event", "take.completed")
+        run_cli(pool_data, "quota", "set", "TRT", str(len(clip.read_bytes()) + 1000))
+        srv = server_factory(sftp=False, indexer=True)
+        upload(srv.ftp_port, "take-me.mp4", clip.read_bytes())
+        wait_for(lambda: rx.of_type("quota.warning"), 20, "quota.warning")
+        [warning] = rx.of_type("quota.warning")
+        data = Webhook(trt["secret"]).verify(warning["body"], warning["headers"])["data"]
+        assert data["member"] == "TRT" and data["percent"] >= 90
+        wait_for(
+            lambda: db_value(pool_data, "SELECT count(*) FROM item_versions"),
+            20,
+            "the item catalogued and seen",
+        )
+        with ftp_login(srv.ftp_port, "aztv-up") as ftp:
+            ftp.retrbinary("RETR /TRT/take-me.mp4", lambda b: None)
+        wait_for(lambda: rx.of_type("take.completed"), 20, "take.completed")
+        [take] = rx.of_type("take.completed")
+        assert take["path"] == "/hook"  # to the contributing member, not to the taker's
+        data = Webhook(trt["secret"]).verify(take["body"], take["headers"])["data"]
+        assert data["taker"] == {"user": "aztv-up", "member": "AZTV"}
+        assert data["item"]["path"] == "/TRT/take-me.mp4" and data["file"] == "/TRT/take-me.mp4"
+        assert len(rx.of_type("quota.warning")) == 1  # once per crossing

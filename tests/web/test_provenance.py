@@ -106,3 +106,42 @@ def test_verify_page_hashes_in_the_browser(page: Page, web_data: Path, tmp_path:
     assert asked == [
         f"{page.context.pages[0].url.split('/verify')[0]}/api/v1/verify/{h}" for h in (sha, big_sha)
     ]
+
+
+def test_a_copy_with_content_credentials_is_offered(
+    base_url: str, web_data: Path, tmp_path: Path
+) -> None:
+    from catalog.credentials import ContentCredentials, delivery_path
+    from catalog.credentials import read as read_credentials
+    from catalog.schema import open_catalog
+    from catalog.store import get_item_row
+
+    from ..previews.test_credentials import make_chain
+
+    item_id = item_id_of(web_data, "QAZAQ/news/sel.mp4")
+    db = open_catalog(web_data / "pool.db")
+    try:
+        item = get_item_row(db, item_id=item_id)
+    finally:
+        db.conn.close()
+    assert item is not None
+    client = login(base_url, "news")
+    try:
+        assert "Content Credentials" not in client.get(f"/items/{item_id}").text
+        assert client.get(f"/api/v1/items/{item_id}/credentialed").status_code == 404
+        ca, certs, key = make_chain()
+        original = web_data / "pool/QAZAQ/news/sel.mp4"
+        copy = delivery_path(web_data / "pool", item_id, "sel.mp4")
+        copy.parent.mkdir(parents=True)
+        ContentCredentials(certs, key, "Test pool").embed(
+            original, copy, item, original, "delivery"
+        )
+        assert "Content Credentials (C2PA)" in client.get(f"/items/{item_id}").text
+        got = client.get(f"/api/v1/items/{item_id}/credentialed")
+        assert got.status_code == 200 and got.content == copy.read_bytes()
+        (tmp_path / "taken.mp4").write_bytes(got.content)
+        store = read_credentials(tmp_path / "taken.mp4", trust_anchors=ca)
+        assert store["validation_state"] == "Trusted"
+        assert item_id in json.dumps(store) and "QAZAQ" in json.dumps(store)
+    finally:
+        client.close()

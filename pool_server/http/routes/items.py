@@ -171,7 +171,7 @@ def item_page(request: Request) -> Response:
             "subtitles": subtitles,
             "attachments": item.get("attachments") or [],
             "may_withdraw": door.core.may_delete(who.session, vpath(item["path"])),
-            "provenance": provenance_of(item, pool_keys(door.pool.data)[0]),
+            "provenance": provenance_of(item, pool_keys(door.pool.data)[0], door.pool.data),
         },
     )
 

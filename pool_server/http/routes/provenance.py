@@ -5,13 +5,17 @@ a file, the browser hashes it (the file is never uploaded) and asks
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from catalog.layout import FEED_DIR
+
 from ...published import by_sha256, pool_keys, verdict
 from ..app import door_of, principal, render
-from .items import load_item
+from .items import _take, load_item
 
 
 def item_manifest(request: Request) -> Response:
@@ -27,6 +31,19 @@ def item_manifest(request: Request) -> Response:
             "pool_keys": document,
         }
     )
+
+
+def item_credentialed(request: Request) -> Any:
+    """The original with C2PA Content Credentials (an MP4/MOV delivery copy), when the
+    pool makes them (`[provenance] c2pa_cert`)."""
+    who = principal(request)
+    assert who is not None
+    item = load_item(request)
+    door = door_of(request)
+    name = str(item["path"]).rsplit("/", 1)[-1]
+    rel = f"/{FEED_DIR}/credentials/{item['id']}/{name}"
+    dl = door.core.open_download(who.session, rel)
+    return _take(request, who, item, dl, None)
 
 
 def verify_api(request: Request) -> Response:
@@ -48,4 +65,5 @@ ROUTES = [
     Route("/verify", verify_page, methods=["GET", "HEAD"]),
     Route("/api/v1/verify/{sha256}", verify_api, methods=["GET", "HEAD"]),
     Route("/api/v1/items/{item_id}/manifest", item_manifest, methods=["GET", "HEAD"]),
+    Route("/api/v1/items/{item_id}/credentialed", item_credentialed, methods=["GET", "HEAD"]),
 ]
