@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,26 @@ def test_take_and_quota_events(pool_data: Path, server_factory, clip: Path):
         assert data["taker"] == {"user": "aztv-up", "member": "AZTV"}
         assert data["item"]["path"] == "/TRT/take-me.mp4" and data["file"] == "/TRT/take-me.mp4"
         assert len(rx.of_type("quota.warning")) == 1  # once per crossing
+
+
+def test_sigkill_mid_send_resends_with_the_same_id(pool_data: Path, server_factory, clip: Path):
+    """The server dies while a receiver holds its request: the lease of the dead process
+    is released at restart (not after [delivery] lease_seconds) and the delivery is sent
+    again with the same webhook-id, for the receiver to drop as a repeat."""
+    with Receiver() as rx:
+        release = threading.Event()
+        rx.hold = release
+        add_endpoint(pool_data, rx.url, "--event", "upload.completed")
+        srv = server_factory(sftp=False, indexer=False)
+        upload(srv.ftp_port, "d.mp4", clip.read_bytes())
+        wait_for(lambda: rx.requests, 20, "the first try to arrive")
+        srv.kill()
+        release.set()
+        [row] = outbox_rows(pool_data)
+        assert row["state"] == "pending" and row["lease_owner"]
+        server_factory(sftp=False, indexer=False)
+        wait_for(lambda: len(rx.requests) == 2, 20, "the second try after restart")
+        first, second = rx.requests
+        assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+        wait_for(lambda: outbox_rows(pool_data)[0]["state"] == "delivered", 10, "delivered")
+        assert len({r["headers"]["webhook-id"] for r in rx.requests}) == 1
