@@ -9,6 +9,7 @@ import json
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
@@ -40,7 +41,7 @@ def test_item_published_signed(pool_data: Path, server_factory, clip: Path):
         endpoint = add_endpoint(
             pool_data, rx.url, "--event", "item.published", "--event", "preview.ready"
         )
-        srv = server_factory(sftp=False, indexer=True)
+        srv = server_factory(sftp=False, indexer=True, http=True)
         upload(srv.ftp_port, "flood.mp4", clip.read_bytes())
         wait_for(lambda: rx.of_type("item.published"), 20, "item.published")
         [req] = rx.of_type("item.published")
@@ -49,6 +50,12 @@ def test_item_published_signed(pool_data: Path, server_factory, clip: Path):
         assert payload["data"]["path"] == "/TRT/flood.mp4"
         assert payload["data"]["member"] == "TRT"
         assert req["headers"]["webhook-id"].startswith("msg_")
+        # the links lead to the running web door: the API has the item
+        links = payload["data"]["links"]
+        assert links["page"] == f"http://127.0.0.1:{srv.http_port}/items/{payload['data']['id']}"
+        token = json.loads(run_cli(pool_data, "token", "create", "news", "--json").output)
+        auth = {"Authorization": f"Bearer {token['token']}"}
+        assert httpx.get(links["api"], headers=auth).json()["path"] == "/TRT/flood.mp4"
         # a tampered body does not verify
         with pytest.raises(Exception, match="signature"):
             Webhook(endpoint["secret"]).verify(req["body"].replace("TRT", "XXX"), req["headers"])
