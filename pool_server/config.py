@@ -286,6 +286,21 @@ SETTINGS: list[Setting] = [
             ("session_max_hours", 12, "a web session ends this long after login, used or not"),
             ("token_days", 90, "lifetime of an API token when `token create` gets no --expires"),
             ("page_size", 24, "search results per page"),
+            (
+                "admin_totp_required",
+                True,
+                "admins must log in to the web door with a second factor (TOTP); one without "
+                "is sent to enrol first",
+            ),
+            ("invitation_hours", 72, "how long an invitation link made in the console works"),
+            ("upload_expire_hours", 24.0, "a tus upload left alone this long is removed (hours)"),
+            (
+                "metrics_bind",
+                "",
+                "also serve /metrics without a token on this address:port (e.g. "
+                "'127.0.0.1:9464', for a local Prometheus); empty: only on the web door, for "
+                "admins' tokens",
+            ),
         ),
     ),
     *_table("catalog", CATALOG_SETTINGS),
