@@ -243,7 +243,8 @@ SETTINGS: list[Setting] = [
             (
                 "public_url",
                 "",
-                "the web door's address as users reach it (links in alerts; empty: no links)",
+                "the web door's address as users reach it, for links in alerts (empty: "
+                "http(s)://[server] host:[http] port)",
             ),
         ),
     ),
