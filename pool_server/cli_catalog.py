@@ -179,8 +179,9 @@ def search_command(
         echo("no items found", err=True)
         return
     for item in results:
-        echo(f"{item['id']:<16} {format_duration(item['duration']):>8}  {item['title'] or ''}")
-        echo(f"{'':<16} {'':>8}  {item['path']}")
+        title = printable(item["title"] or "")  # one line each, whatever the title holds
+        echo(f"{item['id']:<16} {format_duration(item['duration']):>8}  {title}")
+        echo(f"{'':<16} {'':>8}  {printable(item['path'])}")
 
 
 @click.group("report")

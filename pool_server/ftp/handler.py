@@ -24,6 +24,7 @@ from .. import control
 from ..core import Core, Outcome, Session, Upload
 from ..errors import AuthenticationFailed, Banned, PoolError
 from ..listening import client_ip
+from ..tls import ReloadingContext
 from .commands import PoolCommands
 from .filesystem import PoolAbstractedFS
 from .replies import reply_for
@@ -312,6 +313,7 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
 
     session: Session | None = None
     workers: Workers | None = None  # set by server.py
+    tls: ClassVar[ReloadingContext | None] = None  # set by server.py
     _off_loop = False
     prelogin_timeout = 30.0
     _held_lines: list[bytes] | None = None
@@ -320,6 +322,14 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
     def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
         super().__init__(conn, server, ioloop)
         self.remote_ip: str = client_ip(str(self.remote_ip))  # "::ffff:1.2.3.4" -> "1.2.3.4"
+
+    @classmethod
+    def get_ssl_context(cls) -> Any:
+        """Each new connection's TLS context: the certificate files as they are now
+        (`pool-server tls set` replaces them while serving; see `tls.py`)."""
+        if cls.tls is None:
+            return super().get_ssl_context()
+        return cls.tls.current()
 
     # --- before login: a short deadline and few slots
 

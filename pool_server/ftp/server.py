@@ -12,6 +12,7 @@ from pyftpdlib.servers import FTPServer
 from ..app import Pool
 from ..errors import ConfigError
 from ..listening import RESOURCE_ERRNOS, AcceptBackoff, Admission, admit_prelogin, client_ip
+from ..tls import ReloadingContext
 from .handler import PoolAuthorizer, PoolDTPHandler, PoolFTPHandler, PoolPassiveDTP
 from .workers import Workers
 
@@ -192,6 +193,7 @@ def build_ftp_server(
         "certfile": os.fspath(cert),
         "keyfile": os.fspath(key),
         "ssl_context": None,
+        "tls": ReloadingContext(cert, key),
         "tls_control_required": ftp["require_tls"],
         "tls_data_required": ftp["require_tls"],
         "auth_failed_timeout": auth_failed_delay,
@@ -203,7 +205,6 @@ def build_ftp_server(
         "permit_privileged_ports": False,
     }
     handler = type("OrtakFTPHandler", (PoolFTPHandler,), attrs)
-    handler.get_ssl_context()
     server = PoolFTPServer((host, port), handler)
     # Password checks (scrypt) and upload opens on worker threads, off the event loop:
     # see workers.py.
