@@ -51,6 +51,9 @@ bench-client: $(STAMP)
 bench-soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py
 
+bench-alerts: $(STAMP)
+	$(BIN)/python benchmarks/alerts_bench.py
+
 bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/upload_to_search_bench.py
 
