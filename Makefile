@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 LOCALE := pool_server/http/locale
 
-.PHONY: i18n run test test-tools test-long lint bench-ftp bench-catalog bench-latency bench-provenance bench-sftp bench-client bench-soak clean
+.PHONY: i18n run test test-tools test-long lint bench-alerts bench-ftp bench-catalog bench-latency bench-provenance bench-sftp bench-client bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
