@@ -57,7 +57,7 @@ def perm_facts(session: Session, vpath: str, is_dir: bool) -> str:
             facts += "m"
         if may(Action.DELETE, child):
             facts += "p"
-        return facts
+        return "".join(sorted(facts))
     facts = "r"
     if may(Action.OVERWRITE, vpath):
         facts += "aw"
