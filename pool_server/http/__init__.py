@@ -51,6 +51,13 @@ class HttpService:
             timeout_keep_alive=30,
             timeout_graceful_shutdown=3,
         )
+        if self.tls:
+            from ..tls import sni_reloader
+
+            config.load()  # makes config.ssl; `tls set` is picked up at each handshake
+            assert config.ssl is not None
+            cert, key = pool.data.path / ftp["tls_cert"], pool.data.path / ftp["tls_key"]
+            config.ssl.sni_callback = sni_reloader(cert, key, config.ssl)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="http", daemon=True)
         self.metrics_bind: str = settings["metrics_bind"]
