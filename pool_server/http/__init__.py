@@ -31,8 +31,9 @@ class HttpService:
         settings = pool.config.section("http")
         self.tls = bool(settings["tls"])
         self.sock = listening_socket(host, port, backlog=512)  # `::`: dual stack
-        # asyncio survives EMFILE on accept (it pauses 1 s) but logs each time.
-        quiet_flood(logging.getLogger("asyncio"))
+        # asyncio survives EMFILE on accept (it pauses 1 s) but logs each time, with a
+        # traceback in each record.
+        quiet_flood(logging.getLogger("asyncio"), burst=5)
         self.host = host
         self.port: int = self.sock.getsockname()[1]
         proxies = [p.strip() for p in settings["trusted_proxies"].split(",") if p.strip()]
