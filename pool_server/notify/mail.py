@@ -20,7 +20,10 @@ from typing import Any
 
 from catalog.units import format_duration
 
+from ..errors import ConfigError
 from .errors import DeliveryError, TargetRefused
+
+SECURITY = ("starttls", "tls", "none")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class MailSettings:
 
     @classmethod
     def from_section(cls, section: dict[str, Any], data_dir: Path) -> MailSettings:
+        if str(section["security"]).lower() not in SECURITY:
+            raise ConfigError(
+                f"[mail] security {section['security']!r}: use one of {', '.join(SECURITY)}"
+            )
         return cls(
             host=str(section["host"]),
             port=int(section["port"]),
