@@ -31,8 +31,9 @@ class HttpService:
         settings = pool.config.section("http")
         self.tls = bool(settings["tls"])
         self.sock = listening_socket(host, port, backlog=512)  # `::`: dual stack
-        # asyncio survives EMFILE on accept (it pauses 1 s) but logs each time.
-        quiet_flood(logging.getLogger("asyncio"))
+        # asyncio survives EMFILE on accept (it pauses 1 s) but logs each time, with a
+        # traceback in each record.
+        quiet_flood(logging.getLogger("asyncio"), burst=5)
         self.host = host
         self.port: int = self.sock.getsockname()[1]
         proxies = [p.strip() for p in settings["trusted_proxies"].split(",") if p.strip()]
@@ -50,6 +51,13 @@ class HttpService:
             timeout_keep_alive=30,
             timeout_graceful_shutdown=3,
         )
+        if self.tls:
+            from ..tls import sni_reloader
+
+            config.load()  # makes config.ssl; `tls set` is picked up at each handshake
+            assert config.ssl is not None
+            cert, key = pool.data.path / ftp["tls_cert"], pool.data.path / ftp["tls_key"]
+            config.ssl.sni_callback = sni_reloader(cert, key, config.ssl)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="http", daemon=True)
         self.metrics_bind: str = settings["metrics_bind"]

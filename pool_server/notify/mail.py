@@ -18,7 +18,10 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .errors import DeliveryError, TargetRefused
+
+SECURITY = ("starttls", "tls", "none")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,10 @@ class MailSettings:
 
     @classmethod
     def from_section(cls, section: dict[str, Any], data_dir: Path) -> MailSettings:
+        if str(section["security"]).lower() not in SECURITY:
+            raise ConfigError(
+                f"[mail] security {section['security']!r}: use one of {', '.join(SECURITY)}"
+            )
         return cls(
             host=str(section["host"]),
             port=int(section["port"]),
