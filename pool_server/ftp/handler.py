@@ -363,9 +363,13 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
     def drop_prelogin(self, reply: str) -> None:
         """End this connection that has not logged in (timeout, or its slot given away)."""
         self._end_prelogin()
-        if not self._closed:
-            self.respond(reply, logfun=logger.info)
-            self.close_when_done()
+        if self._closed:
+            return
+        if self._off_loop:  # a check or a file operation on a worker: no reply now
+            self.close()
+            return
+        self.respond(reply, logfun=logger.info)
+        self.close_when_done()
 
     def _end_prelogin(self) -> None:
         self.server.prelogin.pop(self, None)
