@@ -25,8 +25,7 @@ run: $(STAMP)
 test-tools: $(STAMP)
 	$(BIN)/python tools/setup_test_tools.py
 
-test: test-tools
-	$(BIN)/ruff check .
+test: test-tools lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-long: test-tools
@@ -35,6 +34,7 @@ test-long: test-tools
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench-ftp: $(STAMP)
 	$(BIN)/python benchmarks/ftp_bench.py
