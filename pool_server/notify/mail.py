@@ -18,6 +18,8 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from catalog.units import format_duration
+
 from ..errors import ConfigError
 from .errors import DeliveryError, TargetRefused
 
@@ -84,10 +86,8 @@ class MailSettings:
 
 
 def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return ""
-    s = round(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    """The pool's one duration format (catalog.units), empty when unknown."""
+    return format_duration(seconds) if isinstance(seconds, int | float) else ""
 
 
 def _item_text(item: dict[str, Any]) -> str:
