@@ -10,6 +10,7 @@ LOCALE := pool_server/http/locale
 .PHONY: i18n run test test-tools test-long lint bench-alerts bench-ftp bench-catalog bench-latency bench-provenance bench-previews bench-sftp bench-client bench-soak clean
 
 $(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) tools/setup_test_tools.py --stage venv --quiet
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
