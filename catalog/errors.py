@@ -29,3 +29,12 @@ class FeedError(CatalogError):
 
 class Cancelled(CatalogError):
     """Work stopped half-way because the indexer is stopping; nothing was written."""
+
+
+class PreviewError(CatalogError):
+    """A preview could not be made from this file (the item's preview ends `failed`)."""
+
+
+class PreviewInterrupted(CatalogError):
+    """A preview job was cut short from outside (its ffmpeg killed, the service stopping):
+    the job runs again."""

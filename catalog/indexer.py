@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from watchdog.observers import Observer
 
@@ -42,7 +42,14 @@ from .items import item_key, role_by_extension
 from .layout import is_catalogued_path
 from .schema import open_catalog
 from .settings import SETTINGS
-from .store import put_file, rebuild_item, remove_files, remove_prefix, transaction
+from .store import (
+    PreviewChanges,
+    put_file,
+    rebuild_item,
+    remove_files,
+    remove_prefix,
+    transaction,
+)
 from .uploaders import accounts_fingerprint, relabel, uploader_label
 from .watch import FILE, GONE_DIR, SCAN_DIR, EventHandler, scan_pool
 
@@ -52,6 +59,12 @@ DEFAULTS: dict[str, Any] = {name: default for name, default, _ in SETTINGS}
 
 UPLOADER_WAIT = 10.0
 """Seconds a just-renamed file's uploader is looked for in the audit after indexing."""
+
+
+class PreviewSink(Protocol):
+    """What the indexer tells the preview queue (catalog.previews.PreviewService)."""
+
+    def changed(self, changes: PreviewChanges) -> None: ...
 
 
 def settings_with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -68,6 +81,7 @@ class Indexer:
         settings: dict[str, Any] | None = None,
         *,
         publish_feed: bool = True,
+        previews: PreviewSink | None = None,
     ) -> None:
         self.pool_root = Path(pool_root).absolute()
         self.db_path = Path(db_path)
@@ -94,6 +108,9 @@ class Indexer:
         self._observer: Any = None
         self.errors = 0
         self.processed = 0
+        self.previews = previews
+        self._preview_changes: PreviewChanges = []
+        """Filled by rebuild_item under `lock`; handed to `previews` once committed."""
         self.workers_replaced = 0
         self._workers: list[threading.Thread] = []
 
@@ -139,7 +156,20 @@ class Indexer:
                 self._cond.wait(0.5)
         return None
 
+    def _flush_previews(self) -> None:
+        """Hand committed preview work to the preview queue (outside any transaction, so
+        a job never runs before the change it is for is visible)."""
+        with self.lock:
+            changes, self._preview_changes[:] = list(self._preview_changes), []
+        if changes and self.previews is not None:
+            try:
+                self.previews.changed(changes)
+            except Exception as exc:  # the queue's trouble must not stop indexing
+                self.errors += 1
+                log.error("queueing previews failed: %s", exc)
+
     def _done(self) -> None:
+        self._flush_previews()
         with self._cond:
             self._active -= 1
             self._cond.notify_all()
@@ -238,7 +268,7 @@ class Indexer:
                             "UPDATE item_files SET info = ? WHERE path = ?",
                             [json.dumps(info, ensure_ascii=False, allow_nan=False), rel],
                         )
-                        rebuild_item(self.db, row[0])
+                        rebuild_item(self.db, row[0], self._preview_changes)
             if found or row is None or now > deadline:
                 with self._cond:
                     self._awaiting_uploader.pop(rel, None)
@@ -278,18 +308,18 @@ class Indexer:
                     self._awaiting_uploader[rel] = time.monotonic() + UPLOADER_WAIT
             with transaction(self.db):
                 put_file(self.db, row)
-                rebuild_item(self.db, row["key"])
+                rebuild_item(self.db, row["key"], self._preview_changes)
             self.processed += 1
 
     def _remove(self, rels: list[str]) -> None:
         with self.lock, transaction(self.db):
             for key in remove_files(self.db, rels):
-                rebuild_item(self.db, key)
+                rebuild_item(self.db, key, self._preview_changes)
 
     def _remove_dir(self, rel: str) -> None:
         with self.lock, transaction(self.db):
             for key in remove_prefix(self.db, rel):
-                rebuild_item(self.db, key)
+                rebuild_item(self.db, key, self._preview_changes)
         if (self.pool_root / rel.lstrip("/")).is_dir():
             self.submit(SCAN_DIR, rel)  # a folder came back under the same name
 
@@ -339,7 +369,7 @@ class Indexer:
             }
             with self.lock, transaction(self.db):
                 put_file(self.db, row)
-                rebuild_item(self.db, row["key"])
+                rebuild_item(self.db, row["key"], self._preview_changes)
         except Exception:  # e.g. a name that is not valid UTF-8 cannot be stored at all
             log.exception("%s cannot be catalogued, even with its error", rel)
 
@@ -435,6 +465,7 @@ class Indexer:
                 self._check_uploaders()
                 self._check_labels()
                 self._supervise()
+                self._flush_previews()
             except (CatalogError, OSError, sqlite3.Error) as exc:
                 self.errors += 1
                 log.error("indexer housekeeping: %s", exc)
@@ -522,6 +553,7 @@ class Indexer:
             self._start_housekeeping(initial_reconcile=False)  # files still being written
             stats = self.reconcile()
             self.wait_idle(timeout if timeout is not None else 10**9)
+            self._flush_previews()
             self._check_labels()
             if self.feed is not None:
                 self.feed.publish()

@@ -256,6 +256,38 @@ def build_item(key: str, files: list[dict[str, Any]]) -> dict[str, Any] | None:
     return row
 
 
+def new_preview(state: str, source_sha256: str | None, **extra: Any) -> dict[str, Any]:
+    """An item's `preview` field: state ("pending" | "ready" | "failed" | "none"), the
+    published files ({name: size}), the error, the essence's sha256 it is about."""
+    record: dict[str, Any] = {
+        "state": state,
+        "files": {},
+        "error": None,
+        "source_sha256": source_sha256,
+    }
+    record.update(extra)
+    return record
+
+
+def next_preview(old: dict[str, Any] | None, new: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The `preview` of a rebuilt item, and whether a preview job is wanted.
+
+    Unchanged essence (same sha256): the old record stays. A new essence: "pending",
+    with the files of the previous version still listed (they stay published until the
+    new ones replace them). No essence: "none".
+    """
+    previous = (old or {}).get("preview") or None
+    if role_by_extension(PurePosixPath(new["path"]).name) != "essence":
+        if previous and previous.get("state") == "none" and not previous.get("files"):
+            return previous, False
+        return new_preview("none", None), bool(previous and previous.get("files"))
+    sha = new.get("sha256")
+    if previous and previous.get("source_sha256") == sha and sha is not None:
+        return previous, False
+    files = dict(previous.get("files") or {}) if previous else {}
+    return new_preview("pending", sha, files=files), True
+
+
 def encode_row(row: dict[str, Any]) -> dict[str, Any]:
     """The row as stored: JSON columns as compact JSON text."""
     import json

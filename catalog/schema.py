@@ -1,7 +1,7 @@
 """The catalog's tables in SQLite (sqlite-utils), their version and forward migrations.
 
 Tables (all prefixed by nothing else of the server's: `items`, `item_files`, `journal`,
-`items_fts`, `catalog_meta`):
+`items_fts`, `catalog_meta`, `preview_jobs`):
 
 - ``items``: one row per item (files sharing a stem). ``rid`` is the journal sequence
   number of the item's last change, so the newest items have the largest rowids.
@@ -9,6 +9,8 @@ Tables (all prefixed by nothing else of the server's: `items`, `item_files`, `jo
 - ``item_files``: one row per file on disk with what was extracted from it (indexer state).
 - ``journal``: every change, with a monotonically increasing ``seq``.
 - ``catalog_meta``: ``schema_version`` and other small key/values.
+- ``preview_jobs``: the preview jobs running now (host, pid), so a restart after a crash
+  knows what to queue again (catalog.previews).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sqlite_utils
 
 from .errors import SchemaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ITEM_COLUMNS: dict[str, type] = {
     "rid": int,
@@ -68,10 +70,17 @@ ITEM_COLUMNS: dict[str, type] = {
     "attachments": str,
     "has_subtitles": int,
     "errors": str,
+    "preview": str,
 }
 """Every column of ``items``, in order. JSON-encoded lists/objects: see JSON_COLUMNS."""
 
-JSON_COLUMNS = frozenset({"languages", "keywords", "subjects", "audio", "attachments", "errors"})
+_V1_COLUMNS = tuple(name for name in ITEM_COLUMNS if name != "preview")
+"""The columns schema version 1 created (later versions add theirs by ALTER TABLE, at the
+end, so a snapshot copies rows with `SELECT *` in the same order)."""
+
+JSON_COLUMNS = frozenset(
+    {"languages", "keywords", "subjects", "audio", "attachments", "errors", "preview"}
+)
 
 FTS_COLUMNS = ("title", "body", "facets")
 """Folded text: the title, everything else worth searching, and filter tokens."""
@@ -85,7 +94,9 @@ def _connect(db_path: str | Path) -> sqlite3.Connection:
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
     items = db.table("items")
-    items.create(ITEM_COLUMNS, pk="rid", not_null={"id", "key", "path"})
+    items.create(
+        {n: ITEM_COLUMNS[n] for n in _V1_COLUMNS}, pk="rid", not_null={"id", "key", "path"}
+    )
     items.create_index(["id"], unique=True)
     items.create_index(["key"], unique=True)
     items.create_index(["member", "category"])
@@ -116,7 +127,16 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migrate_1,)
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Previews: the item's `preview` record (JSON) and the jobs running now."""
+    db.execute("ALTER TABLE items ADD COLUMN preview TEXT")
+    db.execute(
+        "CREATE TABLE preview_jobs (item_id TEXT PRIMARY KEY, sha256 TEXT, host TEXT,"
+        " pid INTEGER, started TEXT)"
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migrate_1, _migrate_2)
 """MIGRATIONS[n] takes a catalog from schema version n to n + 1."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .items import build_item, decode_row, encode_row, fts_document
+from .items import build_item, decode_row, encode_row, fts_document, next_preview
 from .schema import ITEM_COLUMNS
 
 _ITEM_COLS = list(ITEM_COLUMNS)
@@ -106,9 +106,16 @@ def file_rows(db: sqlite_utils.Database, key: str) -> list[dict[str, Any]]:
     return rows
 
 
-def rebuild_item(db: sqlite_utils.Database, key: str) -> int | None:
+PreviewChanges = list[tuple[str, str]]
+"""("build" | "drop", item id): preview work a catalog change calls for, done after commit."""
+
+
+def rebuild_item(
+    db: sqlite_utils.Database, key: str, previews: PreviewChanges | None = None
+) -> int | None:
     """Make the item of `key` match its file rows; journal the change. Returns the new seq
-    or None when nothing changed."""
+    or None when nothing changed. Preview work the change calls for (a new essence to
+    preview, an item gone) is appended to `previews`."""
     new = build_item(key, file_rows(db, key))
     old = get_item_row(db, key=key)
     if new is None:
@@ -116,19 +123,43 @@ def rebuild_item(db: sqlite_utils.Database, key: str) -> int | None:
             return None
         seq = _journal(db, "delete", old["id"])
         delete_item_row(db, old["id"])
+        if previews is not None:
+            previews.append(("drop", old["id"]))
         return seq
+    new["preview"], wanted = next_preview(old, new)
+    if wanted and previews is not None:
+        previews.append(("build", new["id"]))
     if old is not None and all(
         old.get(k) == new.get(k) for k in ITEM_COLUMNS if k not in _COMPARE_IGNORE
     ):
         return None
-    seq = _journal(db, "upsert", new["id"])
-    new["rid"] = seq
-    put_item_row(db, new)
+    return _upsert(db, new)
+
+
+def _upsert(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
+    seq = _journal(db, "upsert", row["id"])
+    row["rid"] = seq
+    put_item_row(db, row)
     db.execute(
         "UPDATE journal SET record = ? WHERE seq = ?",
-        [json.dumps(new, ensure_ascii=False, separators=(",", ":"), allow_nan=False), seq],
+        [json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False), seq],
     )
     return seq
+
+
+def set_preview(
+    db: sqlite_utils.Database, item_id: str, preview: dict[str, Any], *, source_sha256: str | None
+) -> int | None:
+    """Record an item's new preview state and journal it, if the item is still the
+    version the preview was made from (`source_sha256`). Returns the seq, or None when
+    the item is gone or has changed since (the result is stale and dropped)."""
+    row = get_item_row(db, item_id=item_id)
+    if row is None or (row.get("preview") or {}).get("source_sha256") != source_sha256:
+        return None
+    if row.get("preview") == preview:
+        return None
+    row["preview"] = preview
+    return _upsert(db, row)
 
 
 def put_file(db: sqlite_utils.Database, row: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from . import output
 from .app import App
 from .cli_common import app_of, make_query, query_options
 from .commands_alert import alert
-from .commands_transfer import get, put, sync
+from .commands_transfer import get, preview, put, sync
 from .config import keyring_store, parse_url, save_profile
 from .errors import ClientError, ExitCode, NotFound, Unsupported
 from .localcat import find_item
@@ -313,5 +313,5 @@ def verify(ctx: click.Context, folder: str, json_out: bool) -> None:
         )
 
 
-for _command in (get, sync, put, alert):
+for _command in (get, sync, put, alert, preview):
     cli.add_command(_command)

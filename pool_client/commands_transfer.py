@@ -383,3 +383,65 @@ def put(
     for r in rows:
         note = f" (resumed at {format_size(r['resumed_from'])})" if r["resumed_from"] else ""
         click.echo(f"{r['path']}  {format_size(r['size'])}  {r['verified']} ok{note}")
+
+
+@click.command()
+@click.argument("item")
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False),
+    default=".",
+    help="Folder to download into; the files go to DEST/ITEM-ID/ (default: here).",
+)
+@click.option("--open", "open_", is_flag=True, help="Then open the proxy in the desktop's player.")
+@click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def preview(ctx: click.Context, item: str, dest: str, open_: bool, json_out: bool) -> None:
+    """Download an item's previews (poster, strip, proxy): resumable, size-checked."""
+    from .preview import fetch_previews, open_in_player
+
+    app = app_of(ctx)
+    [(_, row)] = _lookup(app, (item,))
+    with progress_for(json_out) as disp:
+        result = fetch_previews(
+            app.remote, row, app.path(dest), display=disp, on_retry=app.on_retry
+        )
+    rows = [
+        {"file": name, "path": str(result.folder / name), "skipped": True}
+        for name in result.skipped
+    ]
+    for out in result.outcomes:
+        row_out: dict[str, Any] = {"file": out.job.tag, "path": str(out.job.dest)}
+        if out.result is not None:
+            row_out.update(
+                ok=True, size=out.result.size, resumed_from=out.result.resumed_from, skipped=False
+            )
+        else:
+            row_out.update(ok=False, error=str(out.error))
+        rows.append(row_out)
+    if json_out:
+        output.emit_json(
+            {
+                "id": result.item_id,
+                "state": result.state,
+                "folder": str(result.folder),
+                "files": rows,
+            }
+        )
+    else:
+        for r in rows:
+            if r.get("ok", True):
+                note = " (already here)" if r["skipped"] else ""
+                click.echo(f"{result.item_id}  {r['path']}{note}")
+        if result.state != "ready":
+            click.echo(
+                f"pool: {result.item_id}: previews are {result.state}; these are "
+                "of an earlier version",
+                err=True,
+            )
+    _fail_worst([o.error for o in result.outcomes if o.error is not None])
+    if open_:
+        proxy = result.proxy
+        if proxy is None:
+            raise NotFound(f"{result.item_id}: has no proxy to open")
+        open_in_player(proxy)

@@ -266,14 +266,15 @@ def find_item(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
 
 
 def find_item_quick(db_path: Path, ref: str) -> dict[str, Any] | None:
-    """The fields `get` needs (id, path, size, sha256, attachments) of an item named by
-    its id or main file's path, with sqlite3 alone (no catalog import: a `pool get` of
-    a known id starts at once); None when that is not enough to find it."""
+    """The fields `get` and `preview` need (id, path, size, sha256, attachments,
+    preview) of an item named by its id or main file's path, with sqlite3 alone (no
+    catalog import: a `pool get` of a known id starts at once); None when that is not
+    enough to find it (or the copy predates the `preview` column)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     try:
         column = "path" if ref.startswith("/") else "id"
         row = conn.execute(
-            f"SELECT id, path, size, sha256, attachments FROM items WHERE {column} = ?",
+            f"SELECT id, path, size, sha256, attachments, preview FROM items WHERE {column} = ?",
             [ref],
         ).fetchone()
     except sqlite3.Error:
@@ -288,6 +289,7 @@ def find_item_quick(db_path: Path, ref: str) -> dict[str, Any] | None:
         "size": row[2],
         "sha256": row[3],
         "attachments": json.loads(row[4] or "[]"),
+        "preview": json.loads(row[5]) if row[5] else None,
     }
 
 

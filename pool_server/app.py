@@ -50,5 +50,8 @@ class Pool:
     def catalog_settings(self) -> dict[str, object]:
         return self.config.section("catalog")
 
+    def preview_settings(self) -> dict[str, object]:
+        return self.config.section("previews")
+
     def close(self) -> None:
         self.store.close()

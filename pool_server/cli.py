@@ -39,6 +39,9 @@ class CliContext:
     def catalog_settings(self) -> dict[str, Any]:
         return self.pool.catalog_settings()
 
+    def preview_settings(self) -> dict[str, Any]:
+        return self.pool.preview_settings()
+
     def admin_change(self, detail: str) -> None:
         """Every admin change goes to the audit trail, as the local operator."""
         actor = Actor(f"cli:{getpass.getuser()}", None, "local", "cli")
@@ -119,12 +122,13 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register() -> None:
-    from . import cli_accounts, cli_catalog, cli_http, cli_notify, cli_serve
+    from . import cli_accounts, cli_catalog, cli_http, cli_notify, cli_previews, cli_serve
 
     for command in (
         *cli_serve.COMMANDS,
         *cli_accounts.COMMANDS,
         *cli_catalog.COMMANDS,
+        *cli_previews.COMMANDS,
         *cli_http.COMMANDS,
         *cli_notify.COMMANDS,
     ):

@@ -53,20 +53,41 @@ def _open_db(obj: Any) -> Iterator[sqlite_utils.Database]:
 def index_command(obj: Any, once: bool) -> None:
     """Run the catalog indexer alone (pool-server serve runs it too).
 
-    Watches the pool, indexes completed uploads and publishes the feed in
-    pool/.catalog/ until interrupted. With --once: one pass over the pool, then exit.
+    Watches the pool, indexes completed uploads, makes previews and publishes the feed
+    in pool/.catalog/ until interrupted. With --once: one pass over the pool, then exit
+    (preview jobs are queued for the next `serve` or `index`).
     """
+    from catalog.previews.service import PreviewService
+
     with _catalog_errors():
-        indexer = Indexer(obj.data.pool_root, obj.data.db_path, obj.catalog_settings())
+        settings = obj.preview_settings()
+        previews = (
+            PreviewService(obj.data.pool_root, obj.data.db_path, obj.data.path, settings)
+            if settings["enabled"]
+            else None
+        )
+        indexer = Indexer(
+            obj.data.pool_root, obj.data.db_path, obj.catalog_settings(), previews=previews
+        )
         if once:
-            stats = indexer.run_once()
+            try:
+                stats = indexer.run_once()
+            finally:
+                if previews is not None:
+                    previews.stop()
             click.echo(
                 f"{stats['files']} files, {stats['processed']} indexed, "
                 f"{stats['removed']} removed, {stats['errors']} errors"
             )
         else:
             click.echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
-            indexer.run_forever()
+            if previews is not None:
+                previews.start()
+            try:
+                indexer.run_forever()
+            finally:
+                if previews is not None:
+                    previews.stop()
 
 
 @click.command("search")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.previews.settings import SETTINGS as PREVIEW_SETTINGS
 from catalog.settings import SETTINGS as CATALOG_SETTINGS
 
 from .errors import ConfigError
@@ -251,6 +252,7 @@ SETTINGS: list[Setting] = [
         ),
     ),
     *_table("catalog", CATALOG_SETTINGS),
+    *_table("previews", PREVIEW_SETTINGS),
 ]
 
 _BY_KEY = {(s.section, s.name): s for s in SETTINGS}

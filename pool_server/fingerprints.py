@@ -78,4 +78,17 @@ def describe(pool: Pool) -> dict[str, Any]:
         "serving": serving,
         "ssh_host_keys": host_keys(pool),
         "tls_certificate": tls,
+        "ffmpeg": _ffmpeg(pool),
     }
+
+
+def _ffmpeg(pool: Pool) -> str:
+    """Which ffmpeg the previews use, and its version."""
+    from catalog.errors import CatalogError
+    from catalog.previews.tools import find_tools
+
+    try:
+        tools = find_tools(str(pool.config.get("previews", "ffmpeg")))
+    except CatalogError as exc:
+        return f"none: {exc}"
+    return f"{tools.ffmpeg} (version {tools.version}, {tools.source})"

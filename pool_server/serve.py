@@ -70,6 +70,29 @@ class Housekeeping(threading.Thread):
         self.join(timeout=5)
 
 
+def preview_service(pool: Pool) -> Any:
+    """The preview workers when `[previews] enabled`, else None (started before the
+    indexer that feeds them, stopped after it)."""
+    settings = pool.config.section("previews")
+    if not settings["enabled"]:
+        return None
+    from catalog.errors import CatalogError
+    from catalog.previews.service import PreviewService
+
+    try:
+        service = PreviewService(pool.data.pool_root, pool.data.db_path, pool.data.path, settings)
+    except CatalogError as exc:  # e.g. no ffmpeg: serve the pool, without previews
+        log.error("previews disabled: %s", exc)
+        return None
+    log.info(
+        "previews: %d worker(s), ffmpeg %s (%s)",
+        settings["workers"],
+        service.tools.version,
+        service.tools.source,
+    )
+    return service
+
+
 class Server:
     def __init__(self, pool: Pool, options: ServeOptions) -> None:
         self.pool = pool
@@ -103,9 +126,15 @@ class Server:
         if opts.indexer:
             from catalog.indexer import Indexer
 
+            previews = preview_service(self.pool)
+            if previews is not None:
+                self.services.append(previews)
             self.services.append(
                 Indexer(
-                    self.pool.data.pool_root, self.pool.data.db_path, self.pool.catalog_settings()
+                    self.pool.data.pool_root,
+                    self.pool.data.db_path,
+                    self.pool.catalog_settings(),
+                    previews=previews,
                 )
             )
             log.info("indexer watching %s", self.pool.data.pool_root)

@@ -51,6 +51,8 @@ def make_template(where: Path) -> Path:
     """An initialised data folder with the test members and users."""
     data = where / "data"
     run_cli(data, "init")
+    # previews transcode in the background: only the tests of previews turn them on
+    set_setting(data, "previews", "enabled", "false")
     for code, name, country in MEMBERS:
         run_cli(data, "member", "add", code, "--name", name, "--country", country)
     for user, (role, member, pw) in USERS.items():

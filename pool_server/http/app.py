@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import PoolError
+from ..notify.service import Notifications
 from . import i18n
 from .auth import Authenticator, Principal, Tokens, WebSessions, ensure_schema
 from .core import Core
@@ -46,6 +47,7 @@ class Door:
         )
         self.tokens = Tokens(pool.store)
         self.auth = Authenticator(self.core, self.sessions, self.tokens)
+        self.notifications = Notifications(pool)
         self.translations = i18n.Translations()
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -169,10 +171,10 @@ class OriginGuard:
 
 
 def _areas() -> list[BaseRoute]:
-    from .routes import api, browse, files, items, search, session
+    from .routes import alerts, api, browse, files, items, search, session
 
     routes: list[BaseRoute] = []
-    for module in (session, search, items, browse, files, api):
+    for module in (session, search, items, browse, files, alerts, api):
         routes.extend(module.ROUTES)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     return routes

@@ -84,3 +84,35 @@ function setupPlayer(fig) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("figure.player").forEach(setupPlayer);
 });
+
+// Alerts page: a browser notification for each new match, where the user allows it.
+function watchAlertMatches() {
+  const section = document.querySelector("[data-alert-matches]");
+  if (!section || !("Notification" in window)) return;
+  const button = document.getElementById("notify-me");
+  const url = section.dataset.alertMatches;
+  const newest = () => Math.max(0, ...[...section.querySelectorAll("[data-match-id]")].map((li) => +li.dataset.matchId));
+  let seen = Math.max(newest(), +(localStorage.getItem("ortak-alert-seen") || 0));
+  async function poll() {
+    try {
+      const r = await fetch(url + "?limit=20", { credentials: "same-origin" });
+      if (!r.ok) return;
+      const fresh = (await r.json()).matches.filter((m) => m.id > seen).reverse();
+      for (const m of fresh) {
+        const n = new Notification(m.alert, { body: m.title || m.item_id, tag: "ortak-" + m.id });
+        n.onclick = () => { window.location.href = "/items/" + encodeURIComponent(m.item_id); };
+        seen = Math.max(seen, m.id);
+      }
+      localStorage.setItem("ortak-alert-seen", String(seen));
+    } catch (e) { /* offline for a moment: the next poll tries again */ }
+  }
+  function start() { if (button) button.hidden = true; setInterval(poll, 30000); }
+  if (Notification.permission === "granted") start();
+  else if (Notification.permission !== "denied" && button) {
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      if ((await Notification.requestPermission()) === "granted") start();
+    });
+  }
+}
+document.addEventListener("DOMContentLoaded", watchAlertMatches);

@@ -1,0 +1,393 @@
+"""The ffmpeg commands that make an item's previews, and what is read back from them.
+
+Pure functions: a probed `Source` and the settings in, an argument list out. A video
+item is decoded once: one filter graph deinterlaces and scales the picture, then splits
+it into the proxy (timecode burnt in), the strip (a tiled sprite) and the poster
+candidates (640-wide JPEGs plus tiny raw frames for choosing among them). An audio item
+gets its AAC proxy and waveform from one decode too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..errors import PreviewError
+from .tools import Source
+
+PROXY_NAME = "proxy.mp4"
+AUDIO_PROXY_NAME = "proxy.m4a"
+POSTER_NAME = "poster.jpg"
+STRIP_NAME = "strip.jpg"
+VTT_NAME = "strip.vtt"
+WAVEFORM_NAME = "waveform.png"
+VIDEO_FILES = (POSTER_NAME, STRIP_NAME, VTT_NAME, PROXY_NAME)
+AUDIO_FILES = (WAVEFORM_NAME, AUDIO_PROXY_NAME)
+ALL_FILES = frozenset(VIDEO_FILES + AUDIO_FILES)
+
+POSTER_WIDTH = 640
+THUMB_WIDTH = 160
+STRIP_COLUMNS = 10
+MAX_THUMBS = 100
+CANDIDATES = 12
+"""Poster candidates sampled evenly over the item."""
+PROBE_W, PROBE_H = 32, 18
+"""Size of the raw copy of each candidate the poster is chosen by."""
+CANDIDATE_PATTERN = "cand-%03d.jpg"
+CANDIDATE_RAW = "cand.rgb"
+PROGRESS = "progress.txt"
+"""ffmpeg's -progress output: how far the decode really got (a truncated file stops short)."""
+WAVEFORM_SIZE = "1280x240"
+
+_TIMECODE = re.compile(r"^\d{2}:[0-5]\d:[0-5]\d[:;.,]\d{2}$")
+_BITRATE = re.compile(r"^\d+(\.\d+)?[kKmM]?$")
+
+
+@dataclass(frozen=True)
+class Options:
+    proxy_height: int = 360
+    proxy_video_bitrate: str = "700k"
+    strip_interval_seconds: float = 10.0
+    burn_timecode: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> Options:
+        bitrate = str(settings.get("proxy_video_bitrate", cls.proxy_video_bitrate))
+        if not _BITRATE.match(bitrate):
+            raise PreviewError(f"[previews] proxy_video_bitrate {bitrate!r}: use e.g. 700k or 2M")
+        return cls(
+            proxy_height=max(64, min(1080, int(settings.get("proxy_height", 360)))),
+            proxy_video_bitrate=bitrate,
+            strip_interval_seconds=max(1.0, float(settings.get("strip_interval_seconds", 10.0))),
+            burn_timecode=bool(settings.get("burn_timecode", True)),
+        )
+
+
+def _even(x: float) -> int:
+    return max(2, 2 * round(x / 2))
+
+
+def fit(dar: Fraction, box_w: int, box_h: int) -> tuple[int, int]:
+    """The largest even size of aspect `dar` inside box_w x box_h (square pixels)."""
+    if dar >= Fraction(box_w, box_h):
+        return _even(box_w), _even(box_w / dar)
+    return _even(box_h * dar), _even(box_h)
+
+
+def proxy_size(src: Source, opts: Options) -> tuple[int, int]:
+    """At most 16:9 of proxy_height (640x360 by default), the display aspect honoured."""
+    return fit(src.display_aspect, _even(opts.proxy_height * 16 / 9), opts.proxy_height)
+
+
+@dataclass(frozen=True)
+class Strip:
+    interval: float
+    count: int
+    columns: int
+    rows: int
+    thumb_w: int
+    thumb_h: int
+
+
+def strip_layout(src: Source, opts: Options) -> Strip:
+    """One thumbnail every `interval` seconds (widened so there are at most 100)."""
+    duration = max(src.duration, 0.04)
+    interval = max(opts.strip_interval_seconds, duration / MAX_THUMBS)
+    count = max(1, min(MAX_THUMBS, math.ceil(duration / interval - 1e-9)))
+    columns = min(STRIP_COLUMNS, count)
+    w = THUMB_WIDTH
+    h = _even(THUMB_WIDTH / src.display_aspect)
+    return Strip(interval, count, columns, math.ceil(count / columns), w, h)
+
+
+def valid_timecode(tc: str | None) -> str | None:
+    """The timecode when it looks like one (HH:MM:SS:FF, ';' for drop frame), else None:
+    nothing read from a file reaches the filter graph unchecked."""
+    return tc if tc and _TIMECODE.match(tc.strip()) else None
+
+
+def _font() -> str:
+    """A monospaced font for the burnt-in timecode: a file when one can be found."""
+    for candidate in (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+        "/usr/share/fonts/TTF/DejaVuSansMono.ttf",
+        "/System/Library/Fonts/Menlo.ttc",
+        "/Library/Fonts/Courier New.ttf",
+    ):
+        if Path(candidate).is_file():
+            return f"fontfile={escape_filter_value(candidate)}"
+    if shutil.which("fc-match"):
+        try:
+            found = subprocess.run(
+                ["fc-match", "-f", "%{file}", "monospace"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            found = ""
+        if found and Path(found).is_file():
+            return f"fontfile={escape_filter_value(found)}"
+    return "font=Mono"
+
+
+def escape_filter_value(value: str) -> str:
+    """Escape a value for a filter option inside a filtergraph (two levels of quoting)."""
+    return value.replace("\\", "\\\\\\\\").replace("'", "\\\\\\'").replace(":", "\\\\:")
+
+
+def timecode_filter(timecode: str, rate: Fraction, height: int) -> str:
+    """drawtext of a running timecode from `timecode` at `rate`, bottom centre, on an
+    opaque box (so the box shows the same pixels whatever the picture under it: the
+    tests compare it with a frame rendered by this same filter)."""
+    tc = timecode.strip().replace(".", ":").replace(",", ";")
+    tc_escaped = tc.replace(":", "\\:").replace(";", "\\;")
+    size = max(10, height // 16)
+    return (
+        f"drawtext={_font()}:timecode='{tc_escaped}':rate={rate.numerator}/{rate.denominator}"
+        f":fontsize={size}:fontcolor=white:box=1:boxcolor=black:boxborderw={max(2, size // 5)}"
+        f":x=(w-tw)/2:y=h-th-{max(4, height // 30)}"
+    )
+
+
+def _audio_chain(src: Source) -> str | None:
+    """The first audio pair as stereo: channels 1+2 of the first stream, or the first
+    channels of the first two (mono) streams, or one mono channel on both sides."""
+    ch = src.audio_channels
+    if not ch or ch[0] <= 0:
+        return None
+    if ch[0] >= 2:
+        return "[0:a:0]pan=stereo|c0=c0|c1=c1"
+    if len(ch) >= 2 and ch[1] >= 1:
+        return f"[0:a:0][0:a:1]amerge=inputs=2,pan=stereo|c0=c0|c1=c{ch[0]}"
+    return "[0:a:0]pan=stereo|c0=c0|c1=c0"
+
+
+def proxy_video_chain(src: Source, opts: Options, width: int, height: int) -> str:
+    """The proxy's own picture chain from the decoded video (what a bare proxy run does
+    too): deinterlace, scale to the display aspect, square pixels, timecode."""
+    chain = ["yadif=mode=send_frame:deint=interlaced"] if src.interlaced else []
+    chain.append(f"scale={width}:{height}:flags=bilinear")
+    chain.append("setsar=1")
+    tc = valid_timecode(src.timecode) if opts.burn_timecode else None
+    if tc:
+        chain.append(timecode_filter(tc, src.frame_rate, height))
+    return ",".join(chain)
+
+
+def x264_args(opts: Options, src: Source) -> list[str]:
+    rate = src.frame_rate
+    gop = max(1, round(2 * rate))
+    return [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-profile:v",
+        "high",
+        "-pix_fmt",
+        "yuv420p",
+        "-b:v",
+        opts.proxy_video_bitrate,
+        "-maxrate",
+        opts.proxy_video_bitrate,
+        "-bufsize",
+        opts.proxy_video_bitrate,
+        "-g",
+        str(gop),
+    ]
+
+
+AAC_ARGS = ["-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2"]
+
+
+def video_command(
+    ffmpeg: str, source: Path, src: Source, opts: Options, work: Path
+) -> tuple[list[str], Strip]:
+    """One decode → proxy.mp4, strip.jpg, poster candidates (JPEG and raw RGB)."""
+    pw, ph = POSTER_WIDTH, _even(POSTER_WIDTH / src.display_aspect)
+    vw, vh = proxy_size(src, opts)
+    strip = strip_layout(src, opts)
+    every = max(src.duration, 0.04) / CANDIDATES
+    head = ["yadif=mode=send_frame:deint=interlaced"] if src.interlaced else []
+    head += [f"scale={pw}:{ph}:flags=bilinear", "setsar=1", "split=3[base_p][base_s][base_c]"]
+    proxy_chain = [
+        "[base_p]" + (f"scale={vw}:{vh}:flags=bilinear" if (vw, vh) != (pw, ph) else "null")
+    ]
+    tc = valid_timecode(src.timecode) if opts.burn_timecode else None
+    if tc:
+        proxy_chain.append(timecode_filter(tc, src.frame_rate, vh))
+    graph = [
+        "[0:v:0]" + ",".join(head),
+        ",".join(proxy_chain) + "[proxy_v]",
+        f"[base_s]fps=1/{strip.interval:.6f},scale={strip.thumb_w}:{strip.thumb_h}:flags=bilinear,"
+        f"tile={strip.columns}x{strip.rows}[strip]",
+        f"[base_c]fps=1/{every:.6f},split=2[cand_j][cand_r0]",
+        f"[cand_r0]scale={PROBE_W}:{PROBE_H}:flags=area,format=rgb24[cand_r]",
+    ]
+    audio = _audio_chain(src)
+    if audio:
+        graph.append(audio + "[proxy_a]")
+    cmd = [*_start(ffmpeg, work), "-i", str(source), "-filter_complex", ";".join(graph)]
+    cmd += ["-map", "[proxy_v]"] + (["-map", "[proxy_a]"] if audio else [])
+    cmd += x264_args(opts, src) + (AAC_ARGS if audio else [])
+    cmd += ["-movflags", "+faststart", "-f", "mp4", str(work / PROXY_NAME)]
+    cmd += ["-map", "[strip]", "-frames:v", "1", "-q:v", "4", "-f", "image2", "-update", "1"]
+    cmd += [str(work / STRIP_NAME)]
+    cmd += ["-map", "[cand_j]", "-q:v", "3", "-f", "image2", str(work / CANDIDATE_PATTERN)]
+    cmd += ["-map", "[cand_r]", "-f", "rawvideo", str(work / CANDIDATE_RAW)]
+    return cmd, strip
+
+
+def bare_proxy_command(
+    ffmpeg: str, source: Path, src: Source, opts: Options, out: Path
+) -> list[str]:
+    """The proxy alone, as one would write it by hand: the benchmark's yardstick."""
+    vw, vh = proxy_size(src, opts)
+    audio = _audio_chain(src)
+    graph = ["[0:v:0]" + proxy_video_chain(src, opts, vw, vh) + "[proxy_v]"]
+    if audio:
+        graph.append(audio + "[proxy_a]")
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"]
+    cmd += ["-i", str(source), "-filter_complex", ";".join(graph)]
+    cmd += ["-map", "[proxy_v]"] + (["-map", "[proxy_a]"] if audio else [])
+    cmd += x264_args(opts, src) + (AAC_ARGS if audio else [])
+    cmd += ["-movflags", "+faststart", "-f", "mp4", str(out)]
+    return cmd
+
+
+def audio_command(ffmpeg: str, source: Path, src: Source, work: Path) -> list[str]:
+    """One decode → proxy.m4a and waveform.png."""
+    audio = _audio_chain(src)
+    assert audio is not None
+    graph = [
+        audio + ",asplit=2[proxy_a][wave_in]",
+        "[wave_in]aformat=channel_layouts=mono,"
+        f"showwavespic=s={WAVEFORM_SIZE}:colors=0x2f7fd0[wave]",
+    ]
+    cmd = [*_start(ffmpeg, work), "-i", str(source), "-filter_complex", ";".join(graph)]
+    cmd += ["-map", "[proxy_a]", *AAC_ARGS, "-movflags", "+faststart", "-f", "mp4"]
+    cmd += [str(work / AUDIO_PROXY_NAME)]
+    cmd += ["-map", "[wave]", "-frames:v", "1", "-f", "image2", "-update", "1"]
+    cmd += [str(work / WAVEFORM_NAME)]
+    return cmd
+
+
+def _start(ffmpeg: str, work: Path) -> list[str]:
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-y",
+        "-progress",
+        str(work / PROGRESS),
+    ]
+
+
+def decoded_seconds(progress: str) -> float | None:
+    """How far an audio decode got: the last `out_time_us` ffmpeg reported. (For video
+    the poster candidates, one every twelfth of the duration, tell it instead: the time
+    ffmpeg reports is that of the furthest output, which the strip's sparse frames
+    overshoot, and a frame count needs a frame rate some files misreport.)"""
+    last = None
+    for line in progress.splitlines():
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if key == "out_time_us" and value.lstrip("-").isdigit():
+            last = int(value) / 1e6
+    return last
+
+
+def _ts(seconds: float) -> str:
+    ms = round(seconds * 1000)
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def strip_vtt(strip: Strip, duration: float, image: str = STRIP_NAME) -> str:
+    """The WebVTT thumbnails track: one cue per tile, `strip.jpg#xywh=x,y,w,h`."""
+    lines = ["WEBVTT", ""]
+    end_all = max(duration, strip.interval * (strip.count - 1) + 0.04)
+    for i in range(strip.count):
+        start = i * strip.interval
+        end = min((i + 1) * strip.interval, end_all)
+        x, y = (i % strip.columns) * strip.thumb_w, (i // strip.columns) * strip.thumb_h
+        lines += [
+            f"{_ts(start)} --> {_ts(end)}",
+            f"{image}#xywh={x},{y},{strip.thumb_w},{strip.thumb_h}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    mean: float
+    """Mean luma, 0-255."""
+    spread: float
+    """Standard deviation of luma: a flat frame (black, grey, a plain slate card) is low."""
+    columnar: float
+    """How much the top two thirds vary down each column, against across: colour bars ~0."""
+    saturation: float
+
+
+def frame_stats(rgb: bytes, width: int = PROBE_W, height: int = PROBE_H) -> FrameStats:
+    luma = [0.299 * rgb[i] + 0.587 * rgb[i + 1] + 0.114 * rgb[i + 2] for i in range(0, len(rgb), 3)]
+    n = len(luma)
+    mean = sum(luma) / n
+    spread = math.sqrt(sum((v - mean) ** 2 for v in luma) / n)
+    sat = sum(max(rgb[i : i + 3]) - min(rgb[i : i + 3]) for i in range(0, len(rgb), 3)) / n
+    top = height * 2 // 3
+    down = 0.0
+    col_means = []
+    for x in range(width):
+        col = [luma[y * width + x] for y in range(top)]
+        m = sum(col) / top
+        col_means.append(m)
+        down += math.sqrt(sum((v - m) ** 2 for v in col) / top)
+    down /= width
+    cm = sum(col_means) / width
+    across = math.sqrt(sum((v - cm) ** 2 for v in col_means) / width)
+    return FrameStats(mean, spread, down / across if across > 1 else 1.0, sat)
+
+
+def is_black(s: FrameStats) -> bool:
+    return s.mean < 28 and s.spread < 20
+
+
+def is_flat(s: FrameStats) -> bool:
+    return s.spread < 6
+
+
+def is_bars(s: FrameStats) -> bool:
+    """Vertical colour bars: columns uniform top to bottom, strongly different across."""
+    return s.columnar < 0.02 and s.saturation > 60
+
+
+def choose_poster(raw: bytes, count: int, duration: float) -> int:
+    """Index of the poster among `count` candidates: the first after the head (the
+    first 10 %, at most 30 s, where bars, slate and countdown sit) that is neither
+    black, flat nor colour bars; failing that any such frame; failing that the middle."""
+    size = PROBE_W * PROBE_H * 3
+    stats = [
+        frame_stats(raw[i * size : (i + 1) * size]) for i in range(min(count, len(raw) // size))
+    ]
+    if not stats:
+        return 0
+    every = duration / CANDIDATES if duration > 0 else 0
+    head = min(duration * 0.1, 30.0)
+    good = [i for i, s in enumerate(stats) if not (is_black(s) or is_flat(s) or is_bars(s))]
+    after_head = [i for i in good if i * every >= head]
+    if after_head:
+        return after_head[0]
+    if good:
+        return good[0]
+    return len(stats) // 2

@@ -1,0 +1,142 @@
+"""Running ffmpeg for a preview job: low CPU and I/O priority, a time limit, a pause.
+
+The child runs in its own process group (so it can be paused and ended as a whole), at
+`nice` and in the lowest best-effort I/O class (ionice), and dies with the thread that
+started it (Linux PR_SET_PDEATHSIG): a SIGKILLed server leaves no transcode behind. Its
+error output goes to a file, so a chatty hostile file cannot fill a pipe and hang it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import PreviewError, PreviewInterrupted
+from .tools import last_line
+
+PR_SET_PDEATHSIG = 1
+POLL = 0.1
+
+
+def _child_setup(nice: int) -> Callable[[], None]:
+    def setup() -> None:
+        if nice:
+            os.nice(nice)
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError, AttributeError):
+                ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return setup
+
+
+def low_priority(cmd: list[str]) -> list[str]:
+    """`cmd` in the lowest best-effort I/O class when util-linux's ionice is there."""
+    ionice = shutil.which("ionice")
+    return [ionice, "-c", "2", "-n", "7", *cmd] if ionice else cmd
+
+
+class Gate:
+    """Lets long jobs be paused while express work runs (SIGSTOP/SIGCONT of the group)."""
+
+    def __init__(self) -> None:
+        self._express = 0
+        self._lock = threading.Lock()
+
+    def express(self) -> contextlib.AbstractContextManager[None]:
+        gate = self
+
+        class _Hold(contextlib.AbstractContextManager[None]):
+            def __enter__(self) -> None:
+                with gate._lock:
+                    gate._express += 1
+
+            def __exit__(self, *exc: object) -> None:
+                with gate._lock:
+                    gate._express -= 1
+
+        return _Hold()
+
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self._express > 0
+
+
+def run(
+    cmd: list[str],
+    *,
+    timeout: float,
+    nice: int,
+    log_path: Path,
+    stop: threading.Event,
+    gate: Gate | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> None:
+    """Run `cmd` to its end. PreviewError when it fails or takes longer than `timeout`
+    seconds of running time (paused time does not count); PreviewInterrupted when
+    `stop` is set or the child is killed by a signal not of our making (the job should
+    run again). `gate`: pause while express work runs."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            low_priority(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+            preexec_fn=_child_setup(nice),
+        )
+    if on_start is not None:
+        on_start(proc.pid)
+    ran = 0.0
+    paused = False
+    ours = False
+    try:
+        last = time.monotonic()
+        while proc.poll() is None:
+            now = time.monotonic()
+            if not paused:
+                ran += now - last
+            last = now
+            if stop.is_set():
+                ours = True
+                _signal(proc, signal.SIGKILL)
+                proc.wait()
+                raise PreviewInterrupted("the preview service is stopping")
+            if ran > timeout:
+                ours = True
+                _signal(proc, signal.SIGKILL)
+                proc.wait()
+                raise PreviewError(f"ffmpeg took more than {timeout:.0f} s; stopped")
+            want_pause = gate is not None and gate.closed
+            if want_pause != paused:
+                _signal(proc, signal.SIGSTOP if want_pause else signal.SIGCONT)
+                paused = want_pause
+            try:
+                proc.wait(POLL)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        if proc.poll() is None:
+            _signal(proc, signal.SIGKILL)
+            proc.wait()
+        elif paused:
+            _signal(proc, signal.SIGCONT)
+    code = proc.returncode
+    if code < 0 and not ours:
+        raise PreviewInterrupted(f"ffmpeg was killed by signal {-code}")
+    if code != 0:
+        raise PreviewError(f"ffmpeg failed: {last_line(log_path.read_bytes())}")
+
+
+def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)

@@ -1,0 +1,116 @@
+"""`pool-server previews status | retry | rebuild`: thin click commands over
+catalog.previews (the queue is read and fed directly: the server need not run; queued
+jobs wait for the next `serve` or `index`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from catalog.errors import CatalogError
+from catalog.previews import status as preview_status
+from catalog.previews.queue import PreviewQueue
+from catalog.store import get_item_row
+
+from .cli import json_option, print_json, print_table
+from .cli_catalog import _open_db
+
+
+@contextmanager
+def _queue(obj: Any) -> Iterator[PreviewQueue]:
+    settings = obj.preview_settings()
+    try:
+        queue = PreviewQueue(obj.data.path, str(settings["broker"]))
+    except Exception as exc:  # a bad broker URL, Redis down, no redis package
+        raise click.ClickException(f"cannot open the preview queue: {exc}") from None
+    try:
+        yield queue
+    finally:
+        queue.close()
+
+
+def _enqueue(obj: Any, db: Any, queue: PreviewQueue, ids: list[str]) -> None:
+    express_max = float(obj.preview_settings()["express_max_seconds"])
+    for item_id in ids:
+        row = get_item_row(db, item_id=item_id)
+        if row is not None:
+            lane = queue.enqueue(item_id, row, express_max)
+            click.echo(f"{item_id}: queued ({lane} lane)")
+
+
+@click.group("previews")
+def previews_group() -> None:
+    """The preview queue: what it is doing, retrying failures, rebuilding previews."""
+
+
+@previews_group.command("status")
+@json_option
+@click.pass_obj
+def status_command(obj: Any, as_json: bool) -> None:
+    """Jobs queued (per lane), running, and the items whose previews failed, with why."""
+    with _open_db(obj) as db, _queue(obj) as queue:
+        try:
+            report = preview_status.status(db, queue)
+        except CatalogError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        print_json(report)
+        return
+    lanes = ", ".join(f"{n} {lane}" for lane, n in report["lanes"].items())
+    click.echo(f"queued: {report['queued']} ({lanes})")
+    states = ", ".join(f"{n} {state}" for state, n in sorted(report["states"].items()))
+    click.echo(f"items: {states or 'none'}")
+    click.echo(f"running: {len(report['running'])}")
+    if report["running"]:
+        print_table(report["running"], ["id", "host", "pid", "started"])
+    click.echo(f"failed: {len(report['failed'])}")
+    if report["failed"]:
+        print_table(report["failed"], ["id", "path", "error"])
+
+
+@previews_group.command("retry")
+@click.argument("item", required=False)
+@click.option("--failed", "all_failed", is_flag=True, help="Every item whose previews failed.")
+@click.pass_obj
+def retry_command(obj: Any, item: str | None, all_failed: bool) -> None:
+    """Try the previews of ITEM (or of every failed item) again."""
+    if bool(item) == all_failed:
+        raise click.UsageError("give one ITEM or --failed")
+    with _open_db(obj) as db, _queue(obj) as queue:
+        if item and get_item_row(db, item_id=item) is None:
+            raise click.ClickException(f"{item}: no such item")
+        ids = preview_status.failed_ids(db) if all_failed else [str(item)]
+        wanted = preview_status.request(db, ids, force=False)
+        if item and not wanted:
+            raise click.ClickException(
+                f"{item}: its previews have not failed (use `previews rebuild {item}`)"
+            )
+        _enqueue(obj, db, queue, wanted)
+    if not wanted:
+        click.echo("no failed previews")
+
+
+@previews_group.command("rebuild")
+@click.argument("item", required=False)
+@click.option("--all", "everything", is_flag=True, help="Every item of the catalog.")
+@click.pass_obj
+def rebuild_command(obj: Any, item: str | None, everything: bool) -> None:
+    """Make the previews of ITEM (or of every item) again, even if they are ready."""
+    if bool(item) == everything:
+        raise click.UsageError("give one ITEM or --all")
+    with _open_db(obj) as db, _queue(obj) as queue:
+        if item and get_item_row(db, item_id=item) is None:
+            raise click.ClickException(f"{item}: no such item")
+        ids = preview_status.all_ids(db) if everything else [str(item)]
+        wanted = preview_status.request(db, ids, force=True)
+        if item and not wanted:
+            raise click.ClickException(f"{item}: has no video or audio to preview")
+        _enqueue(obj, db, queue, wanted)
+    click.echo(f"{len(wanted)} item(s) queued")
+
+
+COMMANDS: list[click.Command] = [previews_group]
+"""Registered on the `pool-server` group by pool_server.cli."""
