@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 LOCALE := pool_server/http/locale
 
-.PHONY: i18n run test test-tools test-long lint bench-ftp bench-catalog bench-latency bench-sftp bench-client bench-soak clean
+.PHONY: i18n run test test-tools test-long lint bench-alerts bench-ftp bench-catalog bench-latency bench-provenance bench-sftp bench-client bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,8 +51,16 @@ bench-client: $(STAMP)
 bench-soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py
 
+bench-alerts: $(STAMP)
+	$(BIN)/python benchmarks/alerts_bench.py
+
 bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/upload_to_search_bench.py
+
+bench-provenance: $(STAMP)
+	$(BIN)/python benchmarks/provenance_bench.py --crypto
+	$(BIN)/python benchmarks/provenance_bench.py --new 10000 --reps 3
+	$(BIN)/python benchmarks/upload_to_search_bench.py --compare-signing --runs 10
 
 # Re-extract the web door's messages and merge them into every catalogue.
 i18n: $(STAMP)

@@ -10,13 +10,14 @@ over the whole catalog.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import QueryError
 from .schema import open_catalog
-from .search import matching
+from .search import CompiledMatch, compile_matching, run_matching
 from .store import put_item_row
 
 FILTERS = (
@@ -53,11 +54,32 @@ def validate(query: str, filters: Mapping[str, Any]) -> None:
         m.match([SavedSearch(0, query, filters)])
 
 
+CHUNK = 400
+"""Saved searches run per SQL statement (UNION ALL; SQLite allows 500 compound terms)."""
+
+
+class Compiled:
+    """Saved searches compiled once (`catalog.search.compile_matching`), kept by whoever
+    matches batch after batch; a search whose text or filters change is compiled again."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[tuple[str, str], CompiledMatch]] = {}
+
+    def get(self, s: SavedSearch) -> CompiledMatch:
+        key = (s.query, repr(sorted(s.filters.items())))
+        found = self._cache.get(s.id)
+        if found is None or found[0] != key:
+            found = (key, compile_matching(s.query, **check_filters(s.filters)))
+            self._cache[s.id] = found
+        return found[1]
+
+
 class BatchMatcher:
     """An in-memory catalog of a batch of item rows, to run saved searches against."""
 
-    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, rows: Iterable[dict[str, Any]], compiled: Compiled | None = None) -> None:
         self.db = open_catalog(":memory:", wal=False)
+        self.compiled = compiled or Compiled()
         self.ids: list[str] = []
         for row in rows:
             put_item_row(self.db, row)
@@ -66,11 +88,9 @@ class BatchMatcher:
     def match(self, searches: Iterable[SavedSearch]) -> dict[int, list[str]]:
         """{saved search id: [item ids it matches]}; searches matching nothing are left
         out. A search the catalog cannot run raises QueryError."""
-        found: dict[int, list[str]] = {}
-        for s in searches:
-            rows = matching(self.db, s.query, columns=("id",), **check_filters(s.filters))
-            if rows:
-                found[s.id] = [r["id"] for r in rows]
+        found, errors = self.match_each(searches)
+        if errors:
+            raise QueryError(next(iter(errors.values())))
         return found
 
     def match_each(
@@ -80,12 +100,38 @@ class BatchMatcher:
         {search id: error})."""
         found: dict[int, list[str]] = {}
         errors: dict[int, str] = {}
+        ready: list[tuple[SavedSearch, CompiledMatch]] = []
         for s in searches:
             try:
-                found.update(self.match([s]))
+                ready.append((s, self.compiled.get(s)))
             except QueryError as exc:
                 errors[s.id] = str(exc)
+        for i in range(0, len(ready), CHUNK):
+            chunk = ready[i : i + CHUNK]
+            try:
+                rows = self._run_chunk(chunk)
+            except sqlite3.OperationalError:  # one bad search: find it, keep the others
+                rows = []
+                for s, c in chunk:
+                    try:
+                        rows += [
+                            (s.id, r["id"]) for r in run_matching(self.db, c, ("id",), s.query)
+                        ]
+                    except QueryError as exc:
+                        errors[s.id] = str(exc)
+            for search_id, item_id in rows:
+                found.setdefault(search_id, []).append(item_id)
         return found, errors
+
+    def _run_chunk(self, chunk: list[tuple[SavedSearch, CompiledMatch]]) -> list[tuple[int, str]]:
+        parts, args = [], []
+        for s, c in chunk:
+            parts.append(
+                f"SELECT {int(s.id)}, i.id FROM items_fts JOIN items i"
+                f" ON i.rid = items_fts.rowid WHERE items_fts MATCH ?{c.extra}"
+            )
+            args += [c.match, *c.args]
+        return [(int(r[0]), str(r[1])) for r in self.db.execute(" UNION ALL ".join(parts), args)]
 
     def close(self) -> None:
         self.db.conn.close()

@@ -17,6 +17,7 @@ from typing import Any
 from .clean import clean_text, clean_value
 from .errors import Cancelled, CatalogError
 from .items import item_key, role_by_extension, split_name
+from .manifest import MAX_SIGNATURE_BYTES, parse_member_signature
 from .media import sha256_file, technical_metadata
 from .sidecars import parse_sidecar, xml_role
 from .textio import decode_text, read_limited
@@ -76,6 +77,13 @@ def extract_file(
             if encoding not in ("utf-8", "utf-8-sig"):
                 info["encoding"] = encoding
             del text
+        except CatalogError as exc:
+            errors.append(str(exc))
+    elif role == "signature":
+        try:
+            info["member_signature"] = parse_member_signature(
+                read_limited(path, MAX_SIGNATURE_BYTES)
+            )
         except CatalogError as exc:
             errors.append(str(exc))
     analysis: threading.Thread | None = None

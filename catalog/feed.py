@@ -22,13 +22,16 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import FeedError
+from .errors import CatalogError, FeedError
 from .layout import FEED_DIR, INTERNAL_PREFIX
 from .schema import SCHEMA_VERSION, open_catalog, set_meta
 
 FEED_FORMAT = "ortak-catalog-feed"
 FEED_VERSION = 1
 INDEX_NAME = "index.json"
+HEAD_FORMAT = "ortak-feed-head"
+FEED_HEAD_META = "feed_head"
+"""catalog_meta key in pool.db: "<seq> <hash>" of the last record published."""
 BATCH = 5000
 FTS_SHADOW_TABLES = ("items_fts_data", "items_fts_idx", "items_fts_content", "items_fts_docsize")
 """FTS5's own tables behind items_fts; the snapshot copies them as they are."""
@@ -36,6 +39,10 @@ FTS_SHADOW_TABLES = ("items_fts_data", "items_fts_idx", "items_fts_content", "it
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _now_s() -> str:
+    return _now().isoformat(timespec="milliseconds")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -57,15 +64,48 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def journal_line(seq: int, time_: str, op: str, item_id: str, record: str | None) -> bytes:
-    """One journal record as a line: {"seq","time","op","id"[,"item"]} + newline."""
+def journal_line(
+    seq: int, time_: str, op: str, item_id: str, record: str | None, prev: str | None = None
+) -> bytes:
+    """One journal record as a line: {"seq","time","op","id"[,"item"],"prev"} + newline.
+
+    `prev` is the hash of the record before it (`record_hash`): the chain."""
     rec: dict[str, Any] = {"seq": seq, "time": time_, "op": op, "id": item_id}
     if op == "upsert" and record is not None:
         # A record stored before numbers were checked may hold NaN/Infinity, which JSON
         # has no words for: such a value is published as null, never as invalid JSON.
         rec["item"] = json.loads(record, parse_constant=lambda _: None)
+    if prev is not None:
+        rec["prev"] = prev
     text = json.dumps(rec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return (text + "\n").encode("utf-8")
+
+
+def record_hash(line: bytes) -> str:
+    """The hash a record is chained by: sha256 of its line without the newline."""
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+def restart_head(seq: int, previous: str | None) -> str:
+    """The chain's head for a feed started afresh at `seq` (no record of it published)."""
+    return hashlib.sha256(f"ortak-feed-restart:{seq}:{previous or ''}".encode()).hexdigest()
+
+
+def head_body(index: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
+    """What the signed head of an index.json covers (FEED.md "The signed head")."""
+    snap = index["snapshot"]
+    return {
+        "format": HEAD_FORMAT,
+        "seq": head["seq"],
+        "hash": head["hash"],
+        "time": head["time"],
+        "snapshot": {
+            "file": snap["file"],
+            "seq": snap["seq"],
+            "sha256": snap["sha256"],
+            "head": snap.get("head"),
+        },
+    }
 
 
 def _sha256(path: Path) -> str:
@@ -96,6 +136,8 @@ def make_snapshot(db_path: Path, tmp: Path) -> int:
         for shadow in FTS_SHADOW_TABLES:  # the index as built, not tokenized again
             src.execute(f"DELETE FROM snap.{shadow}")
             src.execute(f"INSERT INTO snap.{shadow} SELECT * FROM main.{shadow}")
+        for history in ("manifests", "manifest_files"):
+            src.execute(f"INSERT INTO snap.{history} SELECT * FROM main.{history}")
         src.execute(
             "INSERT OR REPLACE INTO snap.catalog_meta (key, value) VALUES ('seq', ?)", [seq]
         )
@@ -118,7 +160,12 @@ class FeedPublisher:
         pool_root: Path,
         db_path: Path,
         settings: dict[str, Any],
+        signer: Any = None,
     ) -> None:
+        self.signer = signer
+        """A `signing.PoolSigner` that signs each index's head (None: unsigned feed)."""
+        self.head: tuple[int, str] = (0, "")
+        self._keys_published: bytes | None = None
         self.db = db
         self.lock = lock
         self.dir = Path(pool_root) / FEED_DIR
@@ -150,6 +197,10 @@ class FeedPublisher:
                 )
             if latest < index["seq"]:
                 raise ValueError("the catalog is older than its feed")
+            head = index.get("head") or {}
+            if head.get("seq") != index["seq"] or not isinstance(head.get("hash"), str):
+                raise ValueError("the feed has no chain head (written by an older version)")
+            self.head = (index["seq"], head["hash"])
             return dict(index)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             if (self.dir / INDEX_NAME).exists():
@@ -162,15 +213,16 @@ class FeedPublisher:
 
     # -- publishing --------------------------------------------------------------------
 
-    def _append(self, index: dict[str, Any]) -> int:
-        """Append unpublished journal rows to the last segment. Returns how many."""
+    def _append(self, index: dict[str, Any], upto: int | None = None) -> int:
+        """Append unpublished journal rows (up to seq `upto`) to the last segment, each
+        chained to the one before. Returns how many."""
         total = 0
         while True:
             with self.lock:
                 rows = self.db.execute(
                     "SELECT seq, time, op, item_id, record FROM journal WHERE seq > ?"
-                    " ORDER BY seq LIMIT ?",
-                    [index["seq"], BATCH],
+                    " AND seq <= ? ORDER BY seq LIMIT ?",
+                    [index["seq"], upto if upto is not None else 2**62, BATCH],
                 ).fetchall()
             if not rows:
                 return total
@@ -186,7 +238,13 @@ class FeedPublisher:
                     }
                 )
             seg = segs[-1]
-            data = b"".join(journal_line(*r) for r in rows)
+            lines = []
+            prev = self.head[1]
+            for seq, time_, op, item_id, record in rows:
+                line = journal_line(seq, time_, op, item_id, record, prev=prev)
+                prev = record_hash(line)
+                lines.append(line)
+            data = b"".join(lines)
             path = self.dir / seg["file"]
             with open(path, "ab") as f:
                 f.truncate(seg["size"])
@@ -197,11 +255,43 @@ class FeedPublisher:
             seg["last_seq"] = rows[-1][0]
             seg["last_time"] = rows[-1][1]
             index["seq"] = rows[-1][0]
+            self.head = (index["seq"], prev)
+            with self.lock:
+                set_meta(self.db, FEED_HEAD_META, f"{index['seq']} {prev}")
             total += len(rows)
 
-    def _snapshot(self, index: dict[str, Any]) -> None:
+    def _restart_head(self, seq: int) -> str:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT value FROM catalog_meta WHERE key = ?", [FEED_HEAD_META]
+            ).fetchone()
+        last_seq, _, last_hash = (row[0] if row else "").partition(" ")
+        if last_seq == str(seq) and last_hash:
+            return last_hash  # the chain clients already hold goes on
+        return restart_head(seq, last_hash or None)
+
+    def _snapshot(self, index: dict[str, Any], fresh: bool = False) -> None:
         tmp = self.dir / f"{INTERNAL_PREFIX}snapshot.{os.getpid()}.tmp"
         seq = make_snapshot(self.db_path, tmp)
+        if fresh:  # a new chain starts at the snapshot
+            index["seq"] = seq
+            self.head = (seq, self._restart_head(seq))
+            with self.lock:
+                set_meta(self.db, FEED_HEAD_META, f"{seq} {self.head[1]}")
+        else:  # the records up to the snapshot close the current segment
+            self._append(index, upto=seq)
+        if self.head[0] != seq:
+            raise FeedError(f"the journal up to the snapshot's seq {seq} is not published")
+        stamp = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            stamp.execute(
+                "INSERT OR REPLACE INTO catalog_meta (key, value) VALUES ('head', ?)",
+                [self.head[1]],
+            )
+        finally:
+            stamp.close()
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
         target = self.dir / f"snapshot-{seq:012d}.sqlite"
         os.replace(tmp, target)
         _fsync_dir(self.dir)
@@ -212,6 +302,7 @@ class FeedPublisher:
             "size": target.stat().st_size,
             "sha256": _sha256(target),
             "created": _now().isoformat(),
+            "head": self.head[1],
         }
         keep_previous = previous and previous.get("file") and previous["file"] != target.name
         index["previous_snapshot"] = previous if keep_previous else None
@@ -241,12 +332,36 @@ class FeedPublisher:
                 [first, snap_seq, cutoff],
             )
 
+    def _signed_head(self, index: dict[str, Any]) -> dict[str, Any]:
+        head: dict[str, Any] = {"seq": self.head[0], "hash": self.head[1], "time": _now_s()}
+        if self.signer is not None:
+            head.update(self.signer.sign(head_body(index, head)))
+        return head
+
+    def _publish_keys(self) -> bool:
+        """Publish the pool's key list (``keys.json``) when it changed (a rotation)."""
+        if self.signer is None:
+            return False
+        from .signing import KEYS_NAME
+
+        self.signer.load()
+        data = self.signer.published()
+        if data == self._keys_published:
+            return False  # unchanged since this publisher wrote it
+        self._keys_published = data
+        target = self.dir / KEYS_NAME
+        with contextlib.suppress(OSError):
+            if target.read_bytes() == data:
+                return False
+        write_atomic(target, data)
+        return True
+
     def publish(self) -> bool:
         """Bring the feed up to the catalog. Returns True if anything was written."""
         with self._publish_lock:
             try:
                 return self._publish()
-            except (OSError, sqlite3.Error, ValueError) as exc:
+            except (OSError, sqlite3.Error, ValueError, CatalogError) as exc:
                 self.index = None  # reload from disk next time
                 raise FeedError(f"publishing the feed in {self.dir}: {exc}") from exc
 
@@ -266,8 +381,7 @@ class FeedPublisher:
                 }
             )
             index["snapshot"] = {"seq": -1, "file": ""}
-            self._snapshot(index)
-            index["seq"] = index["snapshot"]["seq"]
+            self._snapshot(index, fresh=True)
             changed = True
         if self._append(index):
             changed = True
@@ -277,9 +391,12 @@ class FeedPublisher:
             self._snapshot(index)
             self._append(index)
             changed = True
+        if self._publish_keys():
+            changed = True
         if changed:
             self._prune(index)
             index["updated"] = _now().isoformat()
+            index["head"] = self._signed_head(index)
             write_atomic(
                 self.dir / INDEX_NAME,
                 json.dumps(index, indent=1, ensure_ascii=False, allow_nan=False).encode(),

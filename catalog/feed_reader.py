@@ -25,10 +25,22 @@ from typing import Any
 import sqlite_utils
 
 from .errors import FeedError
-from .feed import FEED_FORMAT, FEED_VERSION, set_snapshot_seq, snapshot_seq
+from .feed import (
+    FEED_FORMAT,
+    FEED_VERSION,
+    head_body,
+    record_hash,
+    set_snapshot_seq,
+    snapshot_seq,
+)
 from .layout import INTERNAL_PREFIX
-from .schema import open_catalog
+from .schema import get_meta, open_catalog, set_meta
 from .store import delete_item_row, put_item_row, transaction
+
+
+class ChainError(FeedError):
+    """A journal record was changed, dropped, reordered or cut off: the feed's history
+    does not match its signed head. Never healed by taking the snapshot."""
 
 
 @dataclass
@@ -113,50 +125,126 @@ def announced_part(data: bytes, offset: int, size: int | None) -> bytes:
     return data[: data.rfind(b"\n") + 1]
 
 
-def _records(data: bytes | str | Iterable[bytes | str]) -> Iterable[dict[str, Any]]:
+Record = tuple[bytes, dict[str, Any]]
+"""A journal record: its line as published (without the newline) and its parsed JSON."""
+
+
+def parse_records(data: bytes | str | Iterable[bytes | str]) -> list[Record]:
+    """The complete records of journal bytes (or of an iterable of lines)."""
     if isinstance(data, (bytes, str)):
         raw = data.encode() if isinstance(data, str) else data
         if not raw.endswith(b"\n"):  # a torn last line is not a record yet
             raw = raw[: raw.rfind(b"\n") + 1]
-        lines: Iterable[bytes | str] = raw.splitlines()
+        lines: Iterable[bytes | str] = raw.split(b"\n")
     else:
         lines = data
+    out: list[Record] = []
     for line in lines:
-        if not line.strip():
+        bline = line.encode() if isinstance(line, str) else line
+        bline = bline.rstrip(b"\n")
+        if not bline.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = json.loads(bline)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise FeedError(f"journal record is not valid JSON: {exc}") from exc
-        yield rec
+        _record_seq(rec)
+        out.append((bline, rec))
+    return out
+
+
+def check_chain(
+    records: list[Record], seq: int, head: str | None, *, strict: bool = False
+) -> tuple[int, str | None]:
+    """Follow the hash chain over `records` from a copy at (`seq`, `head`).
+
+    Records at or below `seq` are skipped. A gap in the sequence raises FeedError (take
+    the snapshot); a record whose ``prev`` is not the hash of the one before raises
+    ChainError. With `head` None (a copy from before the chain) nothing is checked but
+    the sequence. `strict` (a feed with a signed head): a gap is a ChainError too.
+    Returns the (seq, head) after the last record.
+    """
+    for line, rec in records:
+        n = rec["seq"]
+        if n <= seq:
+            continue
+        if n != seq + 1:
+            if strict:
+                raise ChainError(f"journal jumps from seq {seq} to {n}: a record was dropped")
+            raise FeedError(f"journal jumps from seq {seq} to {n}: fetch the snapshot")
+        if head is not None:
+            if rec.get("prev") != head:
+                raise ChainError(
+                    f"journal record {n} does not follow record {seq} "
+                    "(changed, dropped or reordered since the pool published it)"
+                )
+            head = record_hash(line)
+        seq = n
+    return seq, head
+
+
+def verify_head(index: dict[str, Any], keys: list[Any]) -> dict[str, Any]:
+    """The signed head of an index, once its signature verifies with one of `keys` (a
+    verified key list, catalog.signing) valid at the head's time. ChainError otherwise."""
+    from .signing import SignatureError, key_for, verify
+
+    head = index.get("head")
+    if not isinstance(head, dict) or not isinstance(head.get("signature"), str):
+        raise ChainError("the feed's index.json carries no signed head")
+    try:
+        key = key_for(keys, str(head.get("key")), str(head.get("time")))
+        body = head_body(index, head)
+    except (SignatureError, KeyError, TypeError) as exc:
+        raise ChainError(f"the feed's signed head: {exc}") from exc
+    if not verify(key.public, body, head["signature"]):
+        raise ChainError("the signature of the feed's head does not verify: refusing the feed")
+    return head
+
+
+def local_head(db: sqlite_utils.Database) -> str | None:
+    """The hash of the last record the copy applied; None for a copy without the chain."""
+    return get_meta(db, "head")
+
+
+def apply_records(db: sqlite_utils.Database, records: list[Record], head: str | None) -> int:
+    """Apply checked records (`check_chain`) to a copy in one transaction; `head` is the
+    chain's head after them. Returns the new seq."""
+    seq = local_seq(db)
+    with transaction(db):
+        for _, rec in records:
+            n = rec["seq"]
+            if n <= seq:
+                continue
+            _apply_record(db, rec, n)
+            seq = n
+        set_snapshot_seq(db, seq)
+        if head is not None:
+            set_meta(db, "head", head)
+    return seq
 
 
 def apply_journal(db: sqlite_utils.Database, data: bytes | str | Iterable[bytes | str]) -> int:
     """Apply journal lines (a file's bytes, or an iterable of lines) to a local copy.
 
     Records at or below the copy's seq are skipped, so a journal may be applied twice.
-    A gap in the sequence raises FeedError (take the snapshot). Returns the new seq.
+    A gap in the sequence raises FeedError (take the snapshot); a broken hash chain
+    ChainError. Returns the new seq.
     """
-    seq = local_seq(db)
-    with transaction(db):  # a bad record rolls the whole journal back
-        for rec in _records(data):
-            n = _record_seq(rec)
-            if n <= seq:
-                continue
-            if n != seq + 1:
-                raise FeedError(f"journal jumps from seq {seq} to {n}: fetch the snapshot")
-            try:
-                if rec.get("op") == "upsert" and isinstance(rec.get("item"), dict):
-                    put_item_row(db, rec["item"])
-                elif rec.get("op") == "delete" and isinstance(rec.get("id"), str):
-                    delete_item_row(db, rec["id"])
-                else:
-                    raise FeedError(f"journal record at seq {n} is not an upsert or delete")
-            except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
-                raise FeedError(f"journal record at seq {n} is malformed: {exc}") from exc
-            seq = n
-        set_snapshot_seq(db, seq)
-    return seq
+    records = parse_records(data)
+    _, head = check_chain(records, local_seq(db), local_head(db))
+    return apply_records(db, records, head)
+
+
+def _apply_record(db: sqlite_utils.Database, rec: dict[str, Any], n: int) -> None:
+    try:
+        if rec.get("op") == "upsert" and isinstance(rec.get("item"), dict):
+            put_item_row(db, rec["item"])
+        elif rec.get("op") == "delete" and isinstance(rec.get("id"), str):
+            delete_item_row(db, rec["id"])
+        else:
+            raise FeedError(f"journal record at seq {n} is not an upsert or delete")
+    except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
+        raise FeedError(f"journal record at seq {n} is malformed: {exc}") from exc
 
 
 def _record_seq(rec: Any) -> int:

@@ -40,8 +40,10 @@ from .extract import extract_file, stat_key
 from .feed import FeedPublisher
 from .items import item_key, role_by_extension
 from .layout import is_catalogued_path
+from .manifest import Notary, member_keys_from_db
 from .schema import open_catalog
 from .settings import SETTINGS
+from .signing import PoolSigner
 from .store import (
     PreviewChanges,
     put_file,
@@ -50,6 +52,7 @@ from .store import (
     remove_prefix,
     transaction,
 )
+from .supervise import Supervisor
 from .uploaders import accounts_fingerprint, relabel, uploader_label
 from .watch import FILE, GONE_DIR, SCAN_DIR, EventHandler, scan_pool
 
@@ -82,14 +85,20 @@ class Indexer:
         *,
         publish_feed: bool = True,
         previews: PreviewSink | None = None,
+        signing_dir: Path | None = None,
     ) -> None:
         self.pool_root = Path(pool_root).absolute()
         self.db_path = Path(db_path)
         self.settings = settings_with_defaults(settings)
+        signer = None
+        if signing_dir is not None:
+            signer = PoolSigner(signing_dir)
+            signer.load()
         self.db = open_catalog(self.db_path)
         self.lock = threading.Lock()
+        self.notary = Notary(signer, member_keys_from_db(self.db))
         self.feed = (
-            FeedPublisher(self.db, self.lock, self.pool_root, self.db_path, self.settings)
+            FeedPublisher(self.db, self.lock, self.pool_root, self.db_path, self.settings, signer)
             if publish_feed
             else None
         )
@@ -104,15 +113,13 @@ class Indexer:
         self._awaiting_uploader: dict[str, float] = {}
         self._labels_fingerprint: str | None = None
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._observer: Any = None
         self.errors = 0
         self.processed = 0
         self.previews = previews
         self._preview_changes: PreviewChanges = []
         """Filled by rebuild_item under `lock`; handed to `previews` once committed."""
-        self.workers_replaced = 0
-        self._workers: list[threading.Thread] = []
+        self._supervisor = Supervisor(self._stop)
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -234,7 +241,7 @@ class Indexer:
             if fingerprint == self._labels_fingerprint:
                 return
             with transaction(self.db):
-                changed = relabel(self.db)
+                changed = relabel(self.db, self.notary)
             self._labels_fingerprint = fingerprint
         if changed:
             log.info("uploader names updated on %d item(s)", changed)
@@ -268,7 +275,7 @@ class Indexer:
                             "UPDATE item_files SET info = ? WHERE path = ?",
                             [json.dumps(info, ensure_ascii=False, allow_nan=False), rel],
                         )
-                        rebuild_item(self.db, row[0], self._preview_changes)
+                        rebuild_item(self.db, row[0], self._preview_changes, self.notary)
             if found or row is None or now > deadline:
                 with self._cond:
                     self._awaiting_uploader.pop(rel, None)
@@ -308,18 +315,18 @@ class Indexer:
                     self._awaiting_uploader[rel] = time.monotonic() + UPLOADER_WAIT
             with transaction(self.db):
                 put_file(self.db, row)
-                rebuild_item(self.db, row["key"], self._preview_changes)
+                rebuild_item(self.db, row["key"], self._preview_changes, self.notary)
             self.processed += 1
 
     def _remove(self, rels: list[str]) -> None:
         with self.lock, transaction(self.db):
             for key in remove_files(self.db, rels):
-                rebuild_item(self.db, key, self._preview_changes)
+                rebuild_item(self.db, key, self._preview_changes, self.notary)
 
     def _remove_dir(self, rel: str) -> None:
         with self.lock, transaction(self.db):
             for key in remove_prefix(self.db, rel):
-                rebuild_item(self.db, key, self._preview_changes)
+                rebuild_item(self.db, key, self._preview_changes, self.notary)
         if (self.pool_root / rel.lstrip("/")).is_dir():
             self.submit(SCAN_DIR, rel)  # a folder came back under the same name
 
@@ -357,7 +364,7 @@ class Indexer:
         is not taken again and again, and people see why it has no metadata)."""
         try:
             st = os.stat(self.pool_root / rel.lstrip("/"), follow_symlinks=False)
-            row = {
+            row: dict[str, Any] = {
                 "path": rel,
                 "key": item_key(rel),
                 "role": role_by_extension(rel),
@@ -369,19 +376,9 @@ class Indexer:
             }
             with self.lock, transaction(self.db):
                 put_file(self.db, row)
-                rebuild_item(self.db, row["key"], self._preview_changes)
+                rebuild_item(self.db, row["key"], self._preview_changes, self.notary)
         except Exception:  # e.g. a name that is not valid UTF-8 cannot be stored at all
             log.exception("%s cannot be catalogued, even with its error", rel)
-
-    def _supervise(self) -> None:
-        """Replace a worker thread that died, whatever killed it, and say so."""
-        if self._stop.is_set():
-            return
-        for i, t in enumerate(self._workers):
-            if not t.is_alive():
-                log.error("catalog worker %s died; starting a new one", t.name)
-                self.workers_replaced += 1
-                self._workers[i] = self._start_worker(i)
 
     # -- reconciliation ----------------------------------------------------------------
 
@@ -464,7 +461,7 @@ class Indexer:
                 self._check_rescans()
                 self._check_uploaders()
                 self._check_labels()
-                self._supervise()
+                self._supervisor.check()
                 self._flush_previews()
             except (CatalogError, OSError, sqlite3.Error) as exc:
                 self.errors += 1
@@ -478,6 +475,7 @@ class Indexer:
         """Publish the feed a moment after changes (its own thread: snapshots take time)."""
         assert self.feed is not None
         while not self._stop.wait(0.25):
+            self._supervisor.check()  # housekeeping supervises too: each watches the other
             try:
                 self.feed.publish()
             except CatalogError as exc:
@@ -489,27 +487,15 @@ class Indexer:
 
     # -- life cycle --------------------------------------------------------------------
 
-    def _start_worker(self, i: int) -> threading.Thread:
-        t = threading.Thread(
-            target=self._worker, args=(i == 0,), name=f"catalog-worker-{i}", daemon=True
-        )
-        t.start()
-        self._threads.append(t)
-        return t
-
     def _start_workers(self) -> None:
-        count = max(2, int(self.settings["index_workers"]))
-        self._workers = [self._start_worker(i) for i in range(count)]
+        for i in range(max(2, int(self.settings["index_workers"]))):
+            fast_lane_only = i == 0
+            self._supervisor.start(f"catalog-worker-{i}", lambda f=fast_lane_only: self._worker(f))
 
     def _start_housekeeping(self, initial_reconcile: bool) -> None:
-        t = threading.Thread(
-            target=self._housekeeping,
-            args=(initial_reconcile,),
-            name="catalog-housekeeping",
-            daemon=True,
+        self._supervisor.start(
+            "catalog-housekeeping", lambda: self._housekeeping(initial_reconcile)
         )
-        t.start()
-        self._threads.append(t)
 
     def start(self, *, initial_reconcile: bool = True) -> None:
         """Watch the pool and index in the background; returns at once."""
@@ -521,9 +507,7 @@ class Indexer:
         self._start_workers()
         self._start_housekeeping(initial_reconcile)
         if self.feed is not None:
-            t = threading.Thread(target=self._publishing, name="catalog-feed", daemon=True)
-            t.start()
-            self._threads.append(t)
+            self._supervisor.start("catalog-feed", self._publishing)
 
     def stop(self) -> None:
         """Stop the observer and every thread, wait for them, close the database."""
@@ -534,9 +518,7 @@ class Indexer:
             self._observer.stop()
             self._observer.join()
             self._observer = None
-        for t in self._threads:
-            t.join()
-        self._threads.clear()
+        self._supervisor.join()
         with self.lock:
             self.db.conn.close()
 
@@ -545,6 +527,11 @@ class Indexer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def threads_restarted(self) -> int:
+        """Threads found dead and started again (see catalog.supervise)."""
+        return self._supervisor.restarts
 
     def run_once(self, timeout: float | None = None) -> dict[str, int]:
         """One reconciliation pass, done to the end, the feed published; then stop."""
@@ -586,11 +573,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("db_path", type=Path)
     parser.add_argument("--once", action="store_true", help="one reconciliation pass, then exit")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument(
+        "--signing-keys",
+        type=Path,
+        default=None,
+        help="the pool's signing key folder (<data>/keys/signing); without it nothing is signed",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = {"index_workers": args.workers} if args.workers else {}
     try:
-        indexer = Indexer(args.pool_root, args.db_path, settings)
+        indexer = Indexer(args.pool_root, args.db_path, settings, signing_dir=args.signing_keys)
     except CatalogError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

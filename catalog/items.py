@@ -27,6 +27,8 @@ SIDECAR_EXT = _exts("json xml xmp nitf")
 SUBTITLE_EXT = _exts("srt vtt stl ttml dfxp scc sub ass")
 SCRIPT_EXT = _exts("txt rtf doc docx odt pdf")
 STILL_EXT = _exts("jpg jpeg png tif tiff webp bmp gif dpx exr heic")
+SIGNATURE_EXT = _exts("sig")
+"""A member's signature over the item (`pool put --sign`; catalog/manifest.py)."""
 LANG_SUFFIX_EXT = SUBTITLE_EXT | SCRIPT_EXT | frozenset({".xml"})
 """Extensions after which `.<lang>` is a language tag of the file, not part of the stem."""
 
@@ -117,6 +119,8 @@ def role_by_extension(name: str) -> str:
         return "script"
     if ext in STILL_EXT:
         return "still"
+    if ext in SIGNATURE_EXT:
+        return "signature"
     return "other"
 
 
@@ -138,7 +142,15 @@ def path_fields(key: str) -> dict[str, Any]:
     return out
 
 
-ROLE_ORDER = {"essence": 0, "sidecar": 1, "script": 2, "subtitle": 3, "still": 4, "other": 5}
+ROLE_ORDER = {
+    "essence": 0,
+    "sidecar": 1,
+    "script": 2,
+    "subtitle": 3,
+    "still": 4,
+    "other": 5,
+    "signature": 6,
+}
 SIDECAR_FORMAT_ORDER = {"json": 0}
 
 

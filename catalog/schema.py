@@ -8,6 +8,8 @@ Tables (all prefixed by nothing else of the server's: `items`, `item_files`, `jo
 - ``items_fts``: FTS5 over the folded text (title, body, facets), rowid = ``items.rid``.
 - ``item_files``: one row per file on disk with what was extracted from it (indexer state).
 - ``journal``: every change, with a monotonically increasing ``seq``.
+- ``manifests`` / ``manifest_files``: every signed manifest published (catalog/manifest.py)
+  and, by sha256, the files they name.
 - ``catalog_meta``: ``schema_version`` and other small key/values.
 - ``preview_jobs``: the preview jobs running now (host, pid), so a restart after a crash
   knows what to queue again (catalog.previews).
@@ -23,7 +25,7 @@ import sqlite_utils
 
 from .errors import SchemaError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 ITEM_COLUMNS: dict[str, type] = {
     "rid": int,
@@ -71,15 +73,29 @@ ITEM_COLUMNS: dict[str, type] = {
     "has_subtitles": int,
     "errors": str,
     "preview": str,
+    "manifest": str,
+    "manifest_signature": str,
 }
 """Every column of ``items``, in order. JSON-encoded lists/objects: see JSON_COLUMNS."""
 
-_V1_COLUMNS = tuple(name for name in ITEM_COLUMNS if name != "preview")
+_V1_COLUMNS = tuple(
+    name for name in ITEM_COLUMNS if name not in ("preview", "manifest", "manifest_signature")
+)
 """The columns schema version 1 created (later versions add theirs by ALTER TABLE, at the
 end, so a snapshot copies rows with `SELECT *` in the same order)."""
 
 JSON_COLUMNS = frozenset(
-    {"languages", "keywords", "subjects", "audio", "attachments", "errors", "preview"}
+    {
+        "languages",
+        "keywords",
+        "subjects",
+        "audio",
+        "attachments",
+        "errors",
+        "preview",
+        "manifest",
+        "manifest_signature",
+    }
 )
 
 FTS_COLUMNS = ("title", "body", "facets")
@@ -136,7 +152,27 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migrate_1, _migrate_2)
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """Provenance: each item's signed manifest, and every manifest ever published (so a
+    loose file of an older version is still recognised)."""
+    db.execute("ALTER TABLE items ADD COLUMN manifest TEXT")
+    db.execute("ALTER TABLE items ADD COLUMN manifest_signature TEXT")
+    db.execute(
+        "CREATE TABLE manifests (item_id TEXT NOT NULL, version INTEGER NOT NULL,"
+        " manifest TEXT NOT NULL, signature TEXT, PRIMARY KEY (item_id, version))"
+    )
+    db.execute(
+        "CREATE TABLE manifest_files (sha256 TEXT NOT NULL, item_id TEXT NOT NULL,"
+        " version INTEGER NOT NULL, path TEXT NOT NULL, size INTEGER,"
+        " PRIMARY KEY (sha256, item_id, version, path)) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+)
 """MIGRATIONS[n] takes a catalog from schema version n to n + 1."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 

@@ -19,6 +19,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -194,6 +195,62 @@ def _compile(
     return required, match, "".join(f" AND {w}" for w in where), args
 
 
+@dataclass(frozen=True)
+class CompiledMatch:
+    """A query and its filters translated once: the FTS5 match, the extra SQL conditions
+    on items `i` and their arguments (what `matching` runs; saved searches keep it)."""
+
+    match: str
+    extra: str
+    args: tuple[Any, ...]
+
+
+def compile_matching(
+    query: str = "",
+    *,
+    member: str | None = None,
+    category: str | None = None,
+    language: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    min_duration: float | None = None,
+    max_duration: float | None = None,
+    has_subtitles: bool | None = None,
+) -> CompiledMatch:
+    """Translate a query and filters for `run_matching` (QueryError for a bad filter)."""
+    _, match, extra, args = _compile(
+        query,
+        member,
+        category,
+        language,
+        since,
+        until,
+        min_duration,
+        max_duration,
+        has_subtitles,
+    )
+    return CompiledMatch(match, extra, tuple(args))
+
+
+def run_matching(
+    db: sqlite_utils.Database | sqlite3.Connection,
+    compiled: CompiledMatch,
+    columns: tuple[str, ...] = ("id", "path", "size", "sha256", "title"),
+    query: str = "",
+) -> list[dict[str, Any]]:
+    """Every item a compiled query matches, oldest change first (see `matching`)."""
+    conn = db.conn if isinstance(db, sqlite_utils.Database) else db
+    cols = ", ".join(f"i.{c}" for c in columns)
+    with _query_errors(query):
+        cur = conn.execute(
+            f"SELECT {cols} FROM items_fts JOIN items i ON i.rid = items_fts.rowid"
+            f" WHERE items_fts MATCH ?{compiled.extra} ORDER BY i.rid",
+            [compiled.match, *compiled.args],
+        )
+    names = [d[0] for d in cur.description]
+    return [decode_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+
 def matching(
     db: sqlite_utils.Database | sqlite3.Connection,
     query: str = "",
@@ -210,27 +267,18 @@ def matching(
 ) -> list[dict[str, Any]]:
     """Every item matching `query` and the filters, unranked and uncapped, oldest change
     first (what a client's sync needs), with the given columns."""
-    conn = db.conn if isinstance(db, sqlite_utils.Database) else db
-    _, match, extra, args = _compile(
+    compiled = compile_matching(
         query,
-        member,
-        category,
-        language,
-        since,
-        until,
-        min_duration,
-        max_duration,
-        has_subtitles,
+        member=member,
+        category=category,
+        language=language,
+        since=since,
+        until=until,
+        min_duration=min_duration,
+        max_duration=max_duration,
+        has_subtitles=has_subtitles,
     )
-    cols = ", ".join(f"i.{c}" for c in columns)
-    with _query_errors(query):
-        cur = conn.execute(
-            f"SELECT {cols} FROM items_fts JOIN items i ON i.rid = items_fts.rowid"
-            f" WHERE items_fts MATCH ?{extra} ORDER BY i.rid",
-            [match, *args],
-        )
-    names = [d[0] for d in cur.description]
-    return [decode_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+    return run_matching(db, compiled, columns, query)
 
 
 def _is_common(conn: sqlite3.Connection, term: str) -> bool:

@@ -10,12 +10,15 @@ import contextlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from .items import build_item, decode_row, encode_row, fts_document, next_preview
 from .schema import ITEM_COLUMNS
+
+if TYPE_CHECKING:
+    from .manifest import Notary
 
 _ITEM_COLS = list(ITEM_COLUMNS)
 _INSERT_ITEM = (
@@ -69,6 +72,35 @@ def put_item_row(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
         "INSERT INTO items_fts (rowid, title, body, facets) VALUES (?, ?, ?, ?)",
         [row["rid"], title, body, facets],
     )
+    manifest = row.get("manifest")
+    if isinstance(manifest, dict):
+        put_manifest(db, manifest, row.get("manifest_signature"), stored)
+
+
+def put_manifest(
+    db: sqlite_utils.Database,
+    manifest: dict[str, Any],
+    signature: Any,
+    stored: dict[str, Any] | None = None,
+) -> None:
+    """Keep a published manifest (and its files by sha256) in the history tables."""
+    item_id, version = manifest["id"], manifest["version"]
+    text = stored["manifest"] if stored else json.dumps(manifest, ensure_ascii=False)
+    sig = stored["manifest_signature"] if stored else json.dumps(signature)
+    db.execute(
+        "INSERT OR REPLACE INTO manifests (item_id, version, manifest, signature)"
+        " VALUES (?, ?, ?, ?)",
+        [item_id, version, text, sig],
+    )
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO manifest_files (sha256, item_id, version, path, size)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (f["sha256"], item_id, version, f["path"], f.get("size"))
+            for f in manifest.get("files") or []
+            if f.get("sha256")
+        ],
+    )
 
 
 def delete_item_row(db: sqlite_utils.Database, item_id: str) -> bool:
@@ -111,13 +143,20 @@ PreviewChanges = list[tuple[str, str]]
 
 
 def rebuild_item(
-    db: sqlite_utils.Database, key: str, previews: PreviewChanges | None = None
+    db: sqlite_utils.Database,
+    key: str,
+    previews: PreviewChanges | None = None,
+    notary: Notary | None = None,
 ) -> int | None:
     """Make the item of `key` match its file rows; journal the change. Returns the new seq
     or None when nothing changed. Preview work the change calls for (a new essence to
-    preview, an item gone) is appended to `previews`."""
-    new = build_item(key, file_rows(db, key))
+    preview, an item gone) is appended to `previews`. With a `notary`, the item gets its
+    signed manifest."""
+    files = file_rows(db, key)
+    new = build_item(key, files)
     old = get_item_row(db, key=key)
+    if new is not None and notary is not None:
+        notary.seal(new, old, files)
     if new is None:
         if old is None:
             return None

@@ -13,10 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from .store import rebuild_item
+
+if TYPE_CHECKING:
+    from .manifest import Notary
 
 
 def _one(db: sqlite_utils.Database, sql: str, params: list[str]) -> str | None:
@@ -51,7 +55,7 @@ def accounts_fingerprint(db: sqlite_utils.Database) -> str:
     return digest.hexdigest()
 
 
-def relabel(db: sqlite_utils.Database) -> int:
+def relabel(db: sqlite_utils.Database, notary: Notary | None = None) -> int:
     """Bring every file's published uploader up to its label; returns the items changed.
 
     Rows written before labels existed hold the login in ``uploader``: it moves to
@@ -75,5 +79,5 @@ def relabel(db: sqlite_utils.Database) -> int:
         )
         keys.add(key)
     for key in keys:
-        rebuild_item(db, key)
+        rebuild_item(db, key, notary=notary)
     return len(keys)

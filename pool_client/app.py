@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 from .config import Endpoint, cache_dir, config_dir, find_password, resolve_endpoint
 from .errors import UsageError
 from .localcat import LocalCatalog
+from .poolkeys import PoolTrust
 from .remote import Remote, RetryPolicy
 
 if TYPE_CHECKING:
     from .prewarm import Prewarm
+    from .provenance import Checker
 
 
 def retry_policy() -> RetryPolicy:
@@ -81,6 +83,22 @@ class App:
     @property
     def catalog(self) -> LocalCatalog:
         return LocalCatalog(cache_dir() / self.endpoint.cache_key)
+
+    def trust(self) -> PoolTrust:
+        """The pool's keys as pinned for this endpoint (no connection needed)."""
+        ep = self.endpoint
+        return PoolTrust(config_dir(), f"{ep.host}:{ep.port}", self.catalog.folder, self.echo_err)
+
+    def checker(self, online: bool = True) -> Checker:
+        """Manifest checks; `online` lets it fetch the pool's key list after a rotation."""
+        from .poolkeys import KEYS_PATH
+        from .provenance import Checker
+
+        def fetch() -> bytes:
+            t = self.remote.transport()
+            return self.remote.retrying(lambda: t.read_bytes(KEYS_PATH))
+
+        return Checker(self.trust(), fetch if online else None)
 
     def on_retry(self, exc: Exception, delay: float) -> None:
         self.echo_err(f"{exc}; retrying in {delay:g} s")

@@ -23,6 +23,7 @@ from .commands_transfer import get, preview, put, sync
 from .config import keyring_store, parse_url, save_profile
 from .errors import ClientError, ExitCode, NotFound, Unsupported
 from .localcat import find_item
+from .poolkeys import ProvenanceError
 
 
 class PoolGroup(click.Group):
@@ -55,7 +56,7 @@ class PoolGroup(click.Group):
             import traceback  # only here: a run that goes well never needs it
 
             traceback.print_exc()
-        click.echo(message, err=True)
+        output.echo(message, err=True)
         ctx.exit(int(code))
 
 
@@ -73,7 +74,7 @@ def cli(ctx: click.Context, profile: str | None, password_stdin: bool, debug: bo
     over FTP, FTPS or SFTP."""
     app = ctx.ensure_object(App)
     app.profile, app.password_stdin, app.debug = profile, password_stdin, debug
-    app.echo_err = lambda m: click.echo(m, err=True)
+    app.echo_err = lambda m: output.echo(m, err=True)
     ctx.call_on_close(app.close)
 
 
@@ -115,16 +116,32 @@ def login(
             )
         except Unsupported:
             who = ""  # not an Ortak pool, or an older one: nothing more to say
+        pinned = _pin_pool_key(remote, t)
     finally:
         remote.close()
     path = save_profile(endpoint, make_default=True, member=member)
     stored = ""
     if (app.password_stdin or sys.stdin.isatty()) and keyring_store(endpoint, remote.password):
         stored = "; password kept in the OS keyring"
-    click.echo(
+    output.echo(
         f"logged in to {endpoint.url} as {endpoint.user}{who}; profile "
         f"{endpoint.name!r} saved in {path}{stored}"
     )
+    output.echo(pinned)
+
+
+def _pin_pool_key(remote: Any, t: Any) -> str:
+    """Pin the pool's signing key on first use; a key it did not announce is refused."""
+    from .config import cache_dir
+    from .poolkeys import KEYS_PATH, trust_for
+
+    trust = trust_for(remote, cache_dir() / remote.endpoint.cache_key)
+    try:
+        raw = remote.retrying(lambda: t.read_bytes(KEYS_PATH))
+    except NotFound:
+        return "the pool publishes no signing key: its catalog is not signed"
+    keys = trust.accept(raw, at_login=True)
+    return f"the pool's signing key: {keys[-1].fingerprint}"
 
 
 # -- catalog -------------------------------------------------------------------------
@@ -141,10 +158,10 @@ def update(ctx: click.Context, json_out: bool) -> None:
         output.emit_json({**result.as_dict(), "requests": app.remote.ops()})
         return
     if result.seq == result.previous_seq:
-        click.echo(f"catalog up to date (seq {result.seq})")
+        output.echo(f"catalog up to date (seq {result.seq})")
         return
     how = "snapshot + journal" if result.snapshot else "journal"
-    click.echo(
+    output.echo(
         f"{result.added} added, {result.changed} changed, {result.removed} removed "
         f"(seq {max(result.previous_seq, 0)} → {result.seq}, from the {how})"
     )
@@ -170,7 +187,7 @@ def search(
         output.emit_json(rows)
         return
     if not rows:
-        click.echo("no items match", err=True)
+        output.echo("no items match", err=True)
         return
     output.table(
         [
@@ -219,12 +236,12 @@ def show(ctx: click.Context, item: str, json_out: bool) -> None:
             value = f"{value} ({format_duration(value)})"
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
-        click.echo(f"{key:>20}: {value}")
+        output.echo(f"{key:>20}: {value}")
     for track in row.get("audio") or []:
-        click.echo(f"{'audio':>20}: " + ", ".join(f"{k}={v}" for k, v in track.items()))
+        output.echo(f"{'audio':>20}: " + ", ".join(f"{k}={v}" for k, v in track.items()))
     for att in row.get("attachments") or []:
         extra = f" [{att['language']}]" if att.get("language") else ""
-        click.echo(
+        output.echo(
             f"{'attachment':>20}: {att['path']} ({att.get('role')}{extra}, "
             f"{format_size(att.get('size'))})"
         )
@@ -257,7 +274,7 @@ def ls_command(ctx: click.Context, path: str, json_out: bool) -> None:
         return
     for e in entries:
         size = "" if e.is_dir else format_size(e.size)
-        click.echo(f"{'d' if e.is_dir else '-'} {size:>10}  {e.name}{'/' if e.is_dir else ''}")
+        output.echo(f"{'d' if e.is_dir else '-'} {size:>10}  {e.name}{'/' if e.is_dir else ''}")
 
 
 @cli.command()
@@ -281,36 +298,106 @@ def whoami(ctx: click.Context, json_out: bool) -> None:
         ("member", member or "-"),
         ("connected", f"{app.endpoint.url} ({answer.get('protocol')})"),
         ("tls certificate", answer.get("tls_certificate") or "-"),
+        ("tls key pin", answer.get("tls_public_key_pin") or "-"),
         ("tls valid until", answer.get("tls_valid_until") or "-"),
         *(("ssh host key", key) for key in answer.get("ssh_host_keys") or []),
+        ("signing key", answer.get("signing_key") or "-"),
     ]
     for key, value in rows:
-        click.echo(f"{key:>16}: {value}")
+        output.echo(f"{key:>16}: {value}")
 
 
 @cli.command()
-@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.argument("path", type=click.Path(exists=True))
 @click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def verify(ctx: click.Context, folder: str, json_out: bool) -> None:
-    """Re-hash the files in FOLDER against the local catalog's sha256."""
+def verify(ctx: click.Context, path: str, json_out: bool) -> None:
+    """Check files offline against what the pool signed.
+
+    PATH a folder: re-hash every file and check it, its item's manifest and signatures
+    (exit 5 naming any file that differs). PATH a file: say which item and version it
+    is, who contributed and signed it, or that the pool never published it (exit 5)."""
     from .errors import IntegrityError
-    from .verify import verify_folder
+    from .verify import identify_file, verify_folder
 
     app = app_of(ctx)
+    checker = app.checker(online=False)
+    target = Path(path)
+    if target.is_file():
+        with app.catalog.open() as db:
+            sha, found = identify_file(db, target, checker)
+            seq = app.catalog.seq()
+        if json_out:
+            output.emit_json(
+                {"file": str(target), "sha256": sha, "published": [o.as_dict() for o in found]}
+            )
+        if not found:
+            raise ProvenanceError(
+                f"{target.name}: the pool never published this file (sha256 {sha}; "
+                f"catalog at seq {seq}: `pool update` first if it may be new)"
+            )
+        if not json_out:
+            _describe_origins(target.name, sha, found)
+        if not any(o.pool_signature == "verified" for o in found) and checker.required:
+            raise ProvenanceError(f"{target.name}: {found[0].pool_signature}")
+        return
     with app.catalog.open() as db:
-        checked = verify_folder(db, Path(folder))
+        checked = verify_folder(db, target, checker)
     if json_out:
         output.emit_json([c.as_dict() for c in checked])
     else:
         for c in checked:
-            click.echo(f"{c.status:>8}  {c.name}" + (f"  ({c.item})" if c.item else ""))
-    bad = [c.name for c in checked if c.status == "mismatch"]
+            where = (
+                f"  ({c.item} v{c.version})" if c.version else (f"  ({c.item})" if c.item else "")
+            )
+            extra = f"  {c.detail}" if c.detail else ""
+            output.echo(f"{c.status:>17}  {c.name}{where}{extra}")
+    bad = [c.name for c in checked if c.status in ("mismatch", "signature invalid")]
     if bad:
         raise IntegrityError(
-            f"{len(bad)} file(s) differ from the catalog: {', '.join(bad)}; "
+            f"{len(bad)} file(s) differ from what the pool signed: {', '.join(bad)}; "
             "fetch them again with `pool get`"
         )
+
+
+def _describe_origins(name: str, sha: str, found: list) -> None:
+    output.echo(f"{name}  sha256 {sha}")
+    for o in found:
+        current = (
+            ""
+            if o.current_version in (None, o.version)
+            else f" (superseded by version {o.current_version})"
+        )
+        output.echo(f"  item {o.item} version {o.version}{current}: {o.path}")
+        output.echo(f"    contributed by {o.member}, uploaded {o.uploaded or '?'}")
+        output.echo(f"    signed by the pool ({o.pool_key}): {o.pool_signature}")
+        ms = o.member_signature
+        who = f" ({ms['key']})" if ms.get("key") else ""
+        why = f": {ms['reason']}" if ms.get("reason") else ""
+        output.echo(f"    member signature: {ms.get('status', 'unsigned')}{who}{why}")
+
+
+@cli.command()
+@click.option(
+    "--force", is_flag=True, help="Replace an existing key (the old one stops being usable)."
+)
+@click.pass_context
+def keygen(ctx: click.Context, force: bool) -> None:
+    """Make a signing key for `pool put --sign` (Ed25519).
+
+    The private key stays in your config folder (0600), or in the OS keyring when one is
+    available; give the public key file to the pool's operator for
+    `pool-server member key add CODE FILE`."""
+    from .signkey import generate
+
+    made = generate(force=force)
+    output.echo(f"signing key {made.fingerprint}")
+    output.echo(f"private key kept {made.where}")
+    output.echo(f"public key: {made.public_path}")
+    output.echo(
+        "ask the pool's operator to register it: "
+        f"pool-server member key add <MEMBER> {made.public_path.name}"
+    )
 
 
 for _command in (get, sync, put, alert, preview):

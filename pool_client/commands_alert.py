@@ -70,9 +70,11 @@ def alert_add(
         output.emit_json(answer)
         return
     how = [x for x in (answer.get("email"), answer.get("webhook_url")) if x] or ["the web door"]
-    click.echo(f"alert {answer['name']!r} saved ({answer['mode']}); matches go to {', '.join(how)}")
+    output.echo(
+        f"alert {answer['name']!r} saved ({answer['mode']}); matches go to {', '.join(how)}"
+    )
     if answer.get("webhook_secret"):
-        click.echo(f"webhook signing secret (shown only now): {answer['webhook_secret']}")
+        output.echo(f"webhook signing secret (shown only now): {answer['webhook_secret']}")
 
 
 @alert.command("list")
@@ -85,7 +87,7 @@ def alert_list(ctx: click.Context, json_out: bool) -> None:
         output.emit_json(rows)
         return
     if not rows:
-        click.echo("no alerts; add one with `pool alert add NAME QUERY`", err=True)
+        output.echo("no alerts; add one with `pool alert add NAME QUERY`", err=True)
         return
     output.table(
         [
@@ -119,7 +121,7 @@ def alert_list(ctx: click.Context, json_out: bool) -> None:
 def alert_remove(ctx: click.Context, name: str) -> None:
     """Remove your alert NAME."""
     removed = _ask(ctx, "remove", name)["removed"]
-    click.echo(f"alert {removed['name']!r} removed")
+    output.echo(f"alert {removed['name']!r} removed")
 
 
 @alert.command("matches")

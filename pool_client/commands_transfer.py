@@ -16,6 +16,7 @@ from .app import App
 from .cli_common import app_of, make_query, progress_for, query_options
 from .errors import ClientError, ExitCode, FeedError, NetworkError, NotFound, UsageError
 from .localcat import file_of, find_item, find_item_quick
+from .poolkeys import ProvenanceError
 from .query import parse_date
 from .transfer import RateLimiter, parse_rate
 
@@ -82,7 +83,7 @@ def _fail_worst(errors: list[ClientError]) -> None:
     )
     for err in errors:
         if err is not worst:
-            click.echo(f"pool: {err}", err=True)
+            output.echo(f"pool: {err}", err=True)
     raise worst
 
 
@@ -95,6 +96,12 @@ def _fail_worst(errors: list[ClientError]) -> None:
     help="Folder to download into (default: here).",
 )
 @click.option("--attachments", is_flag=True, help="Also sidecars, subtitles and scripts.")
+@click.option(
+    "--manifest",
+    "with_manifest",
+    is_flag=True,
+    help="Also save the item's signed manifest (ID.manifest.json) for offline checks.",
+)
 @_transfer_options
 @click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -103,28 +110,45 @@ def get(
     items: tuple[str, ...],
     dest: str,
     attachments: bool,
+    with_manifest: bool,
     parallel: int,
     bwlimit: str | None,
     json_out: bool,
 ) -> None:
-    """Download items (ids or pool paths): resumable, sha256-verified."""
+    """Download items (ids or pool paths): resumable; the manifest's signature and every
+    file's sha256 are verified before a file takes its name."""
     from .downloads import Job, run_downloads
+    from .provenance import bundle, read_manifests
 
     app = app_of(ctx)
     limiter = RateLimiter(parse_rate(bwlimit))
     folder = app.path(dest)
     jobs: list[Job] = []
     seen: set[str] = set()
-    for ref, item in _lookup(app, items):
-        files = [file_of(item, ref)]
+    checker = app.checker()
+    found = _lookup(app, items)
+    manifests = read_manifests(app.catalog.db_path, [item["id"] for _, item in found])
+    verified = "sha256"
+    for ref, item in found:
+        manifest, signature = manifests.get(item["id"], (None, None))
+        expected = checker.expected_files(item, manifest, signature)
+        if manifest is not None:
+            verified = "signature+sha256"
+        files = [file_of(item, ref)[0]]
         if attachments:
-            files += [
-                (a["path"], a.get("size"), a.get("sha256")) for a in item.get("attachments") or []
-            ]
-        for path, size, sha in files:
+            files += [a["path"] for a in item.get("attachments") or []]
+        if with_manifest and manifest is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{item['id']}.manifest.json").write_bytes(
+                bundle(manifest, signature, checker.trust.cached_document())
+            )
+        for path in files:
             if path in seen:
                 continue
             seen.add(path)
+            if path not in expected:
+                raise ProvenanceError(f"{item['id']}: {path} is not in the item's manifest")
+            size, sha = expected[path]
             name = path.rsplit("/", 1)[-1]
             jobs.append(Job(path, folder / name, sha, size, name, tag=item["id"]))
     with progress_for(json_out) as disp:
@@ -153,7 +177,7 @@ def get(
                 retried=r.retried,
                 sha256=r.sha256,
                 skipped=r.skipped,
-                verified="sha256" if out.job.sha256 else "size",
+                verified=verified if out.job.sha256 else "size",
             )
         else:
             row.update(ok=False, error=str(out.error))
@@ -173,7 +197,7 @@ def get(
             )
             if row["retried"]:
                 note = "fetched again after a checksum mismatch"
-            click.echo(
+            output.echo(
                 f"{row['id']}  {row['file']}  {format_size(row['size'])}  "
                 f"{row['verified']} ok" + (f"  ({note})" if note else "")
             )
@@ -234,12 +258,13 @@ def sync(
                 limiter=limiter,
                 display=disp,
                 on_retry=app.on_retry,
+                checker=app.checker(),
             )
 
     def report(result: SyncResult) -> None:
         if json_out:
             doc = {**result.as_dict(), "requests": app.remote.ops()}
-            click.echo(
+            output.echo(
                 jsonlib.dumps(doc, ensure_ascii=False, default=str)
                 if watch
                 else jsonlib.dumps(doc, ensure_ascii=False, indent=1, default=str)
@@ -253,13 +278,13 @@ def sync(
                 ("deleted", "deleted"),
             ):
                 for row in getattr(result, kind):
-                    click.echo(f"{label:>13}  {row['id']}  {row['name']}")
+                    output.echo(f"{label:>13}  {row['id']}  {row['name']}")
             for row in result.failed:
-                click.echo(f"pool: {row['name']}: {row['error']}", err=True)
+                output.echo(f"pool: {row['name']}: {row['error']}", err=True)
             if result.nothing_to_do:
-                click.echo(f"in sync: {result.matched} items (catalog seq {result.update.seq})")
+                output.echo(f"in sync: {result.matched} items (catalog seq {result.update.seq})")
             elif result.withdrawn and not delete:
-                click.echo("withdrawn items are kept; --delete removes them")
+                output.echo("withdrawn items are kept; --delete removes them")
         sys.stdout.flush()
 
     if not watch:
@@ -278,13 +303,13 @@ def sync(
         try:
             return run()
         except (NetworkError, FeedError) as exc:
-            click.echo(f"pool: {exc}; trying again in {interval:g} s", err=True)
+            output.echo(f"pool: {exc}; trying again in {interval:g} s", err=True)
             app.remote.close()
             return None
 
     with contextlib.suppress(KeyboardInterrupt):
         watch_loop(run_round, interval, report_round)
-    click.echo("stopped; partial downloads are kept and resume on the next run", err=True)
+    output.echo("stopped; partial downloads are kept and resume on the next run", err=True)
     ctx.exit(int(ExitCode.INTERRUPTED))
 
 
@@ -324,6 +349,11 @@ def member_from_server(app: App) -> str:
     help="Member area (default: $POOL_MEMBER, the profile's, else yours as the pool says).",
 )
 @click.option("--bwlimit", metavar="RATE", help="Bandwidth limit in bytes/s (10M).")
+@click.option(
+    "--sign",
+    is_flag=True,
+    help="Sign each item with your key (`pool keygen`): sends <stem>.sig beside the sidecar.",
+)
 @click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def put(
@@ -341,6 +371,7 @@ def put(
     sidecar: str | None,
     member: str | None,
     bwlimit: str | None,
+    sign: bool,
     json_out: bool,
 ) -> None:
     """Upload files with metadata into your member's area (resumes interrupted uploads)."""
@@ -354,6 +385,11 @@ def put(
         category, series, episode, title, description, lang, location, restrictions, embargo
     )
     code = member or member_for(app.endpoint) or member_from_server(app)
+    key = None
+    if sign:
+        from .signkey import load
+
+        key = load()
     with progress_for(json_out) as disp:
         results = put_files(
             app.remote,
@@ -364,6 +400,7 @@ def put(
             limiter=RateLimiter(parse_rate(bwlimit)),
             display=disp,
             on_retry=app.on_retry,
+            sign_with=key,
         )
     rows = [
         {
@@ -382,7 +419,7 @@ def put(
         return
     for r in rows:
         note = f" (resumed at {format_size(r['resumed_from'])})" if r["resumed_from"] else ""
-        click.echo(f"{r['path']}  {format_size(r['size'])}  {r['verified']} ok{note}")
+        output.echo(f"{r['path']}  {format_size(r['size'])}  {r['verified']} ok{note}")
 
 
 @click.command()
@@ -432,9 +469,9 @@ def preview(ctx: click.Context, item: str, dest: str, open_: bool, json_out: boo
         for r in rows:
             if r.get("ok", True):
                 note = " (already here)" if r["skipped"] else ""
-                click.echo(f"{result.item_id}  {r['path']}{note}")
+                output.echo(f"{result.item_id}  {r['path']}{note}")
         if result.state != "ready":
-            click.echo(
+            output.echo(
                 f"pool: {result.item_id}: previews are {result.state}; these are "
                 "of an earlier version",
                 err=True,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import FeedError, NotFound
 from .feedpath import FEED, INDEX
+from .poolkeys import KEYS_PATH, ProvenanceError, trust_for
 from .remote import Remote
 from .transfer import fetch
 
@@ -106,8 +107,13 @@ class LocalCatalog:
 
     # -- updating ----------------------------------------------------------------------
 
+    @property
+    def trust_folder(self) -> Path:
+        return self.folder
+
     def update(self, remote: Remote) -> UpdateResult:
-        """Bring the copy up to the feed (see the module)."""
+        """Bring the copy up to the feed (see the module). A feed whose chain does not
+        verify is refused (ProvenanceError) and the copy stays as it was."""
         self.folder.mkdir(parents=True, exist_ok=True)
         t = remote.transport()
         try:
@@ -129,56 +135,139 @@ class LocalCatalog:
             index = feed_reader.read_index(raw)
         except CatalogError as exc:
             raise FeedError(f"{INDEX}: {exc}") from exc
+        head = self._trusted_head(remote, index)
         try:
-            self._catch_up(remote, index, result, force_snapshot=before < 0)
-        except CatalogError as exc:  # a gap or a torn journal: the snapshot heals it
-            if result.snapshot:
-                raise FeedError(f"the catalog feed cannot be applied: {exc}") from exc
-            self._catch_up(remote, index, result, force_snapshot=True)
+            try:
+                self._catch_up(remote, index, head, result, force_snapshot=before < 0)
+            except feed_reader.ChainError:
+                raise
+            except CatalogError:  # a gap or a torn journal: the snapshot heals it
+                if result.snapshot:
+                    raise
+                self._catch_up(remote, index, head, result, force_snapshot=True)
+        except feed_reader.ChainError as exc:
+            raise ProvenanceError(
+                f"the pool's catalog feed failed its integrity check: {exc}; the local "
+                f"catalog is kept as it was (seq {before})"
+            ) from exc
+        except CatalogError as exc:
+            raise FeedError(f"the catalog feed cannot be applied: {exc}") from exc
         return result
 
-    def _catch_up(
-        self, remote: Remote, index: dict[str, Any], result: UpdateResult, force_snapshot: bool
-    ) -> None:
+    def _trusted_head(self, remote: Remote, index: dict[str, Any]) -> dict[str, Any] | None:
+        """The index's signed head, verified with the pool's pinned key (or its announced
+        successor); None for an unsigned feed of a pool this client never pinned."""
+        from catalog import feed_reader
+
+        trust = trust_for(remote, self.trust_folder)
+        head = index.get("head")
+        signed = isinstance(head, dict) and isinstance(head.get("signature"), str)
+        if not signed:
+            if trust.pinned() is not None:
+                raise ProvenanceError(
+                    "the pool's catalog feed is not signed although its signing key was "
+                    "pinned: refusing it"
+                )
+            return None
+        assert isinstance(head, dict)
+        t = remote.transport()
+        keys = trust.keys_for(
+            str(head.get("key")), lambda: remote.retrying(lambda: t.read_bytes(KEYS_PATH))
+        )
+        try:
+            return feed_reader.verify_head(index, keys)
+        except feed_reader.ChainError as exc:
+            raise ProvenanceError(f"{INDEX}: {exc}") from exc
+
+    def _read_journals(
+        self,
+        remote: Remote,
+        index: dict[str, Any],
+        names: list[str],
+        seq: int,
+        use_offsets: bool,
+        result: UpdateResult,
+    ) -> tuple[list[Any], tuple[str, int] | None]:
+        """The records of journal files from where the copy is (resuming by offset)."""
         from catalog import feed_reader
 
         t = remote.transport()
-        plan = feed_reader.plan_update(index, -1 if force_snapshot else self.seq())
-        if plan.snapshot or force_snapshot:
-            self._install_snapshot(remote, index, result)
-            plan = feed_reader.plan_update(index, self.seq())
-        state = self._state()
-        with self.open() as db:
-            for name in plan.journals:
-                seq = feed_reader.local_seq(db)
-                offset = 0
-                if state.get("file") == name and state.get("seq") == seq:
-                    offset = int(state.get("offset", 0))
-                announced = feed_reader.journal_size(index, name)
-                if announced is not None and offset >= announced:
-                    continue
-                data = remote.retrying(lambda n=name, o=offset: t.read_bytes(f"{FEED}/{n}", o))
-                complete = feed_reader.announced_part(data, offset, announced)
-                result.journal_bytes += (
-                    len(data) if announced is None else min(len(data), max(0, announced - offset))
+        state = self._state() if use_offsets else {}
+        records: list[Any] = []
+        last: tuple[str, int] | None = None
+        for name in names:
+            offset = 0
+            if state.get("file") == name and state.get("seq") == seq:
+                offset = int(state.get("offset", 0))
+            announced = feed_reader.journal_size(index, name)
+            if announced is not None and offset >= announced:
+                continue
+            data: bytes = remote.retrying(
+                lambda n=name, o=offset: t.read_bytes(f"{FEED}/{n}", o)  # type: ignore[misc]
+            )
+            complete = feed_reader.announced_part(data, offset, announced)
+            result.journal_bytes += (
+                len(data) if announced is None else min(len(data), max(0, announced - offset))
+            )
+            recs = feed_reader.parse_records(complete)
+            records += recs
+            if recs:
+                seq = max(seq, recs[-1][1]["seq"])
+            last = (name, offset + len(complete))
+        return records, last
+
+    def _catch_up(
+        self,
+        remote: Remote,
+        index: dict[str, Any],
+        head: dict[str, Any] | None,
+        result: UpdateResult,
+        force_snapshot: bool,
+    ) -> None:
+        """Fetch and check everything first; change the copy only once it all verifies."""
+        from catalog import feed_reader
+
+        seq = -1 if force_snapshot else self.seq()
+        start_head: str | None = None
+        if seq >= 0:
+            with self.open() as db:
+                start_head = feed_reader.local_head(db)
+            if head is not None and start_head is None:
+                seq = -1  # a copy from before the chain: take the signed snapshot
+        plan = feed_reader.plan_update(index, seq)
+        download: Path | None = None
+        if plan.snapshot or seq < 0:
+            download, seq, start_head = self._fetch_snapshot(remote, index, head)
+            plan = feed_reader.plan_update(index, seq)
+        try:
+            records, last = self._read_journals(
+                remote, index, plan.journals, seq, download is None, result
+            )
+            new_seq, new_head = feed_reader.check_chain(
+                records, seq, start_head, strict=head is not None
+            )
+            if head is not None and (new_seq, new_head) != (head["seq"], head["hash"]):
+                raise feed_reader.ChainError(
+                    f"the journal ends at seq {new_seq} but the signed head is at seq {head['seq']}"
+                    if new_seq != head["seq"]
+                    else f"the journal up to seq {new_seq} is not the history the pool signed"
                 )
-                self._count(db, complete, seq, result)
-                new_seq = feed_reader.apply_journal(db, complete)
-                state = {"file": name, "offset": offset + len(complete), "seq": new_seq}
-                self._save_state(state)
-            result.seq = feed_reader.local_seq(db)
+            if download is not None:
+                self._install_snapshot(download, result)
+            with self.open() as db:
+                self._count(db, records, feed_reader.local_seq(db), result)
+                result.seq = feed_reader.apply_records(db, records, new_head)
+        finally:
+            if download is not None:
+                download.unlink(missing_ok=True)
+        if last is not None:
+            self._save_state({"file": last[0], "offset": last[1], "seq": result.seq})
 
     def _count(
-        self, db: sqlite_utils.Database, data: bytes, seq: int, result: UpdateResult
+        self, db: sqlite_utils.Database, records: list[Any], seq: int, result: UpdateResult
     ) -> None:
         present: dict[str, bool] = {}
-        for line in data.splitlines():
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                return  # apply_journal says what is wrong
+        for _, rec in records:
             if int(rec.get("seq", 0)) <= seq:
                 continue
             item_id = rec.get("id")
@@ -197,17 +286,13 @@ class LocalCatalog:
                     result.added += 1
                 present[item_id] = True
 
-    def _install_snapshot(
-        self, remote: Remote, index: dict[str, Any], result: UpdateResult
-    ) -> None:
+    def _fetch_snapshot(
+        self, remote: Remote, index: dict[str, Any], head: dict[str, Any] | None
+    ) -> tuple[Path, int, str | None]:
+        """Download the snapshot and check it: (file, its seq, the chain head it holds)."""
         from catalog import feed_reader
-        from catalog.errors import CatalogError
 
         snap = index["snapshot"]
-        before: dict[str, int] = {}
-        if self.exists:
-            with contextlib.suppress(sqlite3.Error, FeedError), self.open() as db:
-                before = dict(db.execute("SELECT id, rid FROM items").fetchall())
         download = self.folder / f"snapshot-{snap['seq']}.sqlite"
         fetch(
             remote,
@@ -218,11 +303,35 @@ class LocalCatalog:
             size=snap.get("size"),
         )
         try:
+            conn = sqlite3.connect(f"file:{download}?mode=ro", uri=True)
+            try:
+                meta = dict(conn.execute("SELECT key, value FROM catalog_meta").fetchall())
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            download.unlink(missing_ok=True)
+            raise FeedError(f"the catalog snapshot {snap['file']}: {exc}") from exc
+        seq = int(meta.get("seq", snap["seq"]))
+        snap_head = meta.get("head")
+        if head is not None and (seq != snap["seq"] or snap_head != snap.get("head")):
+            download.unlink(missing_ok=True)
+            raise feed_reader.ChainError(
+                f"the snapshot {snap['file']} is not the one the pool signed"
+            )
+        return download, seq, snap_head
+
+    def _install_snapshot(self, download: Path, result: UpdateResult) -> None:
+        from catalog import feed_reader
+        from catalog.errors import CatalogError
+
+        before: dict[str, int] = {}
+        if self.exists:
+            with contextlib.suppress(sqlite3.Error, FeedError), self.open() as db:
+                before = dict(db.execute("SELECT id, rid FROM items").fetchall())
+        try:
             db = feed_reader.install_snapshot(download, self.db_path)
         except CatalogError as exc:
-            raise FeedError(f"the catalog snapshot {snap['file']}: {exc}") from exc
-        finally:
-            download.unlink(missing_ok=True)
+            raise FeedError(f"the catalog snapshot {download.name}: {exc}") from exc
         try:
             after = dict(db.execute("SELECT id, rid FROM items").fetchall())
         finally:

@@ -26,13 +26,17 @@ READ_AHEAD = {"update": (INDEX,), "sync": (INDEX,)}
 _GLOBAL_WITH_VALUE = frozenset({"--profile"})
 
 
+def _say(message: str) -> None:
+    from .output import printable  # only when there is something to say
+
+    print(printable(message, newlines=True), file=sys.stderr)
+
+
 class Prewarm:
     def __init__(self, endpoint: Endpoint, password: str, read_ahead: tuple[str, ...] = ()) -> None:
         self.endpoint, self.password = endpoint, password
         self._read_ahead = read_ahead
-        self.transport: Transport = make_transport(
-            endpoint, password, config_dir(), lambda m: print(m, file=sys.stderr)
-        )
+        self.transport: Transport = make_transport(endpoint, password, config_dir(), _say)
         self.error: ClientError | None = None
         self._thread = threading.Thread(target=self._run, name="pool-prewarm", daemon=True)
         self._thread.start()

@@ -52,7 +52,13 @@ class RichDisplay:
         self.progress = progress
 
     def bar(self, label: str, total: int | None) -> Bar:
-        return _RichBar(self.progress, self.progress.add_task(label, total=total))
+        from rich.markup import escape
+
+        from .output import printable
+
+        # the label (a file name from the pool) goes into a markup template: escape it
+        task = self.progress.add_task(escape(printable(label)), total=total)
+        return _RichBar(self.progress, task)
 
 
 @contextlib.contextmanager

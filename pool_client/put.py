@@ -12,12 +12,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
 from .progress import Display
 from .remote import Remote
 from .transfer import PutResult, RateLimiter, upload
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 _SEGMENT = re.compile(r"^[^/\x00-\x1f]{1,255}$")
 
@@ -108,26 +111,58 @@ def put_files(
     limiter: RateLimiter,
     display: Display,
     on_retry: Callable[[Exception, float], None] | None = None,
+    sign_with: Ed25519PrivateKey | None = None,
 ) -> list[PutResult]:
+    """Upload; with `sign_with` (the member's key), each item's files are followed by a
+    ``<stem>.sig`` signing their sha256 (catalog/manifest.py `member_payload`)."""
     folder = target_folder(member, meta)
     t = remote.transport()
     results = []
     pairs = plan(files, meta, sidecar)
     remote.retrying(lambda: t.mkdirs(folder))
-    for local, name in pairs:
+
+    def send(local: Path | bytes, name: str) -> PutResult:
         bar = display.bar(name, len(local) if isinstance(local, bytes) else local.stat().st_size)
         try:
-            results.append(
-                upload(
-                    remote,
-                    t,
-                    local,
-                    f"{folder}/{name}",
-                    progress=bar.advance,
-                    limiter=limiter,
-                    on_retry=on_retry,
-                )
+            return upload(
+                remote,
+                t,
+                local,
+                f"{folder}/{name}",
+                progress=bar.advance,
+                limiter=limiter,
+                on_retry=on_retry,
             )
         finally:
             bar.done()
+
+    for local, name in pairs:
+        results.append(send(local, name))
+    if sign_with is not None:
+        for sig_name, data in signatures(results, member, sign_with):
+            results.append(send(data, sig_name))
     return results
+
+
+def signatures(
+    results: list[PutResult], member: str, key: Ed25519PrivateKey
+) -> list[tuple[str, bytes]]:
+    """(``<stem>.sig`` name, content) for each item among the uploaded files."""
+    from catalog.items import item_id, item_key
+    from catalog.manifest import member_payload, signature_file
+    from catalog.signing import fingerprint, sign
+
+    fp = fingerprint(key.public_key())
+    by_item: dict[str, list[PutResult]] = {}
+    for r in results:
+        by_item.setdefault(item_key(r.remote_path), []).append(r)
+    out = []
+    for ikey, sent in by_item.items():
+        payload = member_payload(
+            item_id(ikey),
+            member,
+            [{"path": r.remote_path, "size": r.size, "sha256": r.sha256} for r in sent],
+        )
+        data = signature_file(fp, sign(key, payload), payload)
+        out.append((ikey.rsplit("/", 1)[-1] + ".sig", data))
+    return out

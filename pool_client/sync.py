@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ClientError
 from .localcat import LocalCatalog, UpdateResult
+from .poolkeys import ProvenanceError
 from .progress import Display
 from .query import Query, all_matching
 from .remote import Remote
@@ -28,6 +29,7 @@ from .transfer import RateLimiter
 
 if TYPE_CHECKING:
     from .downloads import Job, Outcome
+    from .provenance import Checker
 
 STATE_NAME = ".pool-sync.db"
 BATCH = 200
@@ -163,7 +165,10 @@ def sync_once(
     limiter: RateLimiter | None = None,
     display: Display,
     on_retry: Callable[[Exception, float], None] | None = None,
+    checker: Checker | None = None,
 ) -> SyncResult:
+    """One round. With a `checker`, each item's manifest signature is verified and files
+    are checked against the manifest's sha256 before they take their names."""
     update = catalog.update(remote)
     result = SyncResult(update, dry_run=dry_run)
     with contextlib.closing(SyncState(dest)) as state:
@@ -189,9 +194,21 @@ def sync_once(
         have = state.files()
         names = _names(wanted, have)
         jobs: list[Job] = []
+        manifests = {}
+        if checker is not None:
+            from .provenance import read_manifests
+
+            manifests = read_manifests(catalog.db_path, list(wanted))
         for item_id, item in wanted.items():
             name = names[item_id]
             old = have.get(item_id)
+            if checker is not None:
+                manifest, signature = manifests.get(item_id, (None, None))
+                expected = checker.expected_files(item, manifest, signature)
+                if item["path"] not in expected:
+                    raise ProvenanceError(f"{item_id}: {item['path']} is not in its manifest")
+                item = {**item, "size": expected[item["path"]][0]}
+                item["sha256"] = expected[item["path"]][1]
             info = {"id": item_id, "name": name, "path": item["path"], "size": item["size"]}
             if old is None:
                 kind = "fetched"

@@ -1,7 +1,11 @@
-"""`pool verify DIR`: re-hash local files against the catalog's sha256.
+"""`pool verify`: files on disk against what the pool signed, offline.
 
-A folder kept by `pool sync` knows which item each file is (``.pool-sync.db``); other
-files are matched by name against the catalog's files (main files and attachments).
+`verify_folder` re-hashes every file of a folder and finds, by sha256, the published item
+version that holds it (the local catalog keeps every manifest), checking that manifest's
+pool signature with the pool's keys as pinned. A file that a folder kept by `pool sync`
+(``.pool-sync.db``) or its name says is an item's, but whose bytes no published manifest
+names, is a ``mismatch``; other strangers are ``unknown``. ``*.manifest.json`` files
+(`pool get --manifest`) are checked too. `identify_file` says what one loose file is.
 """
 
 from __future__ import annotations
@@ -11,57 +15,61 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from .provenance import MANIFEST_SUFFIX, Checker, Origin, check_bundle, origins
 from .sync import STATE_NAME
 from .transfer import PART_SUFFIX, sha256_file
 
 if TYPE_CHECKING:
     import sqlite_utils
 
+BAD = frozenset({"mismatch", "signature invalid"})
+
 
 @dataclass
 class Checked:
     name: str
     status: str
-    """'ok', 'mismatch' or 'unknown' (not in the catalog)."""
+    """'ok', 'mismatch', 'signature invalid' or 'unknown' (never published)."""
     item: str | None = None
+    version: int | None = None
     expected: str | None = None
     actual: str | None = None
+    detail: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def _catalog_files(db: sqlite_utils.Database) -> dict[str, list[tuple[str, str, int]]]:
-    """name → [(item id, sha256, size)] over every main file and attachment."""
-    import json
-
-    out: dict[str, list[tuple[str, str, int]]] = {}
-    for item_id, path, sha, size, atts in db.execute(
-        "SELECT id, path, sha256, size, attachments FROM items"
+def _catalog_names(db: sqlite_utils.Database) -> dict[str, list[tuple[str, str]]]:
+    """name → [(item id, sha256)] over every file of every current item."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for item_id, path, sha in db.execute(
+        "SELECT item_id, path, sha256 FROM manifest_files"
+        " WHERE (item_id, version) IN (SELECT id, json_extract(manifest, '$.version')"
+        " FROM items)"
     ).fetchall():
-        out.setdefault(PurePosixPath(path).name, []).append((item_id, sha, size))
-        for att in json.loads(atts or "[]"):
-            if att.get("sha256"):
-                out.setdefault(PurePosixPath(att["path"]).name, []).append(
-                    (item_id, att["sha256"], att.get("size"))
-                )
+        out.setdefault(PurePosixPath(path).name, []).append((item_id, sha))
+    for item_id, path, sha in db.execute(
+        "SELECT id, path, sha256 FROM items WHERE manifest IS NULL"
+    ).fetchall():
+        out.setdefault(PurePosixPath(path).name, []).append((item_id, sha))
     return out
 
 
-def verify_folder(db: sqlite_utils.Database, folder: Path) -> list[Checked]:
-    by_name = _catalog_files(db)
-    synced: dict[str, str] = {}
+def _synced(folder: Path) -> dict[str, str]:
     state = folder / STATE_NAME
-    if state.exists():
-        conn = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
-        try:
-            synced = dict(conn.execute("SELECT name, item_id FROM files").fetchall())
-        finally:
-            conn.close()
-    ids = {}
-    if synced:
-        for item_id, sha, _ in db.execute("SELECT id, sha256, size FROM items").fetchall():
-            ids[item_id] = sha
+    if not state.exists():
+        return {}
+    conn = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT name, item_id FROM files").fetchall())
+    finally:
+        conn.close()
+
+
+def verify_folder(db: sqlite_utils.Database, folder: Path, checker: Checker) -> list[Checked]:
+    by_name = _catalog_names(db)
+    synced = _synced(folder)
     out: list[Checked] = []
     for path in sorted(folder.rglob("*")):
         if (
@@ -71,21 +79,46 @@ def verify_folder(db: sqlite_utils.Database, folder: Path) -> list[Checked]:
         ):
             continue
         rel = str(path.relative_to(folder))
+        if path.name.endswith(MANIFEST_SUFFIX):
+            verdict = check_bundle(path, checker)
+            status = "ok" if verdict == "ok" else "signature invalid"
+            out.append(Checked(rel, status, detail=None if verdict == "ok" else verdict))
+            continue
         actual, _ = sha256_file(path)
-        if rel in synced and synced[rel] in ids:
-            expected = ids[synced[rel]]
+        found = origins(db, actual, checker)
+        if found:
+            best = found[0]
+            ok = best.pool_signature == "verified" or (
+                best.pool_key is None and not checker.required
+            )
             out.append(
                 Checked(
-                    rel, "ok" if actual == expected else "mismatch", synced[rel], expected, actual
+                    rel,
+                    "ok" if ok else "signature invalid",
+                    best.item,
+                    best.version,
+                    actual=actual,
+                    detail=None if ok else best.pool_signature,
                 )
             )
             continue
         candidates = by_name.get(path.name, [])
-        match = next((c for c in candidates if c[1] == actual), None)
-        if match:
-            out.append(Checked(rel, "ok", match[0], match[1], actual))
+        if rel in synced:
+            candidates = [c for c in candidates if c[0] == synced[rel]] or [(synced[rel], "")]
+        same = next((c for c in candidates if c[1] == actual), None)
+        if same is not None:  # an item of a pool that signs nothing
+            out.append(Checked(rel, "ok", same[0], expected=same[1], actual=actual))
         elif candidates:
-            out.append(Checked(rel, "mismatch", candidates[0][0], candidates[0][1], actual))
+            item_id, expected = candidates[0]
+            out.append(Checked(rel, "mismatch", item_id, expected=expected, actual=actual))
         else:
             out.append(Checked(rel, "unknown", actual=actual))
     return out
+
+
+def identify_file(
+    db: sqlite_utils.Database, path: Path, checker: Checker
+) -> tuple[str, list[Origin]]:
+    """(sha256, the published item versions holding these bytes) of a loose file."""
+    actual, _ = sha256_file(path)
+    return actual, origins(db, actual, checker)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
+import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +20,8 @@ from .passwords import LoginCache, burn_time, hash_password
 from .store import Store
 
 MEMBER_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
+log = logging.getLogger("ortak.accounts")
+
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
@@ -99,6 +103,15 @@ class Accounts:
         self.store.db["members"].insert(row)
         (self.pool_root / code).mkdir(parents=True, exist_ok=True)
         return row
+
+    def edit_member(self, code: str, name: str, country: str | None) -> None:
+        """New full name and country of a member (its code and area stay)."""
+        self.get_member(code)
+        if not name.strip():
+            raise UsageError("member name must not be empty")
+        if country is not None and not re.match(r"^[A-Z]{2}$", country):
+            raise UsageError(f"country {country!r} must be a two-letter ISO code such as TR")
+        self.store.db["members"].update(code, {"name": name.strip(), "country": country})
 
     def get_member(self, code: str) -> dict[str, Any]:
         try:
@@ -205,6 +218,19 @@ class Accounts:
         self._row(name)
         self.store.db["users"].update(name, {"disabled": int(disabled)})
 
+    def set_role(self, name: str, role: str, member: str | None) -> None:
+        """A user's role and member, under the same rules as `add_user`."""
+        self._row(name)
+        try:
+            role_ = Role(role)
+        except ValueError:
+            raise UsageError(f"role {role!r} is not one of admin, contributor, reader")
+        if role_ is Role.CONTRIBUTOR and not member:
+            raise UsageError("a contributor must belong to a member")
+        if member:
+            self.get_member(member)
+        self.store.db["users"].update(name, {"role": role_.value, "member": member})
+
     def set_password(self, name: str, password: str) -> None:
         self._row(name)
         self.check_password(password)
@@ -235,12 +261,17 @@ class Accounts:
             raise AuthenticationFailed()
         if row[3]:
             raise AuthenticationFailed("account disabled")
-        self.store.db.execute("UPDATE users SET last_login = ? WHERE name = ?", [now_iso(), name])
+        self.record_login(name)
         return User(row[0], Role(row[1]), row[2] or None, False)
 
     def record_login(self, name: str) -> None:
-        """Note a login that did not go through `authenticate` (an SSH key)."""
-        self.store.db.execute("UPDATE users SET last_login = ? WHERE name = ?", [now_iso(), name])
+        """Note the time of a login. Best effort: a full disk never stops a login."""
+        try:
+            self.store.db.execute(
+                "UPDATE users SET last_login = ? WHERE name = ?", [now_iso(), name]
+            )
+        except sqlite3.Error as exc:
+            log.warning("last login of %s not noted: %s", name, exc)
 
     def find_user(self, name: str) -> User | None:
         row = self.store.db.execute(

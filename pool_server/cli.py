@@ -4,7 +4,6 @@ stderr and a non-zero exit here, and nowhere else."""
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +18,9 @@ from .app import Pool
 from .audit import Actor
 from .context import DataDir
 from .errors import PoolError, UsageError
+from .terminal import SafeFormatter, echo, json_text, printable
+
+__all__ = ["echo", "json_text", "print_json", "print_table", "printable"]
 
 T = TypeVar("T")
 
@@ -62,7 +64,7 @@ class PoolGroup(click.Group):
         try:
             return super().invoke(ctx)
         except PoolError as err:
-            raise click.ClickException(str(err)) from None
+            raise click.ClickException(printable(err, newlines=True)) from None
 
 
 @click.group(cls=PoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,11 +80,9 @@ class PoolGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, data: str | None, verbose: bool) -> None:
     """Ortak pool server: FTP/FTPS and SFTP over one pool, its accounts and catalog."""
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_handler = logging.StreamHandler(sys.stderr)  # log lines name users and files too
+    log_handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[log_handler])
     logging.getLogger("pyftpdlib").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("paramiko").setLevel(logging.INFO if verbose else logging.WARNING)
     obj = CliContext(DataDir.resolve(data))
@@ -94,12 +94,12 @@ def main(ctx: click.Context, data: str | None, verbose: bool) -> None:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    click.echo(json_text(data, indent=2))
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str]) -> None:
     cols = list(columns)
-    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
+    cells = [[("" if r.get(c) is None else printable(r.get(c))) for c in cols] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True)))
     for row in cells:
@@ -122,7 +122,16 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register() -> None:
-    from . import cli_accounts, cli_catalog, cli_http, cli_notify, cli_previews, cli_serve
+    from . import (
+        cli_accounts,
+        cli_catalog,
+        cli_http,
+        cli_notify,
+        cli_previews,
+        cli_serve,
+        cli_signing,
+        cli_tls,
+    )
 
     for command in (
         *cli_serve.COMMANDS,
@@ -131,8 +140,11 @@ def _register() -> None:
         *cli_previews.COMMANDS,
         *cli_http.COMMANDS,
         *cli_notify.COMMANDS,
+        *cli_signing.COMMANDS,
+        *cli_tls.COMMANDS,
     ):
         main.add_command(command)
+    cli_accounts.member.add_command(cli_signing.member_key)
 
 
 _register()

@@ -14,6 +14,7 @@ from .cli import CliContext, json_option, parsed, pass_ctx, print_json, print_ta
 from .cli_keys import key_group
 from .errors import UsageError
 from .quota import parse_size, tree_size
+from .terminal import echo
 
 DISPLAY_NAME_HELP = (
     "Name the published catalog shows for this user's uploads (e.g. 'TRT Haber "
@@ -37,7 +38,7 @@ def member_add(obj: CliContext, code: str, name: str, country: str | None) -> No
     """Add member CODE and make its area /CODE/ in the pool."""
     obj.pool.accounts.add_member(code, name, country)
     obj.admin_change(f"member add {code}")
-    click.echo(f"member {code} added; its area is /{code}/")
+    echo(f"member {code} added; its area is /{code}/")
 
 
 @member.command("list")
@@ -72,7 +73,7 @@ def member_remove(obj: CliContext, code: str) -> None:
     """Remove member CODE (refused while it has users or files)."""
     obj.pool.accounts.remove_member(code)
     obj.admin_change(f"member remove {code}")
-    click.echo(f"member {code} removed")
+    echo(f"member {code} removed")
 
 
 # --- quotas
@@ -92,7 +93,7 @@ def quota_set(obj: CliContext, code: str, size: str) -> None:
     nbytes = parse_size(size)
     obj.pool.accounts.set_quota(code, nbytes)
     obj.admin_change(f"quota set {code} {nbytes}")
-    click.echo(f"quota of {code}: {format_size(nbytes) if nbytes else 'unlimited'}")
+    echo(f"quota of {code}: {format_size(nbytes) if nbytes else 'unlimited'}")
 
 
 # --- users
@@ -165,7 +166,7 @@ def user_add(
     password = _read_password(password_stdin, password_env)
     accounts.add_user(name, role, member, password, display_name)
     obj.admin_change(f"user add {name} role={role} member={member or '-'}")
-    click.echo(f"user {name} added ({role}{', member ' + member if member else ''})")
+    echo(f"user {name} added ({role}{', member ' + member if member else ''})")
 
 
 @user.command("list")
@@ -194,7 +195,7 @@ def user_show(obj: CliContext, name: str, as_json: bool) -> None:
         print_json(info)
         return
     for key, value in info.items():
-        click.echo(f"{key}: {'' if value is None else value}")
+        echo(f"{key}: {'' if value is None else value}")
 
 
 def _toggle(name: str, disabled: bool) -> click.Command:
@@ -206,7 +207,7 @@ def _toggle(name: str, disabled: bool) -> click.Command:
     def command(obj: CliContext, name: str) -> None:
         obj.pool.accounts.set_disabled(name, disabled)
         obj.admin_change(f"user {verb} {name}")
-        click.echo(f"user {name} {verb}d")
+        echo(f"user {name} {verb}d")
 
     return command
 
@@ -224,7 +225,7 @@ def user_passwd(obj: CliContext, name: str, password_stdin: bool, password_env: 
     obj.pool.accounts.get_user(name)
     obj.pool.accounts.set_password(name, _read_password(password_stdin, password_env))
     obj.admin_change(f"user passwd {name}")
-    click.echo(f"password of {name} changed")
+    echo(f"password of {name} changed")
 
 
 @user.command("set")
@@ -236,7 +237,7 @@ def user_set(obj: CliContext, name: str, display_name: str) -> None:
     obj.pool.accounts.set_display_name(name, display_name)
     shown = obj.pool.accounts.user_info(name)["display_name"]
     obj.admin_change(f"user set {name} display_name={shown or '-'}")
-    click.echo(
+    echo(
         f"uploads of {name} are shown as {shown!r}"
         if shown
         else f"uploads of {name} are shown under its member's name"
@@ -250,7 +251,7 @@ def user_remove(obj: CliContext, name: str) -> None:
     """Remove user NAME (its files stay in its member's area)."""
     obj.pool.accounts.remove_user(name)
     obj.admin_change(f"user remove {name}")
-    click.echo(f"user {name} removed")
+    echo(f"user {name} removed")
 
 
 # --- bans and audit
@@ -266,7 +267,7 @@ def bans(obj: CliContext, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        click.echo("no address is banned and no name is locked")
+        echo("no address is banned and no name is locked")
         return
     print_table(rows, ["ip", "user", "until", "offences", "reason"])
 
@@ -282,12 +283,12 @@ def unban(obj: CliContext, ip: str | None, user_: str | None) -> None:
     if user_ is not None:
         obj.pool.defender.unlock(user_)
         obj.admin_change(f"unban --user {user_}")
-        click.echo(f"{user_} unlocked")
+        echo(f"{user_} unlocked")
         return
     assert ip is not None
     obj.pool.defender.unban(ip)
     obj.admin_change(f"unban {ip}")
-    click.echo(f"{ip} unbanned")
+    echo(f"{ip} unbanned")
 
 
 @click.command()

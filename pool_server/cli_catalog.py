@@ -6,7 +6,6 @@ Catalog errors become one line on stderr (click.ClickException), never a traceba
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +21,7 @@ from catalog.search import search as search_catalog
 from catalog.units import format_duration, parse_seconds, parse_when
 
 from .cli import parsed
+from .terminal import echo, json_text, printable
 
 
 @contextmanager
@@ -29,7 +29,7 @@ def _catalog_errors() -> Iterator[None]:
     try:
         yield
     except CatalogError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(exc, newlines=True)) from None
 
 
 @contextmanager
@@ -47,6 +47,41 @@ def _open_db(obj: Any) -> Iterator[sqlite_utils.Database]:
         db.conn.close()
 
 
+def _previews(obj: Any) -> Any:
+    from catalog.previews.service import PreviewService
+
+    settings = obj.preview_settings()
+    if not settings["enabled"]:
+        return None
+    return PreviewService(
+        obj.data.pool_root,
+        obj.data.db_path,
+        obj.data.path,
+        settings,
+        credentials=obj.pool.content_credentials(),
+    )
+
+
+def index_once(obj: Any) -> dict[str, int]:
+    """One reconciliation pass and a published feed (`index --once`, and `init --demo`
+    for its samples); preview jobs are queued for the next `serve` or `index`."""
+    with _catalog_errors():
+        previews = _previews(obj)
+        indexer = Indexer(
+            obj.data.pool_root,
+            obj.data.db_path,
+            obj.catalog_settings(),
+            previews=previews,
+            signing_dir=obj.data.signing_dir,
+        )
+        try:
+            stats: dict[str, int] = indexer.run_once()
+        finally:
+            if previews is not None:
+                previews.stop()
+    return stats
+
+
 @click.command("index")
 @click.option("--once", is_flag=True, help="One reconciliation pass, publish the feed, exit.")
 @click.pass_obj
@@ -57,37 +92,30 @@ def index_command(obj: Any, once: bool) -> None:
     in pool/.catalog/ until interrupted. With --once: one pass over the pool, then exit
     (preview jobs are queued for the next `serve` or `index`).
     """
-    from catalog.previews.service import PreviewService
-
+    if once:
+        stats = index_once(obj)
+        echo(
+            f"{stats['files']} files, {stats['processed']} indexed, "
+            f"{stats['removed']} removed, {stats['errors']} errors"
+        )
+        return
     with _catalog_errors():
-        settings = obj.preview_settings()
-        previews = (
-            PreviewService(obj.data.pool_root, obj.data.db_path, obj.data.path, settings)
-            if settings["enabled"]
-            else None
-        )
+        previews = _previews(obj)
         indexer = Indexer(
-            obj.data.pool_root, obj.data.db_path, obj.catalog_settings(), previews=previews
+            obj.data.pool_root,
+            obj.data.db_path,
+            obj.catalog_settings(),
+            previews=previews,
+            signing_dir=obj.data.signing_dir,
         )
-        if once:
-            try:
-                stats = indexer.run_once()
-            finally:
-                if previews is not None:
-                    previews.stop()
-            click.echo(
-                f"{stats['files']} files, {stats['processed']} indexed, "
-                f"{stats['removed']} removed, {stats['errors']} errors"
-            )
-        else:
-            click.echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
+        echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
+        if previews is not None:
+            previews.start()
+        try:
+            indexer.run_forever()
+        finally:
             if previews is not None:
-                previews.start()
-            try:
-                indexer.run_forever()
-            finally:
-                if previews is not None:
-                    previews.stop()
+                previews.stop()
 
 
 @click.command("search")
@@ -145,16 +173,15 @@ def search_command(
             limit=limit,
         )
     if as_json:
-        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        click.echo(json_text(results, indent=2))
         return
     if not results:
-        click.echo("no items found", err=True)
+        echo("no items found", err=True)
         return
     for item in results:
-        click.echo(
-            f"{item['id']:<16} {format_duration(item['duration']):>8}  {item['title'] or ''}"
-        )
-        click.echo(f"{'':<16} {'':>8}  {item['path']}")
+        title = printable(item["title"] or "")  # one line each, whatever the title holds
+        echo(f"{item['id']:<16} {format_duration(item['duration']):>8}  {title}")
+        echo(f"{'':<16} {'':>8}  {printable(item['path'])}")
 
 
 @click.group("report")
@@ -182,11 +209,11 @@ def usage_command(obj: Any, since: str, as_json: bool, as_csv_: bool) -> None:
     with _open_db(obj) as db, _catalog_errors():
         report = usage_report(db, start)
     if as_json:
-        click.echo(json.dumps(as_dicts(report), ensure_ascii=False, indent=2))
+        click.echo(json_text(as_dicts(report), indent=2))
     elif as_csv_:
-        click.echo(as_csv(report), nl=False)
+        echo(as_csv(report), nl=False)
     else:
-        click.echo(as_table(report))
+        echo(as_table(report))
 
 
 COMMANDS: list[click.Command] = [index_command, search_command, report_group]

@@ -7,6 +7,7 @@ from typing import IO
 import click
 
 from .cli import CliContext, json_option, pass_ctx, print_json, print_table
+from .terminal import echo
 from .userkeys import UserKeys
 
 
@@ -29,7 +30,7 @@ def key_add(obj: CliContext, name: str, file: IO[str]) -> None:
     rows = _keys(obj).add(name, file.read())
     for row in rows:
         obj.admin_change(f"user key add {name} {row['fingerprint']}")
-        click.echo(f"added {row['key_type']} key {row['fingerprint']} for {name}")
+        echo(f"added {row['key_type']} key {row['fingerprint']} for {name}")
 
 
 @key_group.command("list")
@@ -43,7 +44,7 @@ def key_list(obj: CliContext, name: str, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        click.echo(f"user {name} has no SSH keys")
+        echo(f"user {name} has no SSH keys")
         return
     print_table(rows, ["fingerprint", "key_type", "comment", "added"])
 
@@ -56,4 +57,4 @@ def key_remove(obj: CliContext, name: str, fingerprint: str) -> None:
     """Remove user NAME's key with FINGERPRINT (as `key list` shows it)."""
     _keys(obj).remove(name, fingerprint)
     obj.admin_change(f"user key remove {name} {fingerprint}")
-    click.echo(f"removed key {fingerprint} from {name}")
+    echo(f"removed key {fingerprint} from {name}")

@@ -8,6 +8,7 @@ import click
 from .cli import CliContext, json_option, pass_ctx, print_json, print_table
 from .notify.events import EVENTS
 from .notify.service import Notifications
+from .terminal import echo
 
 
 def _service(obj: CliContext) -> Notifications:
@@ -63,8 +64,8 @@ def webhook_add(
     if as_json:
         print_json(endpoint)
         return
-    click.echo(f"webhook {endpoint['id']} added: {url} ({', '.join(endpoint['events'])})")
-    click.echo(f"signing secret (shown only now): {endpoint['secret']}")
+    echo(f"webhook {endpoint['id']} added: {url} ({', '.join(endpoint['events'])})")
+    echo(f"signing secret (shown only now): {endpoint['secret']}")
 
 
 @webhook.command("list")
@@ -97,7 +98,7 @@ def webhook_remove(obj: CliContext, endpoint_id: int) -> None:
     """Remove endpoint ID; its pending deliveries are cancelled."""
     endpoint = _service(obj).remove_endpoint(None, endpoint_id)
     obj.admin_change(f"webhook remove {endpoint_id} {endpoint['url']}")
-    click.echo(f"webhook {endpoint_id} removed ({endpoint['url']})")
+    echo(f"webhook {endpoint_id} removed ({endpoint['url']})")
 
 
 @webhook.command("test")
@@ -110,7 +111,7 @@ def webhook_test(obj: CliContext, endpoint_id: int, as_json: bool) -> None:
     if as_json:
         print_json(result)
     elif result["state"] == "delivered":
-        click.echo(f"delivered to {result['target']} ({result['msg_id']})")
+        echo(f"delivered to {result['target']} ({result['msg_id']})")
     if result["state"] != "delivered":
         raise click.ClickException(f"test delivery failed: {result['last_error']}")
 
@@ -174,7 +175,7 @@ def alert_remove(obj: CliContext, alert_id: int) -> None:
     """Remove alert ID (any user's); its pending deliveries are cancelled."""
     removed = _service(obj).remove_alert(None, str(alert_id))
     obj.admin_change(f"alert remove {alert_id} of {removed['user']}")
-    click.echo(f"alert {alert_id} ({removed['user']}: {removed['name']}) removed")
+    echo(f"alert {alert_id} ({removed['user']}: {removed['name']}) removed")
 
 
 @alert.command("deliveries")

@@ -15,7 +15,7 @@ from catalog.previews import status as preview_status
 from catalog.previews.queue import PreviewQueue
 from catalog.store import get_item_row
 
-from .cli import json_option, print_json, print_table
+from .cli import echo, json_option, print_json, print_table
 from .cli_catalog import _open_db
 
 
@@ -32,13 +32,12 @@ def _queue(obj: Any) -> Iterator[PreviewQueue]:
         queue.close()
 
 
-def _enqueue(obj: Any, db: Any, queue: PreviewQueue, ids: list[str]) -> None:
+def _requeue(obj: Any, db: Any, queue: PreviewQueue, ids: list[str], force: bool) -> list[str]:
     express_max = float(obj.preview_settings()["express_max_seconds"])
-    for item_id in ids:
-        row = get_item_row(db, item_id=item_id)
-        if row is not None:
-            lane = queue.enqueue(item_id, row, express_max)
-            click.echo(f"{item_id}: queued ({lane} lane)")
+    queued = preview_status.requeue(db, queue, ids, force=force, express_max=express_max)
+    for item_id, lane in queued:
+        echo(f"{item_id}: queued ({lane} lane)")
+    return [item_id for item_id, _ in queued]
 
 
 @click.group("previews")
@@ -60,13 +59,13 @@ def status_command(obj: Any, as_json: bool) -> None:
         print_json(report)
         return
     lanes = ", ".join(f"{n} {lane}" for lane, n in report["lanes"].items())
-    click.echo(f"queued: {report['queued']} ({lanes})")
+    echo(f"queued: {report['queued']} ({lanes})")
     states = ", ".join(f"{n} {state}" for state, n in sorted(report["states"].items()))
-    click.echo(f"items: {states or 'none'}")
-    click.echo(f"running: {len(report['running'])}")
+    echo(f"items: {states or 'none'}")
+    echo(f"running: {len(report['running'])}")
     if report["running"]:
         print_table(report["running"], ["id", "host", "pid", "started"])
-    click.echo(f"failed: {len(report['failed'])}")
+    echo(f"failed: {len(report['failed'])}")
     if report["failed"]:
         print_table(report["failed"], ["id", "path", "error"])
 
@@ -83,14 +82,13 @@ def retry_command(obj: Any, item: str | None, all_failed: bool) -> None:
         if item and get_item_row(db, item_id=item) is None:
             raise click.ClickException(f"{item}: no such item")
         ids = preview_status.failed_ids(db) if all_failed else [str(item)]
-        wanted = preview_status.request(db, ids, force=False)
+        wanted = _requeue(obj, db, queue, ids, force=False)
         if item and not wanted:
             raise click.ClickException(
                 f"{item}: its previews have not failed (use `previews rebuild {item}`)"
             )
-        _enqueue(obj, db, queue, wanted)
     if not wanted:
-        click.echo("no failed previews")
+        echo("no failed previews")
 
 
 @previews_group.command("rebuild")
@@ -105,11 +103,10 @@ def rebuild_command(obj: Any, item: str | None, everything: bool) -> None:
         if item and get_item_row(db, item_id=item) is None:
             raise click.ClickException(f"{item}: no such item")
         ids = preview_status.all_ids(db) if everything else [str(item)]
-        wanted = preview_status.request(db, ids, force=True)
+        wanted = _requeue(obj, db, queue, ids, force=True)
         if item and not wanted:
             raise click.ClickException(f"{item}: has no video or audio to preview")
-        _enqueue(obj, db, queue, wanted)
-    click.echo(f"{len(wanted)} item(s) queued")
+    echo(f"{len(wanted)} item(s) queued")
 
 
 COMMANDS: list[click.Command] = [previews_group]

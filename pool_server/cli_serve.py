@@ -2,34 +2,94 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from .cli import CliContext, json_option, pass_ctx, print_json
 from .init import initialise
+from .samples import SamplesResult
 from .serve import ServeOptions, Server
 
 
 @click.command()
 @click.option(
-    "--demo", is_flag=True, help="Add six demo members with users, and print their passwords once."
+    "--demo",
+    is_flag=True,
+    help="Add six demo members with users (passwords printed once and kept in "
+    "demo-passwords.txt) and a dozen sample items.",
+)
+@click.option(
+    "--samples/--no-samples",
+    default=True,
+    show_default=True,
+    help="With --demo: make the sample items (short generated clips with sidecars).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Serve this certificate (PEM, with its intermediates) instead of a self-signed one.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, exists=True),
+    help="The private key (PEM, unencrypted) of --tls-cert.",
 )
 @pass_ctx
-def init(obj: CliContext, demo: bool) -> None:
+def init(
+    obj: CliContext, demo: bool, samples: bool, tls_cert: str | None, tls_key: str | None
+) -> None:
     """Make the data folder: pool.toml, pool.db, TLS certificate, SSH host keys.
 
     Running it again completes what is missing and never destroys anything.
     """
-    result = initialise(obj.data, demo=demo)
+    from pathlib import Path
+
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    started = time.monotonic()
+    tls = (Path(tls_cert), Path(tls_key)) if tls_cert and tls_key else None
+    result = initialise(obj.data, demo=demo, samples=samples, tls=tls)
     for item in result.created:
         click.echo(f"created {item}")
-    if not result.created and not result.passwords:
+    made = result.samples.made if result.samples else []
+    if not result.created and not result.passwords and not made:
         click.echo(f"{obj.data.path} is already initialised; nothing changed")
+    if result.samples is not None:
+        _report_samples(result.samples)
+        if result.samples.made:
+            from .cli_catalog import index_once
+
+            stats = index_once(obj)
+            click.echo(
+                f"catalogued: {stats['processed']} files indexed, {stats['errors']} errors; "
+                "the published catalog is ready for `pool update`"
+            )
     if result.passwords:
         click.echo("\nDemo users (passwords are shown only this once):")
         for user, (password, role, member) in result.passwords.items():
             click.echo(f"  {user:<14} {role:<12} {member or '-':<6} {password}")
+        if result.passwords_file is not None:
+            click.echo(f"\nThe passwords are also in {result.passwords_file} (mode 0600).")
     if demo or result.created:
-        obj.admin_change(f"init{' --demo' if demo else ''}: {len(result.created)} created")
+        obj.admin_change(
+            f"init{' --demo' if demo else ''}: {len(result.created)} created, "
+            f"{len(made)} sample files"
+        )
+    click.echo(f"init took {time.monotonic() - started:.1f} s", err=True)
+
+
+def _report_samples(samples: SamplesResult) -> None:
+    if samples.made:
+        essences = [p for p in samples.made if p.rsplit(".", 1)[-1] in ("mp4", "mxf", "mov", "m4a")]
+        click.echo(
+            f"\nsample items: {len(essences)} made with ffmpeg ({samples.ffmpeg}), "
+            f"{len(samples.made)} files:"
+        )
+        for path in samples.made:
+            click.echo(f"sample {path}")
+    for note in samples.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @click.command()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.credentials import SETTINGS as PROVENANCE_SETTINGS
 from catalog.previews.settings import SETTINGS as PREVIEW_SETTINGS
 from catalog.settings import SETTINGS as CATALOG_SETTINGS
 
@@ -88,16 +89,17 @@ SETTINGS: list[Setting] = [
                 "keys/ssh_host_ed25519_key,keys/ssh_host_rsa_key",
                 "SSH host keys, comma-separated, relative to the data folder",
             ),
-            ("max_channels", 8, "SSH channels one connection may have open at once"),
+            ("max_channels", 8, "SSH channels one connection may have open at once (0: no limit)"),
             (
                 "max_open_handles",
                 64,
-                "files and folders one SFTP session may hold open at once",
+                "files and folders one SFTP session may hold open at once (0: no limit)",
             ),
             (
                 "max_open_handles_per_user",
                 256,
-                "files and folders one user may hold open at once, all sessions together",
+                "files and folders one user may hold open at once, all sessions together "
+                "(0: no limit)",
             ),
         ),
     ),
@@ -145,12 +147,13 @@ SETTINGS: list[Setting] = [
                 "prelogin_max_connections",
                 128,
                 "connections not yet logged in accepted at once, per door; when full, the "
-                "oldest of the address holding the most is dropped for a newcomer",
+                "oldest of the address holding the most is dropped for a newcomer (0: no limit)",
             ),
             (
                 "prelogin_max_per_ip",
                 8,
-                "connections not yet logged in accepted at once from one address, per door",
+                "connections not yet logged in accepted at once from one address, per door "
+                "(0: no limit)",
             ),
         ),
     ),
@@ -161,9 +164,32 @@ SETTINGS: list[Setting] = [
             ("sweep_minutes", 30, "minutes between sweeps of stale partial uploads"),
             ("max_path_depth", 16, "deepest folder nesting accepted below the pool root"),
             (
+                "max_file_size",
+                "1T",
+                "largest file a member may upload (or claim by writing at an offset), with or "
+                "without a quota; a size such as 500G or 2T, 0 for no limit",
+            ),
+            (
+                "max_hole",
+                "16M",
+                "largest gap a write may leave past the end of an upload (SFTP writes at an "
+                "offset): a sparse file would cost the indexer hours to hash",
+            ),
+            (
                 "fsync_on_complete",
                 False,
                 "flush each completed upload to disk before it is renamed into place (slower)",
+            ),
+        ),
+    ),
+    *_table(
+        "storage",
+        (
+            (
+                "min_free",
+                "1G",
+                "free space kept in reserve on the pool's disk: below it uploads are refused "
+                "(logins, listings, downloads and deletes keep working); 0 for no reserve",
             ),
         ),
     ),
@@ -177,6 +203,12 @@ SETTINGS: list[Setting] = [
             ("password_env", "", "environment variable holding the SMTP password"),
             ("password_file", "", "file holding the SMTP password (relative to the data folder)"),
             ("from_address", "ortak@localhost", "sender address of alert e-mail"),
+            (
+                "ca_file",
+                "",
+                "CA certificates (PEM) the relay's certificate is checked against, relative "
+                "to the data folder (empty: the system's)",
+            ),
             ("timeout", 30.0, "seconds to wait for the relay before a try counts as failed"),
             (
                 "poster_wait_seconds",
@@ -211,7 +243,8 @@ SETTINGS: list[Setting] = [
             (
                 "public_url",
                 "",
-                "the web door's address as users reach it (links in alerts; empty: no links)",
+                "the web door's address as users reach it, for links in alerts (empty: "
+                "http(s)://[server] host:[http] port)",
             ),
         ),
     ),
@@ -219,6 +252,12 @@ SETTINGS: list[Setting] = [
         "delivery",
         (
             ("workers", 2, "threads delivering e-mail and webhooks"),
+            (
+                "keep_days",
+                30,
+                "finished deliveries and alert matches are kept this long (the lists users "
+                "and admins see), then deleted",
+            ),
             ("retry_hours", 24.0, "keep retrying a failing delivery this long, then give up"),
             ("backoff_seconds", 10.0, "wait before the first retry; doubles each time"),
             ("backoff_max_seconds", 1800.0, "longest wait between two tries"),
@@ -249,10 +288,26 @@ SETTINGS: list[Setting] = [
             ("session_max_hours", 12, "a web session ends this long after login, used or not"),
             ("token_days", 90, "lifetime of an API token when `token create` gets no --expires"),
             ("page_size", 24, "search results per page"),
+            (
+                "admin_totp_required",
+                True,
+                "admins must log in to the web door with a second factor (TOTP); one without "
+                "is sent to enrol first",
+            ),
+            ("invitation_hours", 72, "how long an invitation link made in the console works"),
+            ("upload_expire_hours", 24.0, "a tus upload left alone this long is removed (hours)"),
+            (
+                "metrics_bind",
+                "",
+                "also serve /metrics without a token on this address:port (e.g. "
+                "'127.0.0.1:9464', for a local Prometheus); empty: only on the web door, for "
+                "admins' tokens",
+            ),
         ),
     ),
     *_table("catalog", CATALOG_SETTINGS),
     *_table("previews", PREVIEW_SETTINGS),
+    *_table("provenance", PROVENANCE_SETTINGS),
 ]
 
 _BY_KEY = {(s.section, s.name): s for s in SETTINGS}

@@ -38,6 +38,11 @@ class DataDir:
         return self.path / "keys"
 
     @property
+    def signing_dir(self) -> Path:
+        """The pool's Ed25519 signing keys and their published list (catalog.signing)."""
+        return self.keys_dir / "signing"
+
+    @property
     def tls_dir(self) -> Path:
         return self.path / "tls"
 

@@ -40,7 +40,7 @@ from .errors import UsageError
 
 if TYPE_CHECKING:
     from .app import Pool
-    from .fs import Session
+    from .core import Session
 
 Handler = Callable[["Pool", "Session", list[str]], dict[str, Any]]
 

@@ -193,7 +193,7 @@ class Defender:
         row = db.execute("SELECT offences FROM bans WHERE ip = ?", [ip]).fetchone()
         offences = (row[0] if row else 0) + 1
         length = min(self.ban_seconds * 2 ** (offences - 1), self.ban_max)
-        db["bans"].upsert(
+        db.table("bans").upsert(
             {
                 "ip": ip,
                 "until": time.time() + length,
@@ -210,7 +210,7 @@ class Defender:
         now = time.time()
         db.execute("DELETE FROM account_bans WHERE until < ?", [now])  # no pile of guesses
         row = db.execute("SELECT offences FROM account_bans WHERE name = ?", [name]).fetchone()
-        db["account_bans"].upsert(
+        db.table("account_bans").upsert(
             {
                 "name": name,
                 "until": now + self.name_ban_seconds,
@@ -239,7 +239,7 @@ class Defender:
     def unban(self, ip: str) -> None:
         if not self.store.db["bans"].count_where("ip = ?", [ip]):
             raise NotFound(f"{ip} is not banned")
-        self.store.db["bans"].delete(ip)
+        self.store.db.table("bans").delete(ip)
         with self._lock:
             self._by_ip.pop(ip, None)
 
@@ -247,6 +247,6 @@ class Defender:
         """Lift the lock on account name `name`."""
         if not self.store.db["account_bans"].count_where("name = ?", [name]):
             raise NotFound(f"no lock on the name {name!r}")
-        self.store.db["account_bans"].delete(name)
+        self.store.db.table("account_bans").delete(name)
         with self._lock:
             self._by_name.pop(name, None)

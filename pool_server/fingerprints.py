@@ -11,6 +11,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from catalog.signing import PoolSigner, SignatureError
+
 from .app import Pool
 
 
@@ -52,21 +54,47 @@ def public_fingerprints(pool: Pool) -> dict[str, Any]:
     """What a member checks a connection against: the SSH host keys' and the TLS
     certificate's SHA256 fingerprints (as `ssh-keygen -l` and `openssl x509
     -fingerprint -sha256` print them) and when the certificate expires."""
+    from .tls import public_key_pin
+
     cert = certificate(pool)
     return {
         "ssh_host_keys": host_keys(pool),
         "tls_certificate": certificate_fingerprint(cert) if cert else None,
+        "tls_public_key_pin": public_key_pin(cert) if cert else None,
         "tls_valid_until": cert.not_valid_after_utc.date().isoformat() if cert else None,
+        "signing_key": signing_fingerprint(pool),
     }
 
 
+def signing_fingerprint(pool: Pool) -> str | None:
+    """The pool's current signing key (what `pool login` pins), or None."""
+    signer = PoolSigner(pool.data.signing_dir)
+    try:
+        signer.load()
+    except SignatureError:
+        return None
+    return signer.fingerprint
+
+
 def describe(pool: Pool) -> dict[str, Any]:
+    from .tls import public_key_pin
+
     data = pool.data
     cert = certificate(pool)
     tls = []
     if cert is not None:
         tls.append(certificate_fingerprint(cert))
         tls.append(f"valid until {cert.not_valid_after_utc.date().isoformat()}")
+        tls.append(f"public key pin {public_key_pin(cert)} (curl --pinnedpubkey)")
+    signing = []
+    signer = PoolSigner(data.signing_dir)
+    if signer.exists():
+        try:
+            signer.load()
+            signing.append(signer.fingerprint)
+            signing.append(f"valid from {signer.keys[-1].valid_from}")
+        except SignatureError as exc:
+            signing.append(f"unusable: {exc}")
     serving: Any = "not running"
     if data.serve_json.is_file():
         serving = json.loads(data.serve_json.read_text())
@@ -78,6 +106,7 @@ def describe(pool: Pool) -> dict[str, Any]:
         "serving": serving,
         "ssh_host_keys": host_keys(pool),
         "tls_certificate": tls,
+        "signing_key": signing,
         "ffmpeg": _ffmpeg(pool),
     }
 

@@ -55,8 +55,20 @@ class Target:
         return bool(parts) and parts[0] == FEED_DIR
 
 
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+"""Marks that reorder how a name is shown (U+202E makes 'gpj.exe' read 'exe.jpg')."""
+
+
+def is_control(c: str) -> bool:
+    """C0, DEL, C1, and the bidirectional overrides and isolates."""
+    o = ord(c)
+    return o < 0x20 or 0x7F <= o <= 0x9F or c in _BIDI_CONTROLS
+
+
 def _check_name(name: str) -> None:
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if any(is_control(c) for c in name):
         raise InvalidPath(f"name {name!r} contains control characters")
     try:
         encoded = name.encode("utf-8")
@@ -96,23 +108,37 @@ def normalise(path: str, cwd: str = "/", max_depth: int = DEFAULT_MAX_DEPTH) -> 
 def confine(root: Path, path: str, cwd: str = "/", max_depth: int = DEFAULT_MAX_DEPTH) -> Target:
     """The confined `Target` for a client path, or `InvalidPath`/`PathOutsidePool`.
 
-    Symbolic links are resolved: a link inside the pool that points outside it is
-    refused, whether it is the last component or a folder on the way.
+    Symbolic links are resolved, and the rules are decided on the path as it is on
+    disk: the folders on the way are resolved, so `Target.vpath` names the entry the
+    operation really acts on (a link `/TRT/news/x -> ../../AZTV/news` makes
+    `/TRT/news/x/a.mxf` the target `/AZTV/news/a.mxf`, which only AZTV may change). The
+    last component is kept as it is: removing or renaming a link acts on the link. A
+    path whose resolution leads outside the pool is refused.
     """
-    vpath = normalise(path, cwd, max_depth)
+    named = normalise(path, cwd, max_depth)
     real_root = os.path.realpath(root)
-    candidate = os.path.join(real_root, vpath.lstrip("/"))
+    if named == "/":
+        return Target("/", Path(real_root))
+    candidate = os.path.join(real_root, named.lstrip("/"))
     resolved = os.path.realpath(candidate)
     if resolved != real_root and not resolved.startswith(real_root + os.sep):
-        raise PathOutsidePool(f"{vpath!r} leads outside the pool")
-    return Target(vpath, Path(candidate))
+        raise PathOutsidePool(f"{named!r} leads outside the pool")
+    parent = os.path.realpath(os.path.dirname(candidate))
+    entry = os.path.join(parent, os.path.basename(candidate))
+    vpath = named if entry == candidate else to_vpath(root, entry)
+    if vpath.count("/") > max_depth:
+        raise InvalidPath(
+            f"{named!r} leads {vpath.count('/')} folders deep; the limit is {max_depth}"
+        )
+    return Target(vpath, Path(entry))
 
 
 def to_vpath(root: Path, real: str | os.PathLike[str]) -> str:
-    """The virtual path of a real path under `root` (the inverse of `confine`)."""
+    """The virtual path of a real path under `root` (the inverse of `confine`). The
+    error never names the real path: replies carry virtual paths only."""
     rel = os.path.relpath(os.fspath(real), os.path.realpath(root))
     if rel == ".":
         return "/"
-    if rel.startswith(".."):
-        raise PathOutsidePool(f"{os.fspath(real)!r} is outside the pool")
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        raise PathOutsidePool("that path points outside the pool")
     return "/" + rel.replace(os.sep, "/")

@@ -58,7 +58,7 @@ class Housekeeping(threading.Thread):
         max_age = uploads["partial_max_age_hours"] * 3600.0
         while not self._halt.wait(interval):
             try:
-                removed = self.pool.fs.sweep_partials(max_age)
+                removed = self.pool.core.sweep_partials(max_age)
                 self.pool.quotas.forget()
                 if removed:
                     log.info("swept %d stale partial upload(s)", removed)
@@ -80,7 +80,13 @@ def preview_service(pool: Pool) -> Any:
     from catalog.previews.service import PreviewService
 
     try:
-        service = PreviewService(pool.data.pool_root, pool.data.db_path, pool.data.path, settings)
+        service = PreviewService(
+            pool.data.pool_root,
+            pool.data.db_path,
+            pool.data.path,
+            settings,
+            credentials=pool.content_credentials(),
+        )
     except CatalogError as exc:  # e.g. no ffmpeg: serve the pool, without previews
         log.error("previews disabled: %s", exc)
         return None
@@ -135,12 +141,13 @@ class Server:
                     self.pool.data.db_path,
                     self.pool.catalog_settings(),
                     previews=previews,
+                    signing_dir=self.pool.data.signing_dir,
                 )
             )
             log.info("indexer watching %s", self.pool.data.pool_root)
         from .notify.runner import NotifyService
 
-        self.services.append(NotifyService(self.pool))
+        self.services.append(NotifyService(self.pool, self.http.url if self.http else None))
         self.services.append(Housekeeping(self.pool))
         for service in self.services:
             service.start()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from catalog.manifest import MEMBER_KEYS_TABLE
+
 SCHEMA_VERSION = 1
 
 
@@ -121,6 +123,20 @@ class Store:
             pk=("user", "fingerprint"),
             if_not_exists=True,
             foreign_keys=[("user", "users", "name")],
+        )
+        db[MEMBER_KEYS_TABLE].create(  # read by the indexer (catalog.manifest)
+            {
+                "fingerprint": str,
+                "member": str,
+                "public_key": str,
+                "comment": str,
+                "added": str,
+                "revoked": str,
+            },
+            pk="fingerprint",
+            if_not_exists=True,
+            not_null={"member", "public_key"},
+            foreign_keys=[("member", "members", "code")],
         )
         db["bans"].create(
             {"ip": str, "until": float, "offences": int, "reason": str, "created": str},

@@ -106,7 +106,9 @@ def start_server(
     http: bool = False,
     extra: tuple[str, ...] = (),
     timeout: float = 30,
+    nofile: int | None = None,
 ) -> ServerProcess:
+    """`nofile`: the server's RLIMIT_NOFILE (most descriptors it may hold open)."""
     serve_json = data / "serve.json"
     if serve_json.exists():
         serve_json.unlink()
@@ -129,7 +131,11 @@ def start_server(
     stderr_path = data / f"serve-{time.monotonic_ns()}.log"
     with open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
-            [*args, *extra], stdout=err, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            [*args, *extra],
+            stdout=err,
+            stderr=err,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=None if nofile is None else (lambda: _limit_files(nofile)),
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -144,6 +150,12 @@ def start_server(
     proc.kill()
     proc.wait(5)
     raise AssertionError(f"server did not start in {timeout}s:\n{stderr_path.read_text()}")
+
+
+def _limit_files(n: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
 
 
 def copy_template(template: Path, dest: Path) -> Path:

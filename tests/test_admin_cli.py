@@ -197,3 +197,35 @@ def test_backup_is_consistent_and_refuses_the_live_file(data, ftp_server, tmp_pa
         assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 5
     result = run_cli(data, "backup", str(data / "pool.db"), expect=2)
     assert "must not be the live pool.db" in result.output
+
+
+def test_display_names(data: Path):
+    """The name the feed publishes for a user's uploads: set, shown, reset, and never
+    one that could drive a terminal (bidi overrides, controls)."""
+    run_cli(
+        data,
+        "user",
+        "add",
+        "ayse@trt.net.tr",
+        "--role",
+        "contributor",
+        "--member",
+        "TRT",
+        "--display-name",
+        "  TRT   Haber  ",
+        "--password-stdin",
+        input="ayse-secret-pw\n",
+    )
+    info = json.loads(run_cli(data, "user", "show", "ayse@trt.net.tr", "--json").output)
+    assert info["display_name"] == "TRT Haber"
+    out = run_cli(data, "user", "set", "ayse@trt.net.tr", "--display-name", "Ayşe (Ankara)")
+    assert "Ayşe (Ankara)" in out.output
+    for bad in ("evil\u202etxt", "x\x1b[2J", "y" * 81):
+        result = run_cli(data, "user", "set", "ayse@trt.net.tr", "--display-name", bad, expect=1)
+        assert "display name" in result.output
+    info = json.loads(run_cli(data, "user", "show", "ayse@trt.net.tr", "--json").output)
+    assert info["display_name"] == "Ayşe (Ankara)"
+    run_cli(data, "user", "set", "ayse@trt.net.tr", "--display-name", "")
+    info = json.loads(run_cli(data, "user", "show", "ayse@trt.net.tr", "--json").output)
+    assert info["display_name"] is None
+    run_cli(data, "user", "set", "nobody", "--display-name", "x", expect=1)

@@ -45,9 +45,12 @@ def _store_until_refused(ftp: ftplib.FTP, path: str, size: int) -> str:
         return str(err)
 
 
-def test_disk_full_fails_552_keeps_nothing_and_keeps_serving(data, ftp_server):
+def test_disk_full_fails_552_keeps_nothing_and_keeps_serving(data, server_factory):
     """A 2 MiB filesystem mounted inside TRT's area (or, where mounting is not
-    permitted, a quota set just above what is free)."""
+    permitted, a quota set just above what is free), with no reserve kept: the disk
+    really fills up mid-transfer."""
+    set_setting(data, "storage", "min_free", '"0"')
+    ftp_server = server_factory(sftp=False)
     (data / "pool" / "TRT" / "film.mp4").write_bytes(os.urandom(3 * 1024 * 1024))
     full = data / "pool" / "TRT" / "small"
     mounted = _mount_small_fs(full, "2m")
@@ -244,6 +247,7 @@ def test_disk_full_over_sftp_fails_with_a_message_and_keeps_nothing(data, server
     mounted = _mount_small_fs(full, "2m")
     if not mounted:
         run_cli(data, "quota", "set", "TRT", str(2 * 1024 * 1024))
+    set_setting(data, "storage", "min_free", '"0"')  # the disk really fills up
     srv = server_factory(sftp=True)
     transport = paramiko.Transport(("127.0.0.1", srv.sftp_port))
     try:

@@ -98,7 +98,7 @@ def test_stale_partials_are_swept_and_fresh_ones_kept(data):
     pool = Pool.open(DataDir(data))
     try:
         used = pool.quotas.used("TRT")
-        assert pool.fs.sweep_partials(72 * 3600) == 1
+        assert pool.core.sweep_partials(72 * 3600) == 1
         assert pool.quotas.used("TRT") == used - 1000
     finally:
         pool.close()

@@ -53,8 +53,20 @@ FFMPEG_ENCODERS = (
     "pcm_s16le",
     "pcm_s24le",
     "mjpeg",
+    "png",
 )
-FFMPEG_FILTERS = ("testsrc", "sine", "drawtext")
+FFMPEG_FILTERS = (
+    "testsrc",
+    "sine",
+    "drawtext",
+    # what the previews use, and the test clips made for them
+    "testsrc2",
+    "smptebars",
+    "yadif",
+    "tile",
+    "showwavespic",
+    "amerge",
+)
 
 
 def _listed(path: str, what: str) -> set[str]:
@@ -122,6 +134,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("/usr/sbin/sshd", "openssh-server", "OpenSSH server peer (sftp-server)"),
     Tool("rclone", "rclone", "rclone sftp tests (checksums over exec)"),
     Tool("/usr/bin/chromium", "chromium", "browser tests (Playwright drives Debian's chromium)"),
+    Tool("redis-server", "redis-server", "the preview queue's networked broker (huey on Redis)"),
     Tool(
         "libmediainfo",
         "libmediainfo0v5",

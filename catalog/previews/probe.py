@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from fractions import Fraction
 from typing import Any
 
 
@@ -16,6 +17,22 @@ def _scan_order(video: Any) -> str:
     if str(video.scan_type or "").lower() in ("interlaced", "mbaff"):
         return "bb" if str(video.scan_order or "").upper().startswith("B") else "tt"
     return "progressive"
+
+
+def _sar(video: Any) -> str:
+    """The sample aspect ratio as "a:b". MediaInfo rounds its ratios to three decimals
+    (1.422 for 64:45), so it is worked out from the display aspect ratio, which is a
+    simple fraction (16:9, 4:3) once the rounding is undone."""
+    try:
+        width, height = int(video.width), int(video.height)
+        dar = Fraction(str(video.display_aspect_ratio)).limit_denominator(20)
+        sar = dar * height / width
+    except (TypeError, ValueError, ZeroDivisionError):
+        try:
+            sar = Fraction(str(video.pixel_aspect_ratio)).limit_denominator(100)
+        except (TypeError, ValueError, ZeroDivisionError):
+            sar = Fraction(1)
+    return f"{sar.numerator}:{sar.denominator}"
 
 
 def document(path: str) -> dict[str, Any]:
@@ -33,7 +50,7 @@ def document(path: str) -> dict[str, Any]:
                 "codec_type": "video",
                 "width": video.width,
                 "height": video.height,
-                "sample_aspect_ratio": str(video.pixel_aspect_ratio or 1),
+                "sample_aspect_ratio": _sar(video),
                 "field_order": _scan_order(video),
                 "r_frame_rate": str(video.frame_rate or 25),
             }

@@ -28,11 +28,13 @@ from typing import Any
 from huey.api import Task
 from huey.exceptions import RetryTask
 
+from ..credentials import DELIVERY_EXT, ContentCredentials, CredentialsError, delivery_path
 from ..errors import CatalogError, PreviewError, PreviewInterrupted
 from ..items import new_preview, role_by_extension
 from ..schema import open_catalog
 from ..store import PreviewChanges, get_item_row, now_iso, set_preview, transaction
 from . import job, plan, status
+from .plan import PROXY_NAME
 from .queue import PreviewQueue, lane_of
 from .runner import Gate
 from .settings import DEFAULTS
@@ -69,8 +71,11 @@ class PreviewService:
         db_path: Path,
         data_dir: Path,
         settings: dict[str, Any] | None = None,
+        credentials: ContentCredentials | None = None,
     ) -> None:
         self.pool_root = Path(pool_root).absolute()
+        self.credentials = credentials
+        """C2PA Content Credentials for proxies and MP4/MOV deliveries, when configured."""
         self.settings = settings_with_defaults(settings)
         self.job_settings = job.JobSettings(
             plan.Options.from_settings(self.settings),
@@ -133,6 +138,7 @@ class PreviewService:
                 ).fetchall()
             ]
         job.sweep_work_folders(self.pool_root)
+        self._sweep_orphans()
         queued = {i for ids in self.queue.queued_ids().values() for i in ids}
         again = [i for i in pending if i not in queued and i not in running]
         for item_id in again:
@@ -140,6 +146,19 @@ class PreviewService:
         if again:
             log.info("queued %d pending preview job(s) again", len(again))
         return len(again)
+
+    def _sweep_orphans(self) -> None:
+        """Remove the previews of items no longer in the catalog (gone while no
+        preview service ran)."""
+        root = job.previews_root(self.pool_root)
+        if not root.is_dir():
+            return
+        with self.lock:
+            known = {r[0] for r in self.db.execute("SELECT id FROM items").fetchall()}
+        for entry in root.iterdir():
+            if entry.is_dir() and not entry.name.startswith(".") and entry.name not in known:
+                shutil.rmtree(entry, ignore_errors=True)
+                log.info("previews of %s removed (the item is gone)", entry.name)
 
     # -- the job -----------------------------------------------------------------------
 
@@ -173,6 +192,26 @@ class PreviewService:
             except FileNotFoundError:
                 continue
         return files
+
+    def _credentials(
+        self, item: dict[str, Any], source: Path, work: Path, names: list[str]
+    ) -> Path | None:
+        """Put Content Credentials on the proxy (in place, in `work`) and make the MP4/MOV
+        delivery copy; returns that copy (in `work`), if any. The original is only read.
+        A failure is logged and leaves the previews as they are."""
+        if self.credentials is None:
+            return None
+        try:
+            if PROXY_NAME in names:
+                proxy = work / PROXY_NAME
+                self.credentials.embed(proxy, proxy, item, source, "proxy")
+            if source.suffix.lower() in DELIVERY_EXT:
+                copy = work / f"delivery{source.suffix.lower()}"
+                self.credentials.embed(source, copy, item, source, "delivery")
+                return copy
+        except CredentialsError as exc:
+            log.error("Content Credentials for %s: %s", item.get("id"), exc)
+        return None
 
     def _task(self, item_id: str, task: Task) -> None:
         """What one queued job does (huey calls it; it retries PreviewInterrupted)."""
@@ -212,7 +251,12 @@ class PreviewService:
                 current = get_item_row(self.db, item_id=item_id)
             if current is None or (current.get("preview") or {}).get("source_sha256") != sha:
                 return  # changed meanwhile: its own job follows
+            delivery = self._credentials(current, source, work, names)
             files = job.publish(work, job.item_folder(self.pool_root, item_id), names)
+            if delivery is not None:
+                target = delivery_path(self.pool_root, item_id, source.name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(delivery, target)
             self._record(item_id, new_preview("ready", sha, files=files), sha)
             self.done += 1
             log.info("previews of %s ready (%s)", item_id, ", ".join(sorted(files)))
@@ -232,6 +276,15 @@ class PreviewService:
             self._record(
                 item_id,
                 new_preview("failed", sha, files=self._published(item_id), error=str(exc)),
+                sha,
+            )
+        except Exception as exc:  # a bug or a disk error: say so on the item, never hang
+            self.failed += 1
+            log.exception("previews of %s: unexpected error", item_id)
+            error = f"unexpected error: {type(exc).__name__}: {exc}"
+            self._record(
+                item_id,
+                new_preview("failed", sha, files=self._published(item_id), error=error),
                 sha,
             )
         finally:

@@ -1,5 +1,5 @@
-"""The FTP/FTPS command handler: login through the pool's accounts and defender,
-atomic resumable uploads through `PoolFS.open_upload`, audit of every transfer.
+"""The FTP/FTPS command handler: login through the session core, the data channel's
+transfers on threads, and the end of each upload handed to the core's one decision.
 
 Classes here are never configured by assigning to them globally: `server.py` builds a
 subclass per server with the settings as class attributes (pyftpdlib's way).
@@ -7,25 +7,25 @@ subclass per server with the settings as class attributes (pyftpdlib's way).
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
-import stat
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.exceptions import AuthenticationFailed as FtpAuthFailed
-from pyftpdlib.exceptions import AuthorizerError, _FileReadWriteError
+from pyftpdlib.exceptions import AuthorizerError
 from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.log import logger
 from pyftpdlib.utils import is_ssl_sock
 
 from .. import control
-from ..audit import Actor
+from ..core import Core, Outcome, Session, Upload
 from ..errors import AuthenticationFailed, Banned, PoolError
-from ..fs import PoolFS, Session, Upload
 from ..listening import client_ip
+from ..tls import ReloadingContext
+from .commands import PoolCommands
 from .filesystem import PoolAbstractedFS
 from .replies import reply_for
 from .workers import DataThread, FileReadError, FileWriteError, Workers
@@ -33,62 +33,40 @@ from .workers import DataThread, FileReadError, FileWriteError, Workers
 if TYPE_CHECKING:
     from ..app import Pool
 
-_FULL = (errno.EDQUOT, errno.ENOSPC)
-THREAD_STOP_WAIT = 2.0  # seconds; a stopped data thread only finishes one file operation
-
 
 class PoolAuthorizer(DummyAuthorizer):
-    """Accounts and the brute-force defender behind pyftpdlib's authorizer interface.
+    """The session core's login behind pyftpdlib's authorizer interface.
 
-    Permissions are not decided here: `PoolFS` applies the access table on every call,
-    for FTP and SFTP alike, so pyftpdlib's coarse per-command check always passes.
+    Permissions are not decided here: the core applies the access table on every call,
+    for every door alike, so pyftpdlib's coarse per-command check always passes.
     """
 
-    def __init__(self, pool_fs: PoolFS, defender: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__()
-        self.pool_fs = pool_fs
-        self.defender = defender
+        self.core = core
 
     def validate_authentication(self, username: str, password: str, handler: Any) -> None:
-        ip = handler.remote_ip
         protocol = "ftps" if getattr(handler, "_ssl_established", False) else "ftp"
-        audit, accounts = self.pool_fs.audit, self.pool_fs.accounts
-        actor = Actor(username, None, ip, protocol)
         try:
-            attempt = self.defender.attempt(ip, username)  # scored before the check
-        except Banned as err:
-            audit.record(actor, "login", status="banned", detail=str(err))
-            raise FtpAuthFailed(str(err))
-        try:
-            user = accounts.authenticate(username, password)
-        except AuthenticationFailed as err:
-            banned = self.defender.failure(attempt)
-            audit.record(
-                actor,
-                "login",
-                status="failed",
-                detail=str(err) + ("; address banned" if banned else ""),
+            handler.session = self.core.login_password(
+                username, password, handler.remote_ip, protocol
             )
+        except Banned as err:
+            raise FtpAuthFailed(str(err))
+        except AuthenticationFailed:
             raise FtpAuthFailed("Login incorrect.")
-        except BaseException:
-            self.defender.success(attempt)  # not a guess: the check itself failed
-            raise
-        self.defender.success(attempt)
-        handler.session = Session(user, ip, protocol)
-        audit.record(handler.session.actor, "login")
 
     def get_home_dir(self, username: str) -> str:
-        return str(self.pool_fs.root)
+        return str(self.core.root)
 
     def has_user(self, username: str) -> bool:
-        return self.pool_fs.accounts.find_user(username) is not None
+        return self.core.accounts.find_user(username) is not None
 
     def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
         return True
 
     def get_perms(self, username: str) -> str:
-        user = self.pool_fs.accounts.find_user(username)
-        return "elr" if user is None or user.role == "reader" else "elradfmwT"
+        return "elr"  # MLSx perm facts come from the access table (filesystem.py)
 
     def get_msg_login(self, username: str) -> str:
         return "Welcome to the pool."
@@ -110,7 +88,7 @@ def peer_closed(sock: Any) -> bool:
         return True
 
 
-class PoolPassiveDTP(TLS_FTPHandler.passive_dtp):  # type: ignore[name-defined,misc]
+class PoolPassiveDTP(TLS_FTPHandler.passive_dtp):  # type: ignore[misc]
     """The passive data listener. A connection from an address other than the control
     connection's is dropped without a word on the control connection (pyftpdlib answers
     it with an unsolicited 425, which fails the victim's transfer and shifts every later
@@ -235,18 +213,18 @@ class PoolDTPHandler(TLS_DTPHandler):
         if error is None:
             self.handle_close()  # the end of the data: the end of the file
             return
-        if isinstance(error, FileWriteError) and error.errno in _FULL:
-            self._refuse_full(error.strerror)
+        if isinstance(error, FileWriteError) and isinstance(error.error, PoolError):
+            self._refuse(error.error)
             return
         if isinstance(error, FileWriteError):
-            self._resp = (f"426 {error.strerror}; transfer aborted.", logger.warning)
+            self._internal_error("receiving", error.error)
         elif isinstance(error, OSError):
             self._resp = ("426 Data connection reset; upload kept for resume.", logger.info)
         else:
             self._internal_error("receiving", error)
         self.close()
 
-    def _internal_error(self, doing: str, error: Exception) -> None:
+    def _internal_error(self, doing: str, error: BaseException) -> None:
         logger.error("%s %s failed", doing, self.file_obj.name, exc_info=error)
         self._resp = ("426 Internal error; transfer aborted.", logger.warning)
 
@@ -270,55 +248,59 @@ class PoolDTPHandler(TLS_DTPHandler):
             super().handle_close()
 
     def close(self) -> None:
-        if self._thread is not None:
-            # Stopped within one file operation; waiting for it makes the byte count
-            # (audit, replies) complete, and leaves the upload to this thread alone.
-            self._thread.stop()
-            self._thread.join(THREAD_STOP_WAIT)
-            self._thread = None
-        upload = self.file_obj
-        if not self._closed and self.receive and isinstance(upload, Upload):
-            if self.transfer_finished and peer_closed(self.cmd_channel.socket):
+        upload = self.file_obj if self.receive else None
+        thread, self._thread = self._thread, None
+        if not self._closed and isinstance(upload, Upload):
+            if thread is not None:
+                # Never waited for here (the event loop serves everyone): the upload is
+                # ended by the thread once it has stopped, within one file operation.
+                thread.stop(after=lambda: self._end(upload, Outcome.CLIENT_GONE, "aborted"))
+            elif self.transfer_finished and peer_closed(self.cmd_channel.socket):
                 self.transfer_finished = False
                 self._resp = ("426 Control connection lost; upload kept for resume.", logger.info)
-                upload.abandon("control connection lost at the end of the transfer")
+                self._end(upload, Outcome.CLIENT_GONE, "control connection lost at the end")
             elif self.transfer_finished:
-                try:
-                    upload.commit()
-                except PoolError as err:
+                error = self._end(upload, Outcome.COMPLETE)
+                if error is not None:
                     self.transfer_finished = False
-                    self._resp = (reply_for(err), logger.warning)
+                    self._resp = (reply_for(error), logger.warning)
             else:
-                upload.abandon("connection closed before the end of the transfer")
+                self._end(upload, Outcome.CLIENT_GONE, "connection closed before the end")
+        elif thread is not None:
+            thread.stop()
         super().close()
+
+    def _end(self, upload: Upload, outcome: Outcome, why: str | None = None) -> PoolError | None:
+        """The core decides what the upload becomes; its refusal, if any, is returned."""
+        try:
+            upload.end(outcome, why)
+        except PoolError as err:
+            return err
+        return None
 
     def handle_error(self) -> None:
         exc = sys.exc_info()[1]
-        cause = exc.__cause__ if isinstance(exc, _FileReadWriteError) else None
-        if (
-            isinstance(cause, OSError)
-            and cause.errno in _FULL
-            and isinstance(self.file_obj, Upload)
-        ):
-            self._refuse_full(cause.strerror)
+        if isinstance(exc, PoolError) and isinstance(self.file_obj, Upload):
+            self._refuse(exc)  # a write refused on the event loop (data_threads off)
             return
         super().handle_error()
 
-    def _refuse_full(self, why: str | None) -> None:
-        why = why or "no space left"
-        self.file_obj.discard(why)
-        self._resp = (f"552 {why}; transfer aborted, nothing was stored.", logger.warning)
+    def _refuse(self, error: PoolError) -> None:
+        """A write was refused (full disk or quota, a limit): the core ends the upload."""
+        upload = self.file_obj
+        assert isinstance(upload, Upload)
+        error = self._end(upload, Outcome.FAILED, str(error)) or error
+        self._resp = (reply_for(error, "transfer aborted"), logger.warning)
         self.close()
 
 
-class PoolFTPHandler(TLS_FTPHandler):
+class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
     """FTP and explicit FTPS (AUTH TLS) on one port."""
 
     abstracted_fs = PoolAbstractedFS
     dtp_handler = PoolDTPHandler
     pool: Pool
-    pool_fs: PoolFS
-    defender: Any
+    core: Core
     proto_cmds: ClassVar[dict[str, Any]] = {
         **{k: v for k, v in TLS_FTPHandler.proto_cmds.items() if k not in ("STOU", "SITE CHMOD")},
         f"SITE {control.FTP_SITE}": dict(
@@ -331,20 +313,29 @@ class PoolFTPHandler(TLS_FTPHandler):
 
     session: Session | None = None
     workers: Workers | None = None  # set by server.py
+    tls: ClassVar[ReloadingContext | None] = None  # set by server.py
+    _off_loop = False
     prelogin_timeout = 30.0
-    _checking_password = False
     _held_lines: list[bytes] | None = None
     _prelogin_timer: Any = None
 
     def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
         super().__init__(conn, server, ioloop)
-        self.remote_ip = client_ip(self.remote_ip)  # '::ffff:1.2.3.4' -> '1.2.3.4'
+        self.remote_ip: str = client_ip(str(self.remote_ip))  # "::ffff:1.2.3.4" -> "1.2.3.4"
+
+    @classmethod
+    def get_ssl_context(cls) -> Any:
+        """Each new connection's TLS context: the certificate files as they are now
+        (`pool-server tls set` replaces them while serving; see `tls.py`)."""
+        if cls.tls is None:
+            return super().get_ssl_context()
+        return cls.tls.current()
 
     # --- before login: a short deadline and few slots
 
     def handle(self) -> None:
         try:
-            self.defender.check(self.remote_ip)
+            self.core.check_address(self.remote_ip)
         except Banned as err:
             self.respond(f"421 {err}.")
             self.close_when_done()
@@ -399,9 +390,9 @@ class PoolFTPHandler(TLS_FTPHandler):
             self.close_when_done()
 
     def found_terminator(self) -> None:
-        if self._checking_password:
-            # Lines that came in the same read as PASS wait for its answer, as they
-            # would have had the check been done inline.
+        if self._off_loop:
+            # Lines that came in the same read as a command being worked on off the
+            # loop wait for its answer, as they would have had it been done inline.
             self._held_lines = [*(self._held_lines or []), b"".join(self._in_buffer)]
             self._in_buffer, self._in_buffer_len = [], 0
             return
@@ -423,60 +414,74 @@ class PoolFTPHandler(TLS_FTPHandler):
         except PoolError as err:
             self.respond(reply_for(err))
 
-    def ftp_PASS(self, line: str) -> None:
-        """pyftpdlib's PASS with the password check on a worker thread (`Workers`);
-        the session reads nothing more until it is answered."""
+    def run_off_loop(
+        self, work: Callable[[], Any], then: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        """Run `work()` on a worker thread, then `then(result, error)` on the event loop;
+        the session reads no further command until then (lines already read are held)."""
         workers = self.workers
-        if workers is None or self.authenticated or not self.username:
+        if workers is None:
+            try:
+                result = work()
+            except Exception as exc:
+                then(None, exc)
+            else:
+                then(result, None)
+            return
+        self._off_loop = True
+        self.del_channel()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            self._off_loop = False
+            if self._closed:
+                if isinstance(result, Upload):
+                    result.end(Outcome.CLIENT_GONE, "connection closed before the transfer")
+                return
+            self.add_channel()
+            try:
+                then(result, error)
+                self._replay_held()
+            except Exception:
+                self.handle_error()
+
+        workers.jobs.submit(work, done)
+
+    def _replay_held(self) -> None:
+        held, self._held_lines = self._held_lines or [], None
+        for i, held_line in enumerate(held):
+            if self._closed:
+                break
+            if self._off_loop:  # a held command went off the loop in turn
+                self._held_lines = [*held[i:], *(self._held_lines or [])]
+                break
+            self._in_buffer, self._in_buffer_len = [held_line], len(held_line)
+            self.found_terminator()
+
+    def ftp_PASS(self, line: str) -> None:
+        """pyftpdlib's PASS with the password check (scrypt) off the event loop."""
+        if self.workers is None or self.authenticated or not self.username:
             super().ftp_PASS(line)
             return
         username = self.username
-        self._checking_password = True
-        self.del_channel()
 
         def check() -> None:
             self.authorizer.validate_authentication(username, line, self)
 
-        def then(error: BaseException | None) -> None:
-            self._checking_password = False
-            if self._closed:
-                return
-            self.add_channel()
-            try:
-                if error is None:
-                    self.handle_auth_success(
-                        self.authorizer.get_home_dir(username),
-                        line,
-                        self.authorizer.get_msg_login(username),
-                    )
-                elif isinstance(error, FtpAuthFailed | AuthorizerError):
-                    self.handle_auth_failed(str(error), line)
-                else:
-                    raise error
-                held, self._held_lines = self._held_lines or [], None
-                for i, held_line in enumerate(held):
-                    if self._closed:
-                        break
-                    if self._checking_password:  # a held PASS went to the workers
-                        self._held_lines = [*held[i:], *(self._held_lines or [])]
-                        break
-                    self._in_buffer, self._in_buffer_len = [held_line], len(held_line)
-                    self.found_terminator()
-            except Exception:
-                self.handle_error()
+        def then(_result: None, error: BaseException | None) -> None:
+            if error is None:
+                self.handle_auth_success(
+                    self.authorizer.get_home_dir(username),
+                    line,
+                    self.authorizer.get_msg_login(username),
+                )
+            elif isinstance(error, FtpAuthFailed | AuthorizerError):
+                self.handle_auth_failed(str(error), line)
+            else:
+                raise error
 
-        workers.password_checks.submit(check, then)
+        self.run_off_loop(check, then)
 
-    def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
-        """STOR/APPE (and REST+STOR) into a hidden partial, renamed on completion."""
-        offset, self._restart_position = self._restart_position, 0
-        try:
-            target = self.pool_fs.target_of_real(file)
-            upload = self.pool_fs.open_upload(self.session, target, offset, append="a" in mode)
-        except PoolError as err:
-            self.respond(reply_for(err))
-            return None
-        cmd = "APPE" if "a" in mode else "STOR"
+    def _start_upload(self, upload: Upload, cmd: str) -> None:
         if self.data_channel is not None:
             self.respond("125 Data connection already open. Transfer starting.")
             self.data_channel.file_obj = upload
@@ -484,7 +489,6 @@ class PoolFTPHandler(TLS_FTPHandler):
         else:
             self.respond("150 File status okay. About to open data connection.")
             self._in_dtp_queue = (upload, cmd)
-        return file
 
     def ftp_SITE_ORTAK(self, line: str) -> None:
         """The control channel (`pool_server.control`): a JSON answer in a multi-line
@@ -500,24 +504,6 @@ class PoolFTPHandler(TLS_FTPHandler):
         self.push("".join(f"{text}\r\n" for text in body))
         self.respond(last)
 
-    def ftp_SIZE(self, path: str) -> None:
-        """The size in bytes of a file — or, to its owner, of an interrupted upload of
-        it, so stock clients (curl -C -, lftp put -c) resume where they stopped.
-        Answered in ASCII mode too, as vsftpd and ProFTPD do (pyftpdlib refuses)."""
-        try:
-            target = self.pool_fs.target_of_real(path)
-            size = self.pool_fs.resume_size(self.session, target)
-            if size is None:
-                st = self.pool_fs.stat(self.session, target)
-                if not stat.S_ISREG(st.st_mode):
-                    self.respond(f"550 {target.vpath} is not a file.")
-                    return
-                size = st.st_size
-        except PoolError as err:
-            self.respond(reply_for(err))
-            return
-        self.respond(f"213 {size}")
-
     def log_transfer(
         self,
         cmd: str,
@@ -530,13 +516,12 @@ class PoolFTPHandler(TLS_FTPHandler):
         super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)
         if not receive and self.session is not None:
             try:
-                target = self.pool_fs.target_of_real(filename)
+                self.session.record_download(self.core.vpath_of(filename), bytes, completed)
             except PoolError:
                 return
-            self.pool_fs.record_download(self.session, target, bytes, completed)
 
     def on_file_received(self, file: str) -> None:
-        pass  # committed by AtomicUploadDTPHandler before the reply
+        pass  # ended through the core by the data channel before the reply
 
     def on_incomplete_file_received(self, file: str) -> None:
         pass  # the partial stays hidden and resumable (or was discarded)

@@ -35,6 +35,9 @@ def code_for(err: PoolError) -> int:
     return 550
 
 
-def reply_for(err: PoolError) -> str:
+def reply_for(err: PoolError, then: str | None = None) -> str:
+    """The reply line for `err`, e.g. '552 Quota of member TRT exceeded (...); transfer
+    aborted.' (`then` says what became of the command)."""
     text = str(err) or type(err).__name__
-    return f"{code_for(err)} {text[0].upper()}{text[1:]}."
+    text = f"{text[0].upper()}{text[1:]}" + (f"; {then}" if then else "")
+    return f"{code_for(err)} {text.rstrip('.')}."

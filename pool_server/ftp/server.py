@@ -12,6 +12,7 @@ from pyftpdlib.servers import FTPServer
 from ..app import Pool
 from ..errors import ConfigError
 from ..listening import RESOURCE_ERRNOS, AcceptBackoff, Admission, admit_prelogin, client_ip
+from ..tls import ReloadingContext
 from .handler import PoolAuthorizer, PoolDTPHandler, PoolFTPHandler, PoolPassiveDTP
 from .workers import Workers
 
@@ -180,10 +181,9 @@ def build_ftp_server(
     attrs: dict[str, Any] = {
         "passive_dtp": passive,
         "prelogin_timeout": security["prelogin_timeout"],
-        "authorizer": PoolAuthorizer(pool.fs, pool.defender),
+        "authorizer": PoolAuthorizer(pool.core),
         "pool": pool,
-        "pool_fs": pool.fs,
-        "defender": pool.defender,
+        "core": pool.core,
         "dtp_handler": dtp,
         "banner": cfg.get("server", "banner"),
         "timeout": cfg.get("server", "idle_timeout"),
@@ -193,6 +193,7 @@ def build_ftp_server(
         "certfile": os.fspath(cert),
         "keyfile": os.fspath(key),
         "ssl_context": None,
+        "tls": ReloadingContext(cert, key),
         "tls_control_required": ftp["require_tls"],
         "tls_data_required": ftp["require_tls"],
         "auth_failed_timeout": auth_failed_delay,
@@ -204,9 +205,9 @@ def build_ftp_server(
         "permit_privileged_ports": False,
     }
     handler = type("OrtakFTPHandler", (PoolFTPHandler,), attrs)
-    handler.get_ssl_context()
     server = PoolFTPServer((host, port), handler)
-    # Password checks (scrypt) on worker threads, off the event loop: see workers.py.
+    # Password checks (scrypt) and upload opens on worker threads, off the event loop:
+    # see workers.py.
     # Half the cores (the event loop and the kernel's network work need the rest); each
     # worker keeps scrypt's 16 MiB in its malloc arena, so no more than 4.
     workers = Workers(server.ioloop, max(1, min(4, (os.cpu_count() or 1) // 2)))

@@ -53,15 +53,17 @@ class LoopInbox:
         self._fileno: int | None = self._rfd
         ioloop.register(self._rfd, self, ioloop.READ)
 
-    def call(self, fn: Callable[[], None]) -> None:
+    def call(self, fn: Callable[[], None]) -> bool:
+        """Queue `fn` for the loop; False if the inbox is closed (`fn` will not run)."""
         with self._lock:
             if self._fileno is None:
-                return
+                return False
             self._queue.append(fn)
             try:
                 os.write(self._wfd, b"\0")
             except BlockingIOError:
                 pass  # the pipe is full: a wake-up is pending anyway
+        return True
 
     @property
     def registered(self) -> bool:
@@ -100,35 +102,37 @@ class LoopInbox:
             self._queue.clear()
 
 
-class PasswordChecks:
-    """Password checks on worker threads, each outcome handed back to the event loop.
+class Jobs:
+    """Blocking work (password checks, opening an upload) on worker threads, each
+    outcome handed back to the event loop.
 
-    `hashlib.scrypt` releases the GIL, and the accounts, the defender and the audit are
-    shared with SFTP's threads already (the store gives each thread its own SQLite
-    connection), so checks also use more than one core.
+    `hashlib.scrypt` releases the GIL, and the session core is shared with SFTP's
+    threads already (the store gives each thread its own SQLite connection), so the
+    work also uses more than one core.
     """
 
     def __init__(self, inbox: LoopInbox, workers: int) -> None:
         self._inbox = inbox
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ftp-auth")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ftp-work")
 
     def submit(
-        self, check: Callable[[], None], then: Callable[[BaseException | None], None]
+        self, work: Callable[[], Any], then: Callable[[Any, BaseException | None], None]
     ) -> None:
-        """Run `check()` on a worker; then `then(exception or None)` on the event loop."""
+        """Run `work()` on a worker; then `then(result, exception)` on the event loop."""
 
-        def work() -> None:
+        def run() -> None:
+            result: Any = None
             error: BaseException | None = None
             try:
-                check()
+                result = work()
             except BaseException as exc:
                 error = exc
-            self._inbox.call(lambda: then(error))
+            self._inbox.call(lambda: then(result, error))
 
-        self._pool.submit(work)
+        self._pool.submit(run)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)  # one scrypt at most
+        self._pool.shutdown(wait=True, cancel_futures=True)  # one job at most
 
 
 @contextlib.contextmanager
@@ -151,16 +155,22 @@ class FileReadError(OSError):
     """Reading the file being sent failed (as opposed to the connection)."""
 
 
-class FileWriteError(OSError):
-    """Writing the upload failed (a full quota or disk, an I/O error), not the socket."""
+class FileWriteError(Exception):
+    """Writing the upload failed (refused by the core, or a bug), not the socket:
+    `error` is what the write raised."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class DataThread(threading.Thread):
     """Moves one transfer's bytes between a data connection and a file, on its own thread.
 
     It works on a duplicate of the socket's descriptor, so the event loop may close its
-    own at any time. `stop()` (from any thread) cuts the connection (a reset) and ends
-    the thread within one file operation; `done` is then not called. `progress(n)` is
+    own at any time. `stop(after)` (from any thread) cuts the connection (a reset) and
+    ends the thread within one file operation; `done` is then not called, `after` is
+    (on the event loop, or on this thread once the loop is gone). `progress(n)` is
     called on this thread as bytes move; `done(error or None)` runs on the event loop at
     the end; `exited(self)` on this thread, last.
     """
@@ -181,22 +191,27 @@ class DataThread(threading.Thread):
         self._done = done
         self._exited = exited
         self._stopping = False
+        self._after: Callable[[], None] | None = None
 
-    def stop(self) -> None:
+    def stop(self, after: Callable[[], None] | None = None) -> None:
         with self._lock:
             self._stopping = True
-            if self._sock is not None:
-                sock = socket.socket(fileno=self._sock)
-                try:
-                    # Reset, not close, once the last descriptor goes: bytes still
-                    # queued either way would otherwise hold the connection open in the
-                    # kernel long after it was cut.
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-                    sock.shutdown(socket.SHUT_RDWR)  # wakes a poll() at once
-                except OSError:
-                    pass  # not connected any more
-                finally:
-                    sock.detach()
+            self._after = after
+            if self._sock is None:  # done already (its `done` is queued): `after` now
+                if after is not None and not self._inbox.call(after):
+                    after()
+                return
+            sock = socket.socket(fileno=self._sock)
+            try:
+                # Reset, not close, once the last descriptor goes: bytes still queued
+                # either way would otherwise hold the connection open in the kernel long
+                # after it was cut.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a poll() at once
+            except OSError:
+                pass  # not connected any more
+            finally:
+                sock.detach()
 
     def run(self) -> None:
         error: Exception | None = None
@@ -210,10 +225,12 @@ class DataThread(threading.Thread):
                 assert self._sock is not None
                 os.close(self._sock)
                 self._sock = None
-                stopped = self._stopping
+                stopped, after = self._stopping, self._after
                 self._release()
             if not stopped:
                 self._inbox.call(lambda: self._done(error))
+            elif after is not None and not self._inbox.call(after):
+                after()
             self._exited(self)
 
     def _move(self, sock: int) -> None:
@@ -311,17 +328,17 @@ class FileReceiver(DataThread):
                     return  # the end of the data connection: the end of the file
                 try:
                     self._write(view[:n])
-                except OSError as exc:
-                    raise FileWriteError(exc.errno, exc.strerror) from exc
+                except Exception as exc:
+                    raise FileWriteError(exc) from exc
                 self._progress(n)
 
 
 class Workers:
-    """The FTP server's threads: one inbox, the password checks, the transfers in flight."""
+    """The FTP server's threads: one inbox, the jobs, the transfers in flight."""
 
-    def __init__(self, ioloop: Any, password_workers: int) -> None:
+    def __init__(self, ioloop: Any, job_workers: int) -> None:
         self.inbox = LoopInbox(ioloop)
-        self.password_checks = PasswordChecks(self.inbox, password_workers)
+        self.jobs = Jobs(self.inbox, job_workers)
         self._transfers: set[DataThread] = set()
         self._lock = threading.Lock()
 
@@ -369,5 +386,5 @@ class Workers:
             transfer.stop()
         for transfer in transfers:
             transfer.join(wait)
-        self.password_checks.close()
+        self.jobs.close()
         self.inbox.close()

@@ -6,12 +6,13 @@ here, so the door holds no rule of its own and follows the core as it changes.
 from __future__ import annotations
 
 import os
+import stat as stat_
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..accounts import User
-from ..errors import AuthenticationFailed, Banned
-from ..fs import Session
+from ..core import Session
+from ..errors import InvalidPath, PoolError
 from ..paths import Target
 from ..policy import Action
 
@@ -33,7 +34,8 @@ class Download:
 
 
 class Core:
-    """The session core as the web door sees it (one per running door)."""
+    """The session core as the web door sees it (one per running door): a thin layer
+    over `pool_server.core`, so that the routes keep one object to call."""
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -41,36 +43,12 @@ class Core:
     # --- login
 
     def login(self, name: str, password: str, ip: str, protocol: str) -> Session:
-        """Check a password through the shared defender and accounts: failures score
-        toward a ban on every door; raises AuthenticationFailed or Banned."""
-        pool = self.pool
-        actor = _actor(name, ip, protocol)
-        try:
-            attempt = pool.defender.attempt(ip, name)  # scored before the check
-        except Banned as err:
-            pool.audit.record(actor, "login", status="banned", detail=str(err))
-            raise
-        try:
-            user = pool.accounts.authenticate(name, password)
-        except AuthenticationFailed as err:
-            banned = pool.defender.failure(attempt)
-            pool.audit.record(
-                actor,
-                "login",
-                status="failed",
-                detail=str(err) + ("; address banned" if banned else ""),
-            )
-            raise
-        except BaseException:
-            pool.defender.success(attempt)  # not a guess: the check itself failed
-            raise
-        pool.defender.success(attempt)
-        session = Session(user, ip, protocol)
-        pool.audit.record(session.actor, "login")
-        return session
+        """Check a password through the core (defender, audit, last login): failures
+        score toward a ban on every door; raises AuthenticationFailed or Banned."""
+        return self.pool.core.login_password(name, password, ip, protocol)
 
     def check_banned(self, ip: str) -> None:
-        self.pool.defender.check(ip)
+        self.pool.core.check_address(ip)
 
     def resume(self, name: str, ip: str, protocol: str) -> Session | None:
         """The core session of a user who logged in before (cookie or token), or None
@@ -78,28 +56,26 @@ class Core:
         user = self.pool.accounts.find_user(name)
         if user is None or user.disabled:
             return None
-        return Session(user, ip, protocol)
+        return self.pool.core.session_for(user, ip, protocol)
 
     def find_user(self, name: str) -> User | None:
         return self.pool.accounts.find_user(name)
 
     def audit(self, session: Session, action: str, **fields: Any) -> None:
-        self.pool.audit.record(session.actor, action, **fields)
+        self.pool.core.record(session, action, **fields)
 
     # --- files
 
     def target(self, vpath: str) -> Target:
         """Confine a pool path (InvalidPath / PathOutsidePool for anything else)."""
-        return self.pool.fs.target(vpath)
+        return self.pool.core.target(vpath)
 
     def open_download(self, session: Session, vpath: str) -> Download:
         """Authorize reading `vpath` and describe the file (NotFound, AccessDenied...)."""
         target = self.target(vpath)
-        st = self.pool.fs.stat(session, target)
-        self.pool.fs.authorize(session, Action.DOWNLOAD, target)
-        if not os.path.isfile(target.real):
-            from ..errors import InvalidPath
-
+        st = session.stat(target)
+        self.pool.core.authorize(session, Action.DOWNLOAD, target)
+        if not stat_.S_ISREG(st.st_mode):
             raise InvalidPath(f"{target.vpath} is a folder")
         return Download(target, st.st_size, st.st_mtime)
 
@@ -107,12 +83,12 @@ class Core:
         self, session: Session, download: Download, nbytes: int, complete: bool, offset: int
     ) -> None:
         """A download that reached the file's end is a take, as over FTP and SFTP."""
-        self.pool.fs.record_download(session, download.target, nbytes, complete, offset)
+        session.record_download(download.target, nbytes, complete, offset)
 
     def listdir(self, session: Session, vpath: str) -> list[dict[str, Any]]:
         target = self.target(vpath)
         out = []
-        for entry in self.pool.fs.listdir(session, target):
+        for entry in session.listdir(target):
             try:
                 st = entry.stat()
             except OSError:
@@ -131,8 +107,8 @@ class Core:
 
     def stat(self, session: Session, vpath: str) -> dict[str, Any]:
         target = self.target(vpath)
-        st = self.pool.fs.stat(session, target)
-        is_dir = os.path.isdir(target.real)
+        st = session.stat(target)
+        is_dir = stat_.S_ISDIR(st.st_mode)
         return {
             "name": target.name or "/",
             "path": target.vpath,
@@ -142,18 +118,10 @@ class Core:
         }
 
     def remove(self, session: Session, vpath: str) -> None:
-        self.pool.fs.remove(session, self.target(vpath))
+        session.remove(vpath)
 
     def may_delete(self, session: Session, vpath: str) -> bool:
-        from ..policy import allowed
-
         try:
-            return allowed(session.user, Action.DELETE, self.target(vpath))
-        except Exception:
+            return session.may(Action.DELETE, vpath)
+        except PoolError:
             return False
-
-
-def _actor(name: str, ip: str, protocol: str) -> Any:
-    from ..audit import Actor
-
-    return Actor(name, None, ip, protocol)

@@ -12,7 +12,7 @@ from .service import MODES, Notifications
 
 if TYPE_CHECKING:
     from ..app import Pool
-    from ..fs import Session
+    from ..core import Session
 
 USAGE = (
     "alert add NAME QUERY [--member M] [--category C] [--lang L] [--since D] [--until D]"

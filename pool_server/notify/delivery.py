@@ -36,8 +36,11 @@ class Deliverer:
         mail_settings: mail.MailSettings,
         webhook_settings: WebhookSettings,
         retry: Retry,
+        *,
+        previews: bool = True,
     ) -> None:
         self.pool_root = pool_root
+        self.previews = previews
         self.mail = mail_settings
         self.webhooks = webhook_settings
         self.retry = retry
@@ -46,7 +49,7 @@ class Deliverer:
         """Send `d` (leased to `owner`) and record it; returns the row's new state."""
         try:
             if d.channel == "email":
-                wait = self._poster_wait(d)
+                wait = self._poster_wait(conn, d)
                 if wait is not None:
                     with write(conn):
                         defer(conn, d.id, owner, wait)
@@ -87,14 +90,31 @@ class Deliverer:
             raise TargetRefused(f"alert {d.alert_id} was removed")
         return str(row[0]), False
 
-    def _poster_wait(self, d: Delivery) -> float | None:
-        """When to look again if an item with video has no poster yet and the wait for
-        it (`[mail] poster_wait_seconds`) is not over; None to send now."""
+    def _poster_wait(self, conn: sqlite3.Connection, d: Delivery) -> float | None:
+        """When to look again if an item with video has no poster yet, its previews are
+        still to be made and the wait for them (`[mail] poster_wait_seconds`) is not
+        over; None to send now."""
         deadline = d.created + self.mail.poster_wait_seconds
         now = time.time()
-        if now >= deadline:
+        if now >= deadline or not self.previews:
             return None
         for item in d.payload.get("items", []):
-            if item.get("has_video") and not mail.poster_path(self.pool_root, item["id"]).is_file():
-                return min(deadline, now + POSTER_POLL_SECONDS)
+            if not item.get("has_video"):
+                continue
+            if mail.poster_path(self.pool_root, item["id"]).is_file():
+                continue
+            if _previews_done(conn, item["id"]):
+                continue  # failed, or made without a poster: nothing to wait for
+            return min(deadline, now + POSTER_POLL_SECONDS)
         return None
+
+
+def _previews_done(conn: sqlite3.Connection, item_id: str) -> bool:
+    """True when the item's previews are no longer pending (or the item is gone)."""
+    try:
+        row = conn.execute(
+            "SELECT json_extract(preview, '$.state') FROM items WHERE id = ?", [item_id]
+        ).fetchone()
+    except sqlite3.OperationalError:  # a catalog without previews
+        return False
+    return row is None or row[0] in ("ready", "failed", "none")

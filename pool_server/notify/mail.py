@@ -30,6 +30,7 @@ class MailSettings:
     password_env: str
     password_file: str
     from_address: str
+    ca_file: str
     timeout: float
     poster_wait_seconds: float
     data_dir: Path
@@ -44,10 +45,21 @@ class MailSettings:
             password_env=str(section["password_env"]),
             password_file=str(section["password_file"]),
             from_address=str(section["from_address"]),
+            ca_file=str(section["ca_file"]),
             timeout=float(section["timeout"]),
             poster_wait_seconds=float(section["poster_wait_seconds"]),
             data_dir=data_dir,
         )
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name checked, against `ca_file` when one is set."""
+        if not self.ca_file:
+            return ssl.create_default_context()
+        path = self.data_dir / self.ca_file
+        try:
+            return ssl.create_default_context(cafile=str(path))
+        except (OSError, ssl.SSLError) as exc:
+            raise DeliveryError(f"[mail] ca_file {path}: {exc}") from None
 
     def password(self) -> str | None:
         if self.password_env:
@@ -171,13 +183,13 @@ def send(settings: MailSettings, msg: EmailMessage) -> None:
                 settings.host,
                 settings.port,
                 timeout=settings.timeout,
-                context=ssl.create_default_context(),
+                context=settings.tls_context(),
             )
         else:
             smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         with smtp:
             if settings.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=settings.tls_context())
             if settings.user:
                 smtp.login(settings.user, settings.password() or "")
             refused = smtp.send_message(msg)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from catalog.alerts import BatchMatcher, SavedSearch
+from catalog.alerts import BatchMatcher, Compiled, SavedSearch
 from catalog.items import decode_row
 
 from . import events as ev
@@ -117,6 +117,7 @@ class Producer:
         self.settings = settings
         self.retry = retry
         self.quota = quota
+        self.compiled = Compiled()
 
     # -- reading -------------------------------------------------------------------
 
@@ -299,14 +300,11 @@ class Producer:
         audit_events, aid1 = self._audit(aid0)
         members = [d["member"] for e, _, d in audit_events if e == ev.UPLOAD_COMPLETED]
         audit_events += self._quota_events([m for m in dict.fromkeys(members) if m])
-        alerts = self._alerts()
+        alerts = self._alerts() if pending.candidates else {}
         hits, errors = self._match(pending.candidates, alerts)
-        due_digests = [
-            a
-            for a in alerts.values()
-            if a["mode"] in DIGEST_PERIODS and a["next_digest"] is not None
-            if a["next_digest"] <= now
-        ]
+        due_digests = list(
+            self._alerts("next_digest IS NOT NULL AND next_digest <= ?", [now]).values()
+        )
         if seq1 == seq0 and aid1 == aid0 and not pending.lifted and not due_digests and not errors:
             return 0
         written = 0
@@ -331,10 +329,11 @@ class Producer:
             return 0
         return written
 
-    def _alerts(self) -> dict[int, dict[str, Any]]:
+    def _alerts(self, where: str = "1", args: list[Any] | None = None) -> dict[int, dict[str, Any]]:
         cur = self.conn.execute(
             "SELECT id, user, name, query, filters, email, webhook_url, mode, next_digest,"
-            " error FROM alerts"
+            f" error FROM alerts WHERE {where}",
+            args or [],
         )
         names = [d[0] for d in cur.description]
         out = {}
@@ -349,7 +348,7 @@ class Producer:
     ) -> tuple[dict[int, list[str]], dict[int, str]]:
         if not candidates or not alerts:
             return {}, {}
-        with BatchMatcher(candidates) as matcher:
+        with BatchMatcher(candidates, self.compiled) as matcher:
             return matcher.match_each(
                 SavedSearch(a["id"], a["query"], a["filters"])
                 for a in alerts.values()

@@ -1,5 +1,5 @@
 """One SSH connection's view of the pool: who logged in (password or public key, through
-the shared accounts and defender) and which channels and requests it may open.
+the session core) and which channels and requests it may open.
 
 Only "session" channels are accepted, and on them only the `sftp` subsystem and the
 checksum and control commands of `exec.py`. Shells, ptys, other commands, port
@@ -17,11 +17,9 @@ from typing import TYPE_CHECKING
 import paramiko
 
 from ..accounts import User
-from ..audit import Actor
-from ..defender import Attempt
-from ..errors import AuthenticationFailed, Banned
-from ..fs import Session
-from ..userkeys import UserKeys, fingerprint
+from ..core import KeyOffers, Session
+from ..errors import AuthenticationFailed
+from ..userkeys import fingerprint
 from .limits import HandleLimits
 
 if TYPE_CHECKING:
@@ -53,7 +51,7 @@ class Connection(paramiko.ServerInterface):
         self.session: Session | None = None
         self.accepted = time.monotonic()
         self._pending: tuple[User, str] | None = None
-        self._key_attempt: Attempt | None = None
+        self._key_offers = KeyOffers()
         self._threads: list[threading.Thread] = []
         self._awaiting_reply: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
@@ -63,95 +61,45 @@ class Connection(paramiko.ServerInterface):
     def get_allowed_auths(self, username: str) -> str:
         return "publickey,password"
 
-    def _refused(
-        self, username: str, err: AuthenticationFailed, attempt: Attempt | None = None
-    ) -> int:
-        audit = self.pool.audit
-        actor = Actor(username, None, self.ip, PROTOCOL)
-        if isinstance(err, Banned):
-            audit.record(actor, "login", status="banned", detail=str(err))
-            return paramiko.AUTH_FAILED
-        banned = self.pool.defender.failure(attempt) if attempt is not None else False
-        audit.record(
-            actor,
-            "login",
-            status="failed",
-            detail=str(err) + ("; address banned" if banned else ""),
-        )
-        return paramiko.AUTH_FAILED
-
     def check_auth_password(self, username: str, password: str) -> int:
-        defender = self.pool.defender
         try:
-            attempt = defender.attempt(self.ip, username)  # scored before the check
-        except Banned as err:
-            return self._refused(username, err)
-        try:
-            user = self.pool.accounts.authenticate(username, password)
-        except AuthenticationFailed as err:
-            return self._refused(username, err, attempt)
-        except BaseException:
-            defender.success(attempt)  # not a guess: the check itself failed
-            raise
-        defender.success(attempt)
-        self._forgive_keys()
-        self._pending = (user, "password")
+            self.session = self.pool.core.login_password(
+                username, password, self.ip, PROTOCOL, self._key_offers
+            )
+        except AuthenticationFailed:
+            return paramiko.AUTH_FAILED
         return paramiko.AUTH_SUCCESSFUL
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         """Called for the client's "would this key do?" query and again with the
-        signature; paramiko verifies the signature after we accept the key."""
-        try:
-            self.pool.defender.check(self.ip)
-        except Banned as err:
-            return self._refused(username, err)
+        signature; paramiko verifies the signature after we accept the key, then calls
+        `logged_in`."""
         blob = key.asbytes()
-        user = self.pool.accounts.find_user(username)
-        keys = UserKeys(self.pool.store, self.pool.accounts)
-        if user is None or user.disabled or not keys.has_key(username, key.get_name(), blob):
-            if user is None:
-                why = AuthenticationFailed("unknown user", known_user=False)
-            elif user.disabled:
-                why = AuthenticationFailed("account disabled")
-            else:
-                why = AuthenticationFailed(f"public key {fingerprint(blob)} not registered")
-            # Clients offer each key they hold in turn: one scored failure per connection,
-            # taken back if this connection then logs in (its own success, nobody else's).
-            attempt = None
-            if self._key_attempt is None:
-                try:
-                    attempt = self._key_attempt = self.pool.defender.attempt(
-                        self.ip, username, check_name=False
-                    )
-                except Banned as err:
-                    return self._refused(username, err)
-            return self._refused(username, why, attempt)
-        self._forgive_keys()
+        try:
+            user = self.pool.core.check_key(
+                username, key.get_name(), blob, self.ip, PROTOCOL, self._key_offers
+            )
+        except AuthenticationFailed:
+            return paramiko.AUTH_FAILED
         self._pending = (user, f"publickey {fingerprint(blob)}")
         return paramiko.AUTH_SUCCESSFUL
-
-    def _forgive_keys(self) -> None:
-        if self._key_attempt is not None:
-            self.pool.defender.success(self._key_attempt)
 
     def logged_in(self) -> None:
         """paramiko has sent USERAUTH_SUCCESS (signature verified, for keys)."""
         if self._pending is None or self.session is not None:
             return
         user, how = self._pending
-        self.session = Session(user, self.ip, PROTOCOL)
-        if how != "password":  # `authenticate` has noted password logins already
-            self.pool.accounts.record_login(user.name)
-        self.pool.audit.record(self.session.actor, "login", detail=how)
+        self.session = self.pool.core.start(user, self.ip, PROTOCOL, how)
 
     # --- channels
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind != "session":
             return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-        if self._open_channels is not None and self._open_channels() >= self.max_channels:
+        limit = self.max_channels
+        if limit and self._open_channels is not None and self._open_channels() >= limit:
             log.info("refused a channel of %s: %d open already", self.ip, self.max_channels)
-            return paramiko.OPEN_FAILED_RESOURCE_SHORTAGE
+            return int(paramiko.OPEN_FAILED_RESOURCE_SHORTAGE)
         return paramiko.OPEN_SUCCEEDED
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:

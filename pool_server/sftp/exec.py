@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 import paramiko
 
 from .. import control
+from ..core import Session
 from ..errors import PoolError, UsageError
-from ..fs import Session
-from ..policy import Action
 
 if TYPE_CHECKING:
     from ..app import Pool
@@ -161,12 +160,10 @@ class ChecksumCommand(threading.Thread):
         return digest.hexdigest()
 
     def _hash_path(self, path: str) -> str:
-        fs = self.pool.fs
-        target = fs.target(path, "/")
-        fs.authorize(self.session, Action.DOWNLOAD, target)
-        if not target.real.is_file():
-            fs.stat(self.session, target)  # the right error for a missing path
-            raise PoolError(f"{target.vpath} is a folder")
-        if self.algorithm == "sha256":
-            return sha256_of(self.pool, target.real)
-        return _hash_file(self.algorithm, target.real)
+        download = self.session.open_read("/" + path.lstrip("/"))
+        try:
+            if self.algorithm == "sha256":
+                return sha256_of(self.pool, download.target.real)
+            return _hash_file(self.algorithm, download.target.real)
+        finally:
+            download.file.close()  # a checksum is not a take: nothing recorded

@@ -1,5 +1,5 @@
 """The `sftp` subsystem: one thread per channel, reading requests and answering them
-through `PoolFS`.
+through the session core.
 
 paramiko's own `SFTPServer` is not used: it answers errors with bare codes (its errno
 mapping knows two), builds whole folder listings in memory, knows no OpenSSH
@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
+from ..core import Session
 from ..errors import AccessDenied, AlreadyExists, NotFound, PoolError
-from ..fs import PoolFS, Session
-from ..paths import Target
-from ..policy import Action
 from . import protocol as p
 from .handles import DirHandle, Handle, ReadHandle, UploadHandle
 from .status import status_for
@@ -91,11 +89,10 @@ class PoolSFTPSubsystem(paramiko.SubsystemHandler):
 
 
 class SFTPSession:
-    """One SFTP session's requests, answered in order through `PoolFS`."""
+    """One SFTP session's requests, answered in order through the session core."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.fs: PoolFS = conn.pool.fs
         self.idle_timeout = float(conn.pool.config.get("server", "idle_timeout"))
         self.handles: dict[bytes, Handle] = {}
         self._next_handle = 0
@@ -207,8 +204,10 @@ class SFTPSession:
 
     # --- helpers
 
-    def _target(self, path: str) -> Target:
-        return self.fs.target(path or ".", "/")
+    def _path(self, r: p.Reader) -> str:
+        """A path from the request: SFTP paths are absolute or relative to the root."""
+        path = r.text()
+        return "/" + path if path and not path.startswith("/") else path or "/"
 
     def _handle(self, r: p.Reader) -> Handle:
         name = r.bytes()
@@ -231,41 +230,27 @@ class SFTPSession:
     def _ok(self, rid: int) -> bytes:
         return p.status_packet(rid, p.OK, _OK)
 
-    def _stat_target(self, target: Target) -> tuple[os.stat_result, int | None]:
-        """A path's attributes; to its owner, an interrupted upload shows its size (as
-        FTP's SIZE does), so OpenSSH's `reput` and `put -a` continue from there."""
-        session = self.session
-        partial = self.fs.partial_path(session, target)
-        if not target.is_root and partial.exists():
-            self.fs.authorize(session, Action.LIST, target)
-            try:
-                return os.stat(partial), None
-            except FileNotFoundError:
-                pass
-        return self.fs.stat(session, target), None
-
     # --- requests
 
     def _open(self, rid: int, r: p.Reader) -> bytes:
-        target = self._target(r.text())
+        path = self._path(r)
         flags = r.u32()
         r.attrs()  # permissions asked for at creation: the pool decides those
         session = self.session
         if not flags & p.FXF_WRITE:
-            return self._new_handle(
-                rid, ReadHandle(self.fs, session, target, self.fs.open_read(session, target))
-            )
-        exists = target.real.exists()
+            return self._new_handle(rid, ReadHandle(session.open_read(path)))
+        target = session.target(path)
+        exists = os.path.lexists(target.real)
         if flags & p.FXF_EXCL and exists:
             raise AlreadyExists(f"{target.vpath} already exists")
-        if not flags & p.FXF_CREAT and not exists and self.fs.resume_size(session, target) is None:
+        if not flags & p.FXF_CREAT and not exists and session.resume_size(target) is None:
             raise NotFound(f"{target.vpath}: no such file")
         if flags & p.FXF_TRUNC:
-            upload = self.fs.open_upload(session, target)
+            upload = session.open_upload(target)
         else:  # append, or writes at offsets into what is there (resume)
-            upload = self.fs.open_upload(session, target, append=True)
+            upload = session.open_upload(target, append=True)
         return self._new_handle(
-            rid, UploadHandle(self.fs, upload, append=bool(flags & p.FXF_APPEND))
+            rid, UploadHandle(session, upload, append=bool(flags & p.FXF_APPEND))
         )
 
     def _close(self, rid: int, r: p.Reader) -> bytes:
@@ -302,8 +287,10 @@ class SFTPSession:
         return p.packet(p.ATTRS, rid, p.attrs(st, size))
 
     def _stat(self, rid: int, r: p.Reader) -> bytes:
-        st, size = self._stat_target(self._target(r.text()))
-        return self._attrs_reply(rid, st, size)
+        """A path's attributes; to its owner, an interrupted upload shows its size (as
+        FTP's SIZE does), so OpenSSH's `reput` and `put -a` continue from there."""
+        st = self.session.stat(self._path(r), own_partial=True)
+        return self._attrs_reply(rid, st, None)
 
     def _fstat(self, rid: int, r: p.Reader) -> bytes:
         handle = self._handle(r)
@@ -319,17 +306,15 @@ class SFTPSession:
             )
 
     def _setstat(self, rid: int, r: p.Reader) -> bytes:
-        target = self._target(r.text())
+        path = self._path(r)
         attrs = r.attrs()
         self._check_attrs(attrs)
-        session = self.session
         if attrs.mtime is not None:
-            self.fs.set_mtime(session, target, attrs.mtime)
+            self.session.set_mtime(path, attrs.mtime)
         elif attrs.permissions is not None or attrs.uid_gid is not None:
             # Modes and owners are the pool's to decide; accepted (so `put -p` works)
             # where the user could change the file, and otherwise refused.
-            self.fs.authorize(session, Action.OVERWRITE, target)
-            self.fs.stat(session, target)
+            self.session.check_change(path)
         return self._ok(rid)
 
     def _fsetstat(self, rid: int, r: p.Reader) -> bytes:
@@ -342,15 +327,14 @@ class SFTPSession:
             return self._ok(rid)
         if isinstance(handle, ReadHandle):
             if attrs.mtime is not None:
-                self.fs.set_mtime(self.session, handle.target, attrs.mtime)
+                self.session.set_mtime(handle.target, attrs.mtime)
             elif attrs.permissions is not None or attrs.uid_gid is not None:
-                self.fs.authorize(self.session, Action.OVERWRITE, handle.target)
+                self.session.check_change(handle.target)
             return self._ok(rid)
         raise PoolError("setstat of a folder handle is not supported")
 
     def _opendir(self, rid: int, r: p.Reader) -> bytes:
-        target = self._target(r.text())
-        return self._new_handle(rid, DirHandle(self.fs.listdir(self.session, target)))
+        return self._new_handle(rid, DirHandle(self.session.listdir(self._path(r))))
 
     def _readdir(self, rid: int, r: p.Reader) -> bytes:
         handle = self._handle(r)
@@ -365,31 +349,29 @@ class SFTPSession:
         return p.packet(p.NAME, rid, *body)
 
     def _remove(self, rid: int, r: p.Reader) -> bytes:
-        self.fs.remove(self.session, self._target(r.text()))
+        self.session.remove(self._path(r))
         return self._ok(rid)
 
     def _mkdir(self, rid: int, r: p.Reader) -> bytes:
-        target = self._target(r.text())
+        path = self._path(r)
         r.attrs()
-        self.fs.mkdir(self.session, target)
+        self.session.mkdir(path)
         return self._ok(rid)
 
     def _rmdir(self, rid: int, r: p.Reader) -> bytes:
-        self.fs.rmdir(self.session, self._target(r.text()))
+        self.session.rmdir(self._path(r))
         return self._ok(rid)
 
     def _name_reply(self, rid: int, vpath: str) -> bytes:
         return p.packet(p.NAME, rid, p.u32(1), p.string(vpath), p.string(vpath), p.u32(0))
 
     def _realpath(self, rid: int, r: p.Reader) -> bytes:
-        return self._name_reply(rid, self._target(r.text()).vpath)
+        return self._name_reply(rid, self.session.target(self._path(r)).vpath)
 
     def _rename(self, rid: int, r: p.Reader) -> bytes:
         """Plain RENAME never replaces (draft 02); posix-rename@openssh.com does."""
-        src, dst = self._target(r.text()), self._target(r.text())
-        if os.path.lexists(dst.real):
-            raise AlreadyExists(f"{dst.vpath} already exists")
-        self.fs.rename(self.session, src, dst)
+        src, dst = self._path(r), self._path(r)
+        self.session.rename(src, dst, replace=False)
         return self._ok(rid)
 
     def _no_links(self, rid: int, r: p.Reader) -> bytes:
@@ -400,11 +382,11 @@ class SFTPSession:
     def _extended(self, rid: int, r: p.Reader) -> bytes:
         name = r.text()
         if name == "posix-rename@openssh.com":
-            src, dst = self._target(r.text()), self._target(r.text())
-            self.fs.rename(self.session, src, dst)
+            src, dst = self._path(r), self._path(r)
+            self.session.rename(src, dst)
             return self._ok(rid)
         if name == "statvfs@openssh.com":
-            self.fs.stat(self.session, self._target(r.text()))
+            self.session.stat(self._path(r))
             return self._statvfs(rid)
         if name == "fstatvfs@openssh.com":
             self._handle(r)
@@ -421,17 +403,17 @@ class SFTPSession:
                 p.u64(p.MAX_PACKET),
                 p.u64(p.MAX_READ),
                 p.u64(p.MAX_WRITE),
-                p.u64(self.conn.limits.per_session),
+                p.u64(self.conn.limits.advertised),
             )
         if name == "expand-path@openssh.com":
             path = r.text()
             if path == "~" or path.startswith("~/"):
                 path = "/" + path[1:]
-            return self._name_reply(rid, self._target(path).vpath)
+            return self._name_reply(rid, self.session.target("/" + path.lstrip("/")).vpath)
         raise NotImplementedError(f"extension {name!r} is not supported")
 
     def _statvfs(self, rid: int) -> bytes:
-        vfs = os.statvfs(self.fs.root)
+        vfs = self.session.statvfs()
         fields = (
             vfs.f_bsize,
             vfs.f_frsize,

@@ -20,6 +20,7 @@ def test_whoami(pool: Pool, scheme: str) -> None:
     assert me["protocol"] == scheme
     assert me["tls_certificate"] == info["tls_certificate"][0]
     assert me["ssh_host_keys"] == info["ssh_host_keys"]
+    assert me["signing_key"] == info["signing_key"][0]  # what `pool login` pins
     text = pool.run("whoami", user="news", scheme=scheme).stdout
     assert "user: news" in text and "role: reader" in text and "member: TRT (TRT)" in text
     assert info["tls_certificate"][0] in text

@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One second of H.264 in MP4, 160x90."""
+    """Three seconds of H.264 and AAC in MP4, 320x180."""
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
     ffmpeg = shutil.which("ffmpeg")
     assert ffmpeg, "ffmpeg is needed (apt-get install ffmpeg)"
@@ -24,9 +24,15 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-f",
             "lavfi",
             "-i",
-            "testsrc=duration=1:size=160x90:rate=25",
+            "testsrc=duration=3:size=320x180:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=3",
             "-pix_fmt",
             "yuv420p",
+            "-c:a",
+            "aac",
             str(path),
         ],
         check=True,

@@ -43,10 +43,11 @@ class _Mailbox:
 
 
 @contextmanager
-def smtp_server(port: int) -> Iterator[_Mailbox]:
-    """aiosmtpd on 127.0.0.1:`port`; yields the mailbox of received messages."""
+def smtp_server(port: int, **kwargs: Any) -> Iterator[_Mailbox]:
+    """aiosmtpd on 127.0.0.1:`port` (`kwargs`: its STARTTLS and AUTH options); yields
+    the mailbox of received messages."""
     box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = Controller(box, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:
         yield box
@@ -63,6 +64,7 @@ class Receiver:
         self.statuses = list(statuses or [])
         self.status: int | None = None
         self.lock = threading.Lock()
+        self.hold: threading.Event | None = None  # set: hold the next answer until it fires
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,6 +83,9 @@ class Receiver:
                             "status": code,
                         }
                     )
+                    hold, receiver.hold = receiver.hold, None
+                if hold is not None:
+                    hold.wait(30)
                 self.send_response(code)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -135,5 +140,17 @@ def outbox_rows(data: Path, where: str = "1", args: tuple[Any, ...] = ()) -> lis
     try:
         conn.row_factory = sqlite3.Row
         return [dict(r) for r in conn.execute(f"SELECT * FROM outbox WHERE {where}", args)]
+    finally:
+        conn.close()
+
+
+def db_value(data: Path, sql: str, args: tuple[Any, ...] = ()) -> Any:
+    """The first column of the first row of `sql` on the data folder's pool.db."""
+    import sqlite3
+
+    conn = sqlite3.connect(data / "pool.db", timeout=30)
+    try:
+        row = conn.execute(sql, args).fetchone()
+        return None if row is None else row[0]
     finally:
         conn.close()

@@ -1,20 +1,20 @@
-"""Alert e-mail end to end: a real `pool-server serve` (FTP + indexer), uploads over
-ftplib, a real SMTP server (aiosmtpd) on 127.0.0.1."""
+"""Alert e-mail end to end: a real `pool-server serve` (FTP, indexer, previews), uploads
+over ftplib, a real SMTP server (aiosmtpd) on 127.0.0.1."""
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
 import sqlite3
-import subprocess
+import ssl
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import AuthResult
 
 from catalog.items import item_id
 
-from ..helpers import ftp_login, wait_for
+from ..helpers import ftp_login, set_setting, wait_for
 from .helpers import fast_delivery, free_port, notifications, outbox_rows, smtp_server
 
 
@@ -26,7 +26,10 @@ def mail_data(data: Path) -> tuple[Path, int]:
         mail__host='"127.0.0.1"',
         mail__port=str(port),
         mail__security='"none"',
-        mail__poster_wait_seconds="0.0",
+        mail__poster_wait_seconds="30.0",
+        previews__enabled="true",
+        # a clip shorter than the strip interval gets no strip (previews fail): 1 s
+        previews__strip_interval_seconds="1.0",
         alerts__public_url='"https://pool.example.org"',
     )
     (data / "pool" / "TRT" / "news").mkdir(parents=True, exist_ok=True)
@@ -43,21 +46,6 @@ def upload_story(port: int, stem: str, title: str, clip: Path) -> None:
         ftp.storbinary(f"STOR /TRT/news/{stem}.mp4", io.BytesIO(clip.read_bytes()))
 
 
-def make_poster(data: Path, stem: str) -> bytes:
-    """The poster the preview worker publishes for the item (a real JPEG by ffmpeg)."""
-    folder = data / "pool" / ".catalog" / "previews" / item_id(f"/TRT/news/{stem}")
-    folder.mkdir(parents=True, exist_ok=True)
-    ffmpeg = shutil.which("ffmpeg")
-    assert ffmpeg
-    args = ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x90", "-frames:v", "1"]
-    subprocess.run(
-        [ffmpeg, *args, str(folder / "poster.jpg")],
-        check=True,
-        timeout=60,
-    )
-    return (folder / "poster.jpg").read_bytes()
-
-
 def caught_up(data: Path) -> bool:
     """The producer has read every journal record and nothing waits to be delivered."""
     conn = sqlite3.connect(data / "pool.db", timeout=30)
@@ -72,7 +60,6 @@ def caught_up(data: Path) -> bool:
 
 def test_alert_mail_with_poster_inline(mail_data, server_factory, clip: Path):
     data, smtp_port = mail_data
-    poster = make_poster(data, "nevruz")
     with smtp_server(smtp_port) as box:
         srv = server_factory(sftp=False, indexer=True)
         upload_story(srv.ftp_port, "nevruz", "Nevruz kutlaması", clip)
@@ -81,12 +68,13 @@ def test_alert_mail_with_poster_inline(mail_data, server_factory, clip: Path):
         assert msg["To"] == "desk@example.org"
         assert "Nevruz kutlaması" in msg["Subject"]
         text = msg.get_body(("plain",)).get_content()
-        assert "the dope sheet" in text and "0:00:01" in text
+        assert "the dope sheet" in text and "0:00:03" in text
         ident = item_id("/TRT/news/nevruz")
         assert f"https://pool.example.org/items/{ident}" in text
         html = msg.get_body(("html",))
         [image] = [p for p in msg.walk() if p.get_content_type() == "image/jpeg"]
-        assert image.get_content() == poster
+        poster = data / "pool" / ".catalog" / "previews" / ident / "poster.jpg"
+        assert image.get_content() == poster.read_bytes()  # made by the server's previews
         cid = image["Content-ID"].strip("<>")
         assert f"cid:{cid}" in html.get_content()
 
@@ -113,3 +101,35 @@ def test_relay_down_then_back_delivers_exactly_once(mail_data, server_factory, c
     with notifications(data) as service:
         [alert] = service.list_alerts(service.pool.accounts.get_user("news"))
     assert alert["delivered"] == 1 and alert["failed"] == 0 and alert["last_delivery"]
+
+
+def test_starttls_and_login(mail_data, server_factory, clip: Path, monkeypatch):
+    """The relay wants STARTTLS (its certificate checked against [mail] ca_file) and a
+    login, the password from the environment."""
+    data, smtp_port = mail_data
+    set_setting(data, "mail", "security", '"starttls"')
+    set_setting(data, "mail", "user", '"ortak"')
+    set_setting(data, "mail", "password_env", '"ORTAK_SMTP_PASSWORD"')
+    set_setting(data, "mail", "ca_file", '"tls/cert.pem"')
+    set_setting(data, "previews", "enabled", "false")
+    monkeypatch.setenv("ORTAK_SMTP_PASSWORD", "relay-secret")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(data / "tls" / "cert.pem", data / "tls" / "key.pem")
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"relay-secret")
+
+    with smtp_server(
+        smtp_port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+    ) as box:
+        srv = server_factory(sftp=False, indexer=True)
+        upload_story(srv.ftp_port, "nevruz", "Nevruz sabahı", clip)
+        wait_for(lambda: box.messages, 20, "the alert e-mail over STARTTLS")
+        assert "Nevruz sabahı" in box.messages[0]["Subject"]
+        assert logins == [("ortak", "relay-secret")]

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from ..helpers import ftp_login, run_cli, set_setting, wait_for
-from .helpers import Receiver, fast_delivery, notifications, outbox_rows
+from .helpers import Receiver, db_value, fast_delivery, notifications, outbox_rows
 
 
 def add_endpoint(data: Path, url: str, *args: str) -> dict:
@@ -33,9 +35,13 @@ def pool_data(data: Path) -> Path:
 
 
 def test_item_published_signed(pool_data: Path, server_factory, clip: Path):
+    set_setting(pool_data, "previews", "enabled", "true")
+    set_setting(pool_data, "previews", "strip_interval_seconds", "1.0")  # a 3 s clip
     with Receiver() as rx:
-        endpoint = add_endpoint(pool_data, rx.url, "--event", "item.published")
-        srv = server_factory(sftp=False, indexer=True)
+        endpoint = add_endpoint(
+            pool_data, rx.url, "--event", "item.published", "--event", "preview.ready"
+        )
+        srv = server_factory(sftp=False, indexer=True, http=True)
         upload(srv.ftp_port, "flood.mp4", clip.read_bytes())
         wait_for(lambda: rx.of_type("item.published"), 20, "item.published")
         [req] = rx.of_type("item.published")
@@ -44,11 +50,23 @@ def test_item_published_signed(pool_data: Path, server_factory, clip: Path):
         assert payload["data"]["path"] == "/TRT/flood.mp4"
         assert payload["data"]["member"] == "TRT"
         assert req["headers"]["webhook-id"].startswith("msg_")
+        # the links lead to the running web door: the API has the item
+        links = payload["data"]["links"]
+        assert links["page"] == f"http://127.0.0.1:{srv.http_port}/items/{payload['data']['id']}"
+        token = json.loads(run_cli(pool_data, "token", "create", "news", "--json").output)
+        auth = {"Authorization": f"Bearer {token['token']}"}
+        assert httpx.get(links["api"], headers=auth).json()["path"] == "/TRT/flood.mp4"
         # a tampered body does not verify
         with pytest.raises(Exception, match="signature"):
             Webhook(endpoint["secret"]).verify(req["body"].replace("TRT", "XXX"), req["headers"])
-        # only the subscribed event was sent, and it shows as delivered
-        assert {json.loads(r["body"])["type"] for r in rx.requests} == {"item.published"}
+        # the previews made by the server: preview.ready, once, with the poster
+        wait_for(lambda: rx.of_type("preview.ready"), 30, "preview.ready")
+        [ready] = rx.of_type("preview.ready")
+        data = Webhook(endpoint["secret"]).verify(ready["body"], ready["headers"])["data"]
+        assert data["item"]["id"] == payload["data"]["id"] and "poster.jpg" in data["files"]
+        # only the subscribed events were sent (no item.updated for the previews)
+        types = sorted(json.loads(r["body"])["type"] for r in rx.requests)
+        assert types == ["item.published", "preview.ready"]
         listing = json.loads(run_cli(pool_data, "webhook", "list", "--json").output)
         wait_for(
             lambda: json.loads(run_cli(pool_data, "webhook", "list", "--json").output)[0][
@@ -155,3 +173,62 @@ def test_webhook_test_command(data: Path):
         assert "HTTP 500" in failed.output
         run_cli(data, "webhook", "remove", str(endpoint["id"]))
         assert json.loads(run_cli(data, "webhook", "list", "--json").output) == []
+
+
+def test_take_and_quota_events(pool_data: Path, server_factory, clip: Path):
+    with Receiver() as rx:
+        trt = add_endpoint(
+            pool_data,
+            rx.url,
+            "--member",
+            "TRT",
+            "--event",
+            "take.completed",
+            "--event",
+            "quota.warning",
+        )
+        add_endpoint(pool_data, rx.url + "/aztv", "--member", "AZTV", "--event", "take.completed")
+        run_cli(pool_data, "quota", "set", "TRT", str(len(clip.read_bytes()) + 1000))
+        srv = server_factory(sftp=False, indexer=True)
+        upload(srv.ftp_port, "take-me.mp4", clip.read_bytes())
+        wait_for(lambda: rx.of_type("quota.warning"), 20, "quota.warning")
+        [warning] = rx.of_type("quota.warning")
+        data = Webhook(trt["secret"]).verify(warning["body"], warning["headers"])["data"]
+        assert data["member"] == "TRT" and data["percent"] >= 90
+        wait_for(
+            lambda: db_value(pool_data, "SELECT count(*) FROM item_versions"),
+            20,
+            "the item catalogued and seen",
+        )
+        with ftp_login(srv.ftp_port, "aztv-up") as ftp:
+            ftp.retrbinary("RETR /TRT/take-me.mp4", lambda b: None)
+        wait_for(lambda: rx.of_type("take.completed"), 20, "take.completed")
+        [take] = rx.of_type("take.completed")
+        assert take["path"] == "/hook"  # to the contributing member, not to the taker's
+        data = Webhook(trt["secret"]).verify(take["body"], take["headers"])["data"]
+        assert data["taker"] == {"user": "aztv-up", "member": "AZTV"}
+        assert data["item"]["path"] == "/TRT/take-me.mp4" and data["file"] == "/TRT/take-me.mp4"
+        assert len(rx.of_type("quota.warning")) == 1  # once per crossing
+
+
+def test_sigkill_mid_send_resends_with_the_same_id(pool_data: Path, server_factory, clip: Path):
+    """The server dies while a receiver holds its request: the lease of the dead process
+    is released at restart (not after [delivery] lease_seconds) and the delivery is sent
+    again with the same webhook-id, for the receiver to drop as a repeat."""
+    with Receiver() as rx:
+        release = threading.Event()
+        rx.hold = release
+        add_endpoint(pool_data, rx.url, "--event", "upload.completed")
+        srv = server_factory(sftp=False, indexer=False)
+        upload(srv.ftp_port, "d.mp4", clip.read_bytes())
+        wait_for(lambda: rx.requests, 20, "the first try to arrive")
+        srv.kill()
+        release.set()
+        [row] = outbox_rows(pool_data)
+        assert row["state"] == "pending" and row["lease_owner"]
+        server_factory(sftp=False, indexer=False)
+        wait_for(lambda: len(rx.requests) == 2, 20, "the second try after restart")
+        first, second = rx.requests
+        assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+        wait_for(lambda: outbox_rows(pool_data)[0]["state"] == "delivered", 10, "delivered")
+        assert len({r["headers"]["webhook-id"] for r in rx.requests}) == 1

@@ -231,3 +231,23 @@ def test_preview_field_reaches_the_feed(rig_factory, media):
         return [r["item"]["preview"] for r in records if r.get("item", {}).get("key") == key]
 
     assert wait_for(lambda: ready in published(), timeout=10), published()
+
+
+def test_start_up_makes_what_is_missing_and_sweeps_what_is_left(rig_factory, media):
+    rig = rig_factory(start=False)
+    rig.indexer.start()  # the indexer alone: jobs are queued, nothing runs them
+    key = "/TRT/news/old"
+    rig.put(key + ".mp4", media["h264.mp4"])
+    assert wait_for(lambda: rig.preview(key).get("state") == "pending", timeout=20)
+    with rig.indexer.lock:  # as catalogued before previews existed
+        rig.indexer.db.execute("UPDATE items SET preview = NULL")
+    rig.previews.queue.hueys["express"].flush()
+    orphan = rig.pool / ".catalog" / "previews" / "TRT-0000000000"
+    orphan.mkdir(parents=True)
+    (orphan / "poster.jpg").write_bytes(b"left behind")
+    work = rig.pool / ".catalog" / "previews" / ".ortak-work-TRT-0000000000-1-1"
+    work.mkdir()
+    (work / "proxy.mp4").write_bytes(b"half")
+    rig.previews.start()
+    assert rig.wait_state(key, "ready", "failed")["state"] == "ready"
+    assert not orphan.exists() and not work.exists()

@@ -199,6 +199,11 @@ def test_pool_preview_and_the_operator_commands(served: Pool, media, tmp_path):
         "the rebuilt proxy",
     )
     assert "ffmpeg" in run_cli(data, "info").output
+    # previews are the pool's, not the member's: never counted against its quota
+    members = json.loads(run_cli(data, "member", "list", "--json").output)
+    aztv = next(m for m in members if m["code"] == "AZTV")
+    uploaded = media["h264.mp4"].stat().st_size + media["random.mxf"].stat().st_size
+    assert aztv["used_bytes"] == uploaded
 
     # a newsroom takes a look, over SFTP
     ready = preview_of(data, "/AZTV/news/flood.mp4")
@@ -207,6 +212,9 @@ def test_pool_preview_and_the_operator_commands(served: Pool, media, tmp_path):
     shown = pool.json("show", ready["id"], scheme="sftp")
     assert shown["preview"]["state"] == "ready"
     assert shown["preview"]["files"] == ready["files"]
+    found = pool.json("search", "flood", scheme="sftp")
+    hits = found["items"] if isinstance(found, dict) else found
+    assert [h["preview"]["source_sha256"] for h in hits] == [shown["sha256"]]
     opener = tmp_path / "opener.sh"
     opened = tmp_path / "opened.txt"
     opener.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')

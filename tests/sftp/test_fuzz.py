@@ -14,8 +14,8 @@ from pool_server.accounts import Role, User
 from pool_server.app import Pool
 from pool_server.context import DataDir
 from pool_server.errors import UsageError
-from pool_server.fs import Session
 from pool_server.sftp import protocol as p
+from pool_server.sftp.limits import HandleLimits
 from pool_server.sftp.subsystem import SFTPSession
 from pool_server.userkeys import parse_line
 
@@ -26,7 +26,8 @@ class FakeConnection:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.ip = "127.0.0.1"
-        self.session = Session(User("news", Role.READER, "TRT"), self.ip, "sftp")
+        self.session = pool.core.session_for(User("news", Role.READER, "TRT"), self.ip, "sftp")
+        self.limits = HandleLimits(64, 256)
 
 
 @pytest.fixture

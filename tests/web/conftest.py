@@ -154,8 +154,52 @@ def base_url(web_server: ServerProcess) -> str:
     return f"http://127.0.0.1:{web_server.http_port}"
 
 
-def login(base: str, user: str, pw: str | None = None) -> httpx.Client:
-    """An httpx client logged in through the form (CSRF token and cookie included)."""
+def enrol_totp(data: Path, user: str) -> str:
+    """Turn on two-factor login for `user` in the pool's database, as the enrolment page
+    would; returns the secret (the test plays the authenticator app with pyotp)."""
+    from pool_server.store import Store
+    from pool_server.totp import TwoFactor
+
+    store = Store(data / "pool.db")
+    try:
+        tf = TwoFactor(store)
+        tf.create_schema()
+        tf.reset(user)
+        secret = tf.begin(user).secret
+        tf.confirm(user, totp_code(secret))
+    finally:
+        store.close()
+    return secret
+
+
+_USED_STEP: dict[str, int] = {}
+"""The last TOTP time step each test secret has used: the pool accepts each step once."""
+
+
+def totp_code(secret: str) -> str:
+    """A code the pool has not seen yet: this step's or the next one's (the pool allows
+    one step of clock skew), else wait (bounded) for a new step."""
+    import time
+
+    import pyotp
+
+    totp = pyotp.TOTP(secret)
+    deadline = time.monotonic() + 2 * totp.interval + 5
+    while time.monotonic() < deadline:
+        now = int(time.time()) // totp.interval
+        for step in (now, now + 1):
+            if step > _USED_STEP.get(secret, -1):
+                _USED_STEP[secret] = step
+                return totp.generate_otp(step)
+        time.sleep(0.25)
+    raise AssertionError("no unused TOTP step came up")
+
+
+def login(
+    base: str, user: str, pw: str | None = None, totp_secret: str | None = None
+) -> httpx.Client:
+    """An httpx client logged in through the form (CSRF token and cookie included), and
+    through the second-factor step when `totp_secret` is given."""
     client = httpx.Client(base_url=base, timeout=15)
     page = client.get("/login")
     assert page.status_code == 200
@@ -169,6 +213,12 @@ def login(base: str, user: str, pw: str | None = None) -> httpx.Client:
         },
     )
     assert r.status_code == 303, r.text
+    if totp_secret is not None:
+        assert r.headers["location"].startswith("/login/2fa"), r.headers["location"]
+        step = client.get(r.headers["location"])
+        token = step.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        r = client.post("/login/2fa", data={"csrf_token": token, "code": totp_code(totp_secret)})
+        assert r.status_code == 303, r.text
     return client
 
 

@@ -173,6 +173,67 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": {"description": "the command's answer"}, **_ERR},
             }
         },
+        "/api/v1/alerts": {
+            **_get("your saved searches with their delivery health", []),
+            "post": {
+                "summary": "save a search: {name, query, filters: {member, category, lang, "
+                "since, until, min_duration, max_duration}, email, webhook, digest}",
+                "responses": {"201": {"description": "the alert (webhook_secret shown once)"}},
+            },
+        },
+        "/api/v1/alerts/{name}": {
+            "delete": {
+                "summary": "remove one of your saved searches",
+                "parameters": [_param("name", "path")],
+                "responses": {"200": {"description": "the removed alert"}, **_ERR},
+            }
+        },
+        "/api/v1/alerts/matches": _get(
+            "your alerts' latest matches, newest first",
+            [_param("limit", kind="integer", doc="1..500"), _param("unseen", kind="boolean")],
+        ),
+        "/api/v1/alerts/matches/seen": {
+            "post": {
+                "summary": "mark matches up to {up_to: id} as seen",
+                "responses": {"200": {"description": "{marked: n}"}},
+            }
+        },
+        "/api/v1/webhooks": {
+            **_get("event webhooks you may see (admins: all; contributors: their member's)", []),
+            "post": {
+                "summary": "register {url, events, member, allow_private (admins), description}",
+                "responses": {"201": {"description": "the endpoint (secret shown once)"}},
+            },
+        },
+        "/api/v1/webhooks/{endpoint_id}": {
+            "delete": {
+                "summary": "remove an endpoint",
+                "parameters": [_param("endpoint_id", "path")],
+                "responses": {"200": {"description": "the removed endpoint"}, **_ERR},
+            }
+        },
+        "/api/v1/webhooks/{endpoint_id}/deliveries": _get(
+            "an endpoint's recent deliveries", [_param("endpoint_id", "path")]
+        ),
+        "/api/v1/items/{item_id}/manifest": _get(
+            "the item's signed manifest, whether its signature verifies, and the pool's key "
+            "list (docs/provenance.md)",
+            [_ID],
+        ),
+        "/api/v1/items/{item_id}/credentialed": _get(
+            "the original with C2PA Content Credentials (MP4/MOV, when the pool makes them)",
+            [_ID, _RANGE],
+            _FILE,
+        ),
+        "/api/v1/verify/{sha256}": {
+            "get": {
+                "summary": "public, no login: which published item versions hold a file with "
+                "this sha256, who contributed and who signed them",
+                "parameters": [_param("sha256", "path", doc="64 hexadecimal digits")],
+                "security": [],
+                "responses": {"200": {"description": "JSON"}, **_ERR},
+            }
+        },
     }
     return {
         "openapi": "3.1.0",

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from catalog import browse
 
 from ...errors import InvalidPath, NotFound
+from ...published import pool_keys, provenance_of
 from ..app import door_of, principal, render
 from ..auth import Principal, csrf_from, csrf_ok
 from ..core import Download
@@ -170,6 +171,7 @@ def item_page(request: Request) -> Response:
             "subtitles": subtitles,
             "attachments": item.get("attachments") or [],
             "may_withdraw": door.core.may_delete(who.session, vpath(item["path"])),
+            "provenance": provenance_of(item, pool_keys(door.pool.data)[0], door.pool.data),
         },
     )
 

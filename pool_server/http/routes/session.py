@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -84,8 +84,14 @@ async def post_login(request: Request) -> Response:
         return login_page(request, str(err), 403)
     except AuthenticationFailed:
         return login_page(request, "login incorrect", 401)
-    sid, _csrf = await run_in_threadpool(door.sessions.create, session.user.name, ip, protocol)
-    response = RedirectResponse(safe_next(str(form.get("next") or "")), 303)
+    target = safe_next(str(form.get("next") or ""))
+    second = await run_in_threadpool(door.two_factor.enrolled, session.user.name)
+    sid, _csrf = await run_in_threadpool(
+        door.sessions.create, session.user.name, ip, protocol, "pending" if second else None
+    )
+    if second:  # the password was right; the code comes next (routes/account.py)
+        target = f"/login/2fa?next={quote(target, safe='')}"
+    response = RedirectResponse(target, 303)
     response.set_cookie(
         SESSION_COOKIE, sid, httponly=True, samesite="lax", secure=_secure(request), path="/"
     )
