@@ -79,6 +79,12 @@ def catalogued(data: Path, path: str) -> dict | None:
     return {"id": row[0], "sha256": row[1], "preview": json.loads(row[2] or "{}"), "title": row[3]}
 
 
+def item_id_of(data: Path, path: str) -> str:
+    row = catalogued(data, path)
+    assert row, f"{path} was not catalogued"
+    return str(row["id"])
+
+
 def wait_catalogued(data: Path, path: str, title: str | None = None, timeout: float = 30) -> dict:
     """Wait (bounded) until the running server's indexer has catalogued `path` (with
     `title`, when given: its sidecar read too)."""
@@ -107,7 +113,7 @@ def add_file(data: Path, path: str, source: Path, text: str | None = None) -> No
     tmp.rename(dest)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def web_data(template_data: Path, web_media: dict[str, Path], tmp_path_factory) -> Path:
     """A pool data folder holding the clip; small, quick previews."""
     data = copy_template(template_data, tmp_path_factory.mktemp("web") / "data")
@@ -126,7 +132,7 @@ def web_data(template_data: Path, web_media: dict[str, Path], tmp_path_factory) 
     return data
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def web_server(web_data: Path) -> Iterator[ServerProcess]:
     """The server with its indexer and preview workers; up once the clip's previews
     (made by the catalog's own pipeline) are ready."""
@@ -149,7 +155,7 @@ def web_server(web_data: Path) -> Iterator[ServerProcess]:
     srv.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def base_url(web_server: ServerProcess) -> str:
     return f"http://127.0.0.1:{web_server.http_port}"
 
