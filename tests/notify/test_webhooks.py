@@ -122,7 +122,9 @@ def test_sigkill_with_pending_delivery_then_restart(pool_data: Path, server_fact
         assert len(outbox_rows(pool_data)) == 1  # the restart made no second delivery
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:22/", "http://10.0.0.1/hook"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:22/", "http://10.0.0.1/hook", "http://localhost:8080/"]
+)
 def test_private_targets_refused_unless_allowed(data: Path, url: str):
     refused = run_cli(data, "webhook", "add", url, expect=1)
     assert "loopback, private or link-local" in refused.output
@@ -137,7 +139,7 @@ def test_private_targets_refused_unless_allowed(data: Path, url: str):
         assert service.list_endpoints(None) == []
     # the admin allows it: per endpoint, or for a network in pool.toml
     run_cli(data, "webhook", "add", url, "--allow-private")
-    set_setting(data, "webhooks", "allow_private", '["127.0.0.1", "10.0.0.0/8"]')
+    set_setting(data, "webhooks", "allow_private", '["127.0.0.1", "::1", "10.0.0.0/8"]')
     with notifications(data) as service:
         contributor = service.pool.accounts.get_user("trt-up")
         added = service.add_endpoint(contributor, url)
@@ -232,3 +234,13 @@ def test_sigkill_mid_send_resends_with_the_same_id(pool_data: Path, server_facto
         assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
         wait_for(lambda: outbox_rows(pool_data)[0]["state"] == "delivered", 10, "delivered")
         assert len({r["headers"]["webhook-id"] for r in rx.requests}) == 1
+
+
+def test_bad_settings_are_refused_with_their_name(data: Path):
+    set_setting(data, "webhooks", "allow_private", '["not-a-network"]')
+    out = run_cli(data, "webhook", "list", expect=1)
+    assert "[webhooks] allow_private: 'not-a-network'" in out.output
+    set_setting(data, "webhooks", "allow_private", "[]")
+    set_setting(data, "mail", "security", '"ssl"')
+    out = run_cli(data, "alert", "list", expect=1)
+    assert "[mail] security 'ssl'" in out.output
