@@ -7,7 +7,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..listening import listening_socket, quiet_flood
 
@@ -93,7 +93,7 @@ class HttpService:
     def _sweep_uploads(self) -> None:
         """Expired tus uploads are removed (partial and record), every quarter of their
         lifetime and at least once a minute."""
-        door = self.server.config.app.state.door
+        door = cast(Any, self.server.config.app).state.door
         period = max(0.2, min(60.0, door.tus.lifetime / 4))
 
         def discard(up: Any) -> None:
@@ -114,7 +114,7 @@ class HttpService:
         from prometheus_client import start_http_server
 
         host, _, port = self.metrics_bind.rpartition(":")
-        registry = self.server.config.app.state.door.metrics
+        registry = cast(Any, self.server.config.app).state.door.metrics
         server, _thread = start_http_server(int(port), host.strip("[]") or "127.0.0.1", registry)
         self.metrics_server = server
         self.metrics_port = server.server_address[1]
