@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -490,7 +491,9 @@ class Indexer:
     def _start_workers(self) -> None:
         for i in range(max(2, int(self.settings["index_workers"]))):
             fast_lane_only = i == 0
-            self._supervisor.start(f"catalog-worker-{i}", lambda f=fast_lane_only: self._worker(f))
+            self._supervisor.start(
+                f"catalog-worker-{i}", functools.partial(self._worker, fast_lane_only)
+            )
 
     def _start_housekeeping(self, initial_reconcile: bool) -> None:
         self._supervisor.start(

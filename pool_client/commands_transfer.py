@@ -418,8 +418,9 @@ def put(
         output.emit_json({"files": rows, "requests": app.remote.ops()})
         return
     for r in rows:
-        note = f" (resumed at {format_size(r['resumed_from'])})" if r["resumed_from"] else ""
-        output.echo(f"{r['path']}  {format_size(r['size'])}  {r['verified']} ok{note}")
+        resumed, size = r["resumed_from"], r["size"]
+        note = f" (resumed at {format_size(int(resumed))})" if resumed else ""
+        output.echo(f"{r['path']}  {format_size(int(size or 0))}  {r['verified']} ok{note}")
 
 
 @click.command()

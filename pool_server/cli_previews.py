@@ -109,5 +109,36 @@ def rebuild_command(obj: Any, item: str | None, everything: bool) -> None:
     echo(f"{len(wanted)} item(s) queued")
 
 
+@previews_group.command("work")
+@click.pass_obj
+def work_command(obj: Any) -> None:
+    """Run preview workers alone, until SIGINT or SIGTERM: another machine sharing the
+    pool's storage, pool.db and the queue's broker (`[previews] broker`) takes jobs."""
+    import signal
+    import threading
+
+    from catalog.previews.service import PreviewService
+
+    settings = obj.preview_settings()
+    try:
+        service = PreviewService(obj.data.pool_root, obj.data.db_path, obj.data.path, settings)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    service.start()
+    click.echo(
+        f"preview workers: {settings['workers']} + express, ffmpeg {service.tools.version} "
+        f"({service.tools.source}); Ctrl-C to stop",
+        err=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        service.stop()
+
+
 COMMANDS: list[click.Command] = [previews_group]
 """Registered on the `pool-server` group by pool_server.cli."""

@@ -48,7 +48,8 @@ def tls_set(obj: CliContext, cert: str, key: str, as_json: bool) -> None:
     """Serve CERT (PEM, with its intermediates) and KEY (PEM, unencrypted) from now on.
 
     Checked first (readable, key matches, not expired); a running server uses them
-    for every new connection, without a restart. Sessions already open keep theirs.
+    for every new FTPS and HTTPS connection, without a restart. Sessions already open
+    keep theirs.
     """
     ftp = obj.pool.config.section("ftp")
     cert_dest, key_dest = obj.data.path / ftp["tls_cert"], obj.data.path / ftp["tls_key"]
@@ -58,7 +59,7 @@ def tls_set(obj: CliContext, cert: str, key: str, as_json: bool) -> None:
         print_json(_as_dict(info, cert_dest))
         return
     _print(info, cert_dest)
-    click.echo("installed: new FTPS connections use it now (HTTPS after a restart)")
+    click.echo("installed: new FTPS and HTTPS connections use it now, no restart needed")
 
 
 @tls.command("show")

@@ -89,16 +89,17 @@ SETTINGS: list[Setting] = [
                 "keys/ssh_host_ed25519_key,keys/ssh_host_rsa_key",
                 "SSH host keys, comma-separated, relative to the data folder",
             ),
-            ("max_channels", 8, "SSH channels one connection may have open at once"),
+            ("max_channels", 8, "SSH channels one connection may have open at once (0: no limit)"),
             (
                 "max_open_handles",
                 64,
-                "files and folders one SFTP session may hold open at once",
+                "files and folders one SFTP session may hold open at once (0: no limit)",
             ),
             (
                 "max_open_handles_per_user",
                 256,
-                "files and folders one user may hold open at once, all sessions together",
+                "files and folders one user may hold open at once, all sessions together "
+                "(0: no limit)",
             ),
         ),
     ),
@@ -146,12 +147,13 @@ SETTINGS: list[Setting] = [
                 "prelogin_max_connections",
                 128,
                 "connections not yet logged in accepted at once, per door; when full, the "
-                "oldest of the address holding the most is dropped for a newcomer",
+                "oldest of the address holding the most is dropped for a newcomer (0: no limit)",
             ),
             (
                 "prelogin_max_per_ip",
                 8,
-                "connections not yet logged in accepted at once from one address, per door",
+                "connections not yet logged in accepted at once from one address, per door "
+                "(0: no limit)",
             ),
         ),
     ),
@@ -241,7 +243,8 @@ SETTINGS: list[Setting] = [
             (
                 "public_url",
                 "",
-                "the web door's address as users reach it (links in alerts; empty: no links)",
+                "the web door's address as users reach it, for links in alerts (empty: "
+                "http(s)://[server] host:[http] port)",
             ),
         ),
     ),

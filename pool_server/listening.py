@@ -141,7 +141,8 @@ class RateLimit(logging.Filter):
             return True
 
 
-def quiet_flood(logger: logging.Logger) -> None:
-    """Rate-limit `logger` (once per logger, however many doors ask)."""
+def quiet_flood(logger: logging.Logger, burst: int = 40) -> None:
+    """Rate-limit `logger` to `burst` records per 10 s (once per logger, however many
+    doors ask)."""
     if not any(isinstance(f, RateLimit) for f in logger.filters):
-        logger.addFilter(RateLimit())
+        logger.addFilter(RateLimit(burst))

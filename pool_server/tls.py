@@ -5,9 +5,10 @@ picked up by a running server for its next connection.
 mismatched key, an expired certificate) with a clear message, before anything changes.
 `install` writes the key, then the certificate, each through a temporary file and a
 rename. `ReloadingContext` gives the FTP door its pyOpenSSL context and, when the files
-have changed since (their size, mtime and inode), builds a new one: sessions already
-open keep theirs; a new context that does not load (say the key and certificate are
-caught between two writes) is reported and the current one kept until the next try.
+have changed since (their size, mtime and inode), builds a new one; `sni_reloader` does
+the same for the HTTPS door at each handshake. Sessions already open keep theirs; a
+new context that does not load (say the key and certificate are caught between two
+writes) is reported and the current one kept until the next try.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,3 +178,34 @@ class ReloadingContext:
                 self.reloads += 1
                 log.info("TLS certificate reloaded from %s", self.cert_file)
         return self._context
+
+
+def sni_reloader(
+    cert_file: Path, key_file: Path, context: ssl.SSLContext
+) -> Callable[[ssl.SSLObject | ssl.SSLSocket, str | None, ssl.SSLContext], None]:
+    """An `sni_callback` for a standard-library server context (the HTTPS door): at
+    each handshake, if the certificate files have changed, the connection is switched
+    to a context loaded from the new files (kept for the next ones too)."""
+    state = {"signature": _signature(cert_file, key_file), "context": context}
+    lock = threading.Lock()
+
+    def callback(
+        conn: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, current: ssl.SSLContext
+    ) -> None:
+        signature = _signature(cert_file, key_file)
+        if signature != state["signature"]:
+            with lock:
+                if signature != state["signature"]:
+                    fresh = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                    try:
+                        fresh.load_cert_chain(cert_file, key_file)
+                    except (ssl.SSLError, OSError) as exc:
+                        log.warning("HTTPS certificate not reloaded (keeping it): %s", exc)
+                        return
+                    fresh.sni_callback = callback
+                    state["signature"], state["context"] = signature, fresh
+                    log.info("HTTPS certificate reloaded from %s", cert_file)
+        if state["context"] is not current:
+            conn.context = state["context"]  # type: ignore[assignment]
+
+    return callback

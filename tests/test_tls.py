@@ -8,6 +8,8 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
+import socket
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -16,7 +18,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from .helpers import ServerProcess, ftp_login, password, run_cli
+from .helpers import (
+    ServerProcess,
+    ftp_login,
+    password,
+    run_cli,
+    set_setting,
+    start_server,
+)
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -170,3 +179,37 @@ def test_init_with_a_real_certificate_and_bad_pairs(tmp_path: Path) -> None:
     refused = run_cli(data, "tls", "set", str(expired["cert"]), str(expired["key"]), expect=1)
     assert "the certificate expired on" in refused.output
     assert (data / "tls" / "cert.pem").read_bytes() == real["cert"].read_bytes()  # unchanged
+
+
+def https_fingerprint(port: int) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with context.wrap_socket(raw) as tls:
+            der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return hashlib.sha256(der).hexdigest()
+
+
+def test_https_door_takes_the_new_certificate_too(data: Path, tmp_path: Path) -> None:
+    set_setting(data, "http", "tls", "true")
+    srv = start_server(data, sftp=False, http=True)
+    try:
+        assert srv.http_port is not None
+        before = https_fingerprint(srv.http_port)
+        own = x509.load_pem_x509_certificate((data / "tls" / "cert.pem").read_bytes())
+        assert before == own.fingerprint(hashes.SHA256()).hex()
+        real = make_ca_and_server(tmp_path)
+        run_cli(data, "tls", "set", str(real["cert"]), str(real["key"]))
+        leaf = x509.load_pem_x509_certificate(real["cert"].read_bytes())
+        assert https_fingerprint(srv.http_port) == leaf.fingerprint(hashes.SHA256()).hex()
+        verified = ssl.create_default_context(cafile=str(real["ca"]))
+        with (
+            socket.create_connection(("127.0.0.1", srv.http_port), timeout=10) as raw,
+            verified.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert tls.recv(12).startswith(b"HTTP/1.1")
+    finally:
+        srv.stop()

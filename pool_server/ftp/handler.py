@@ -7,6 +7,7 @@ subclass per server with the settings as class attributes (pyftpdlib's way).
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -46,7 +47,7 @@ class PoolAuthorizer(DummyAuthorizer):
         self.core = core
 
     def validate_authentication(self, username: str, password: str, handler: Any) -> None:
-        protocol = "ftps" if getattr(handler, "_ssl_established", False) else "ftp"
+        protocol = "ftps" if is_ssl_sock(handler.socket) else "ftp"
         try:
             handler.session = self.core.login_password(
                 username, password, handler.remote_ip, protocol
@@ -254,7 +255,7 @@ class PoolDTPHandler(TLS_DTPHandler):
             if thread is not None:
                 # Never waited for here (the event loop serves everyone): the upload is
                 # ended by the thread once it has stopped, within one file operation.
-                thread.stop(after=lambda: self._end(upload, Outcome.CLIENT_GONE, "aborted"))
+                thread.stop(after=functools.partial(self._gone, upload, "transfer aborted"))
             elif self.transfer_finished and peer_closed(self.cmd_channel.socket):
                 self.transfer_finished = False
                 self._resp = ("426 Control connection lost; upload kept for resume.", logger.info)
@@ -269,6 +270,9 @@ class PoolDTPHandler(TLS_DTPHandler):
         elif thread is not None:
             thread.stop()
         super().close()
+
+    def _gone(self, upload: Upload, why: str) -> None:
+        self._end(upload, Outcome.CLIENT_GONE, why)
 
     def _end(self, upload: Upload, outcome: Outcome, why: str | None = None) -> PoolError | None:
         """The core decides what the upload becomes; its refusal, if any, is returned."""
@@ -359,9 +363,13 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
     def drop_prelogin(self, reply: str) -> None:
         """End this connection that has not logged in (timeout, or its slot given away)."""
         self._end_prelogin()
-        if not self._closed:
-            self.respond(reply, logfun=logger.info)
-            self.close_when_done()
+        if self._closed:
+            return
+        if self._off_loop:  # a check or a file operation on a worker: no reply now
+            self.close()
+            return
+        self.respond(reply, logfun=logger.info)
+        self.close_when_done()
 
     def _end_prelogin(self) -> None:
         self.server.prelogin.pop(self, None)
@@ -389,6 +397,8 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
         super().close()
 
     max_command_line = 4096
+    _in_buffer: list[bytes]  # pyftpdlib's (asynchat's) line buffer
+    _in_buffer_len: int
 
     def collect_incoming_data(self, data: bytes) -> None:
         """Cut off a client whose command line outgrows the limit (pyftpdlib only

@@ -204,7 +204,7 @@ def build_ftp_server(
         "permit_foreign_addresses": False,
         "permit_privileged_ports": False,
     }
-    handler = type("OrtakFTPHandler", (PoolFTPHandler,), attrs)
+    handler: type[PoolFTPHandler] = type("OrtakFTPHandler", (PoolFTPHandler,), attrs)
     server = PoolFTPServer((host, port), handler)
     # Password checks (scrypt) and upload opens on worker threads, off the event loop:
     # see workers.py.

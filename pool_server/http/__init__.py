@@ -7,7 +7,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..listening import listening_socket, quiet_flood
 
@@ -31,8 +31,9 @@ class HttpService:
         settings = pool.config.section("http")
         self.tls = bool(settings["tls"])
         self.sock = listening_socket(host, port, backlog=512)  # `::`: dual stack
-        # asyncio survives EMFILE on accept (it pauses 1 s) but logs each time.
-        quiet_flood(logging.getLogger("asyncio"))
+        # asyncio survives EMFILE on accept (it pauses 1 s) but logs each time, with a
+        # traceback in each record.
+        quiet_flood(logging.getLogger("asyncio"), burst=5)
         self.host = host
         self.port: int = self.sock.getsockname()[1]
         proxies = [p.strip() for p in settings["trusted_proxies"].split(",") if p.strip()]
@@ -50,6 +51,13 @@ class HttpService:
             timeout_keep_alive=30,
             timeout_graceful_shutdown=3,
         )
+        if self.tls:
+            from ..tls import sni_reloader
+
+            config.load()  # makes config.ssl; `tls set` is picked up at each handshake
+            assert config.ssl is not None
+            cert, key = pool.data.path / ftp["tls_cert"], pool.data.path / ftp["tls_key"]
+            config.ssl.sni_callback = sni_reloader(cert, key, config.ssl)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="http", daemon=True)
         self.metrics_bind: str = settings["metrics_bind"]
@@ -85,7 +93,7 @@ class HttpService:
     def _sweep_uploads(self) -> None:
         """Expired tus uploads are removed (partial and record), every quarter of their
         lifetime and at least once a minute."""
-        door = self.server.config.app.state.door
+        door = cast(Any, self.server.config.app).state.door
         period = max(0.2, min(60.0, door.tus.lifetime / 4))
 
         def discard(up: Any) -> None:
@@ -106,7 +114,7 @@ class HttpService:
         from prometheus_client import start_http_server
 
         host, _, port = self.metrics_bind.rpartition(":")
-        registry = self.server.config.app.state.door.metrics
+        registry = cast(Any, self.server.config.app).state.door.metrics
         server, _thread = start_http_server(int(port), host.strip("[]") or "127.0.0.1", registry)
         self.metrics_server = server
         self.metrics_port = server.server_address[1]

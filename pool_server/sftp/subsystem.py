@@ -408,7 +408,7 @@ class SFTPSession:
                 p.u64(p.MAX_PACKET),
                 p.u64(p.MAX_READ),
                 p.u64(p.MAX_WRITE),
-                p.u64(self.conn.limits.per_session),
+                p.u64(self.conn.limits.advertised),
             )
         if name == "expand-path@openssh.com":
             path = r.text()

@@ -83,3 +83,28 @@ def test_openapi_document_lists_the_routes(base_url):
 def test_basic_auth_is_refused_over_plain_http(base_url):
     r = httpx.get(f"{base_url}/api/v1/me", auth=("news", "news-secret-pw"))
     assert r.status_code == 403 and "TLS" in r.json()["error"]
+
+
+def test_search_filters_read_like_the_command_lines(base_url, web_data):
+    """since/until/min_duration/max_duration mean what `pool` and `pool-server` mean
+    (catalog/units.py): 30d, an ISO date (until: the whole day), 90, 5m, 1:30."""
+    made = _token(web_data, "news")
+    api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {made['token']}"})
+    try:
+
+        def titles(**params: str) -> list[str]:
+            reply = api.get("/api/v1/search", params={"q": "qazaqstan", **params})
+            assert reply.status_code == 200, reply.text
+            return [i["title"] for i in reply.json()["items"]]
+
+        assert titles(since="30d") == [TITLE]
+        assert titles(until="30d") == []
+        today = api.get("/api/v1/search", params={"q": "qazaqstan"}).json()["items"][0]
+        day = today["uploaded"][:10]
+        assert titles(since=day, until=day) == [TITLE]  # until a date includes that day
+        assert titles(min_duration="0:01", max_duration="1h") == [TITLE]
+        assert titles(max_duration="0.5s") == []
+        bad = api.get("/api/v1/search", params={"q": "x", "since": "last week"})
+        assert bad.status_code == 400 and "30d" in bad.json()["error"]
+    finally:
+        api.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -57,7 +57,7 @@ async def retry(request: Request) -> Response:
     def run(admin: Admin, form: FormData) -> str:
         pool = admin.pool
         db = pool.store.db
-        express = float(pool.preview_settings()["express_max_seconds"])
+        express = float(cast(Any, pool.preview_settings()["express_max_seconds"]))
         item = field(form, "item")
         with _queue(pool) as queue:
             ids = [item] if item else preview_status.failed_ids(db)
