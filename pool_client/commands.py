@@ -100,7 +100,7 @@ def login(
     member: str | None,
     password_stdin: bool,
 ) -> None:
-    """Check a connection (ftp://, ftps:// or sftp://HOST:PORT) and save it as a profile."""
+    """Check a connection (ftp, ftps, sftp, http or https://HOST:PORT); save it as a profile."""
     app = app_of(ctx)
     app.password_stdin = app.password_stdin or password_stdin
     endpoint = parse_url(url, user or None)

@@ -21,6 +21,7 @@ from ..errors import AuthenticationFailed, ConfigError
 from ..listening import (
     RESOURCE_ERRNOS,
     AcceptBackoff,
+    address_group,
     admit_prelogin,
     client_ip,
     listening_socket,
@@ -228,10 +229,13 @@ class SFTPService:
             sock.close()
             return
         admission = admit_prelogin(
-            (c.ip for _t, c in waiting), ip, self.prelogin_max, self.prelogin_max_per_ip
+            (address_group(c.ip) for _t, c in waiting),
+            address_group(ip),
+            self.prelogin_max,
+            self.prelogin_max_per_ip,
         )
         if admission.evict is not None:  # the oldest of the address holding the most
-            victim = next((t, c) for t, c in waiting if c.ip == admission.evict)
+            victim = next((t, c) for t, c in waiting if address_group(c.ip) == admission.evict)
             log.info("dropped a pre-login SFTP connection of %s for a newcomer", admission.evict)
             with self._lock:  # forgotten now: its thread notices the close only shortly
                 if victim in self._live:

@@ -6,7 +6,7 @@ from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ...errors import AuthenticationFailed, Banned
@@ -114,6 +114,28 @@ async def post_logout(request: Request) -> Response:
     return response
 
 
+async def api_login(request: Request) -> Response:
+    """Log in from a program: JSON {"username", "password"} → the session cookie and
+    {"user", "csrf"}. Only `application/json` is read, which a cross-site form cannot
+    send, so this needs no login token."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HttpError(415, "send the credentials as application/json")
+    try:
+        body = await request.json()
+        name, password = str(body["username"]), str(body["password"])
+    except (ValueError, KeyError, TypeError):
+        raise HttpError(400, 'send {"username": ..., "password": ...}')
+    door = door_of(request)
+    ip, protocol = client_ip(request), protocol_of(request)
+    session = await run_in_threadpool(door.core.login, name, password, ip, protocol)
+    sid, csrf = await run_in_threadpool(door.sessions.create, session.user.name, ip, protocol)
+    response = JSONResponse({"user": session.user.name, "csrf": csrf})
+    response.set_cookie(
+        SESSION_COOKIE, sid, httponly=True, samesite="lax", secure=_secure(request), path="/"
+    )
+    return response
+
+
 def set_language(request: Request) -> Response:
     lang = request.path_params["lang"]
     if lang not in i18n.LANGUAGES:
@@ -139,5 +161,7 @@ ROUTES = [
     Route("/login", get_login, methods=["GET"]),
     Route("/login", post_login, methods=["POST"]),
     Route("/logout", post_logout, methods=["POST"]),
+    Route("/api/v1/login", api_login, methods=["POST"]),
+    Route("/api/v1/logout", post_logout, methods=["POST"]),
     Route("/lang/{lang}", set_language, methods=["GET"]),
 ]
