@@ -91,6 +91,8 @@ class PoolTransport(paramiko.Transport):
         if isinstance(server, Connection):
             try:
                 server.logged_in()
+                if server.session is not None:  # listed in the console, which may end it
+                    server.session.connected(self.close)
             except Exception:
                 log.exception("recording the login of %s failed", server.ip)
 
@@ -111,6 +113,9 @@ class PoolTransport(paramiko.Transport):
         try:
             super().run()
         finally:
+            server = self.server_object
+            if isinstance(server, Connection) and server.session is not None:
+                server.session.disconnected()
             self.pool.store.release()
 
 
