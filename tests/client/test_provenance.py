@@ -251,3 +251,13 @@ def test_get_and_sync_refuse_an_item_whose_manifest_does_not_verify(
     assert forged["id"] in synced.stderr
     assert not (hot / "forged.mp4").exists()
     assert (hot / "clean.mp4").read_bytes() == b"clean" * 1000  # the others are taken
+
+    # a catalog row that disagrees with its (valid) signed manifest is refused too
+    conn = sqlite3.connect(cache)
+    try:
+        conn.execute("UPDATE items SET sha256 = ? WHERE id = ?", ["1" * 64, clean["id"]])
+        conn.commit()
+    finally:
+        conn.close()
+    stale = pool.run("get", clean["id"], "--dest", str(tmp_path / "again"), expect=5)
+    assert "not the one in the item's signed manifest" in stale.stderr
