@@ -7,9 +7,10 @@ STAMP  := $(VENV)/.installed
 
 LOCALE := pool_server/http/locale
 
-.PHONY: i18n run test test-tools test-long lint bench-ftp bench-catalog bench-latency bench-provenance bench-sftp bench-client bench-soak clean
+.PHONY: i18n run test test-tools test-long lint bench-alerts bench-ftp bench-catalog bench-latency bench-provenance bench-previews bench-sftp bench-client bench-soak clean
 
 $(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) tools/setup_test_tools.py --stage venv --quiet
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -25,8 +26,7 @@ run: $(STAMP)
 test-tools: $(STAMP)
 	$(BIN)/python tools/setup_test_tools.py
 
-test: test-tools
-	$(BIN)/ruff check .
+test: test-tools lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-long: test-tools
@@ -35,6 +35,7 @@ test-long: test-tools
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench-ftp: $(STAMP)
 	$(BIN)/python benchmarks/ftp_bench.py
@@ -51,6 +52,9 @@ bench-client: $(STAMP)
 bench-soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py
 
+bench-alerts: $(STAMP)
+	$(BIN)/python benchmarks/alerts_bench.py
+
 bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/upload_to_search_bench.py
 
@@ -58,6 +62,9 @@ bench-provenance: $(STAMP)
 	$(BIN)/python benchmarks/provenance_bench.py --crypto
 	$(BIN)/python benchmarks/provenance_bench.py --new 10000 --reps 3
 	$(BIN)/python benchmarks/upload_to_search_bench.py --compare-signing --runs 10
+
+bench-previews: $(STAMP)
+	$(BIN)/python benchmarks/previews_bench.py
 
 # Re-extract the web door's messages and merge them into every catalogue.
 i18n: $(STAMP)

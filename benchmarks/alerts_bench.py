@@ -237,27 +237,60 @@ def make_clip() -> bytes:
         return out.read_bytes()
 
 
+def matcher_cost(alerts: int, repeats: int = 20) -> float:
+    """Median ms to match `alerts` saved searches against one new item, in-process (the
+    producer thread's work per batch, off the indexer)."""
+    from catalog.alerts import BatchMatcher, Compiled, SavedSearch
+    from catalog.schema import ITEM_COLUMNS
+
+    rng = random.Random(3)
+    searches = [
+        SavedSearch(n, " ".join(rng.sample(VOCABULARY, 1 if n % 3 else 2))) for n in range(alerts)
+    ]
+    row: dict[str, Any] = dict.fromkeys(ITEM_COLUMNS)
+    row.update(rid=1, id="TRT-1", key="/TRT/news/x", path="/TRT/news/x.mp4", member="TRT")
+    row.update(category="news", title=" ".join(rng.sample(VOCABULARY, 3)))
+    compiled = Compiled()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        with BatchMatcher([row], compiled) as m:
+            m.match(searches)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=1000)
     parser.add_argument("--uploads", type=int, default=100)
     parser.add_argument("--rate", type=float, default=100.0, help="uploads per minute")
+    parser.add_argument("--rounds", type=int, default=1, help="none/alerts pairs, alternating")
     args = parser.parse_args()
     clip = make_clip()
-    none = run(0, args.uploads, args.rate, clip, seed=1)
-    print(json.dumps({"run": "none", **none}), flush=True)
-    loaded = run(args.alerts, args.uploads, args.rate, clip, seed=2)
-    print(json.dumps({"run": "alerts", **loaded}), flush=True)
-    ratio = loaded["searchable_mean_s"] / none["searchable_mean_s"]
+    print(json.dumps({"matcher_ms_per_batch": round(matcher_cost(args.alerts), 1)}), flush=True)
+    runs: dict[str, list[dict[str, Any]]] = {"none": [], "alerts": []}
+    for r in range(args.rounds):
+        for name, count in (("none", 0), ("alerts", args.alerts)):
+            result = run(count, args.uploads, args.rate, clip, seed=2 * r + (count > 0))
+            runs[name].append(result)
+            print(json.dumps({"run": name, "round": r + 1, **result}), flush=True)
+
+    def mean(name: str, key: str) -> float:
+        return statistics.fmean(x[key] for x in runs[name])
+
+    ratio = mean("alerts", "searchable_mean_s") / mean("none", "searchable_mean_s")
+    p95 = max(x["alert_p95_s"] or 99 for x in runs["alerts"])
     print(
         json.dumps(
             {
                 "searchable_mean_ratio": round(ratio, 3),
                 "searchable_p50_ratio": round(
-                    loaded["searchable_p50_s"] / none["searchable_p50_s"], 3
+                    mean("alerts", "searchable_p50_s") / mean("none", "searchable_p50_s"), 3
                 ),
+                "alert_p95_s_worst_round": p95,
                 "goal_searchable_within_1_1x": ratio <= 1.1,
-                "goal_alert_p95_under_10s": (loaded["alert_p95_s"] or 99) < 10,
+                "goal_alert_p95_under_10s": p95 < 10,
             }
         )
     )

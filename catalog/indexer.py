@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -52,6 +53,7 @@ from .store import (
     remove_prefix,
     transaction,
 )
+from .supervise import Supervisor
 from .uploaders import accounts_fingerprint, relabel, uploader_label
 from .watch import FILE, GONE_DIR, SCAN_DIR, EventHandler, scan_pool
 
@@ -113,15 +115,13 @@ class Indexer:
         self._awaiting_uploader: dict[str, float] = {}
         self._labels_fingerprint: str | None = None
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._observer: Any = None
         self.errors = 0
         self.processed = 0
         self.previews = previews
         self._preview_changes: PreviewChanges = []
         """Filled by rebuild_item under `lock`; handed to `previews` once committed."""
-        self.workers_replaced = 0
-        self._workers: list[threading.Thread] = []
+        self._supervisor = Supervisor(self._stop)
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -413,16 +413,6 @@ class Indexer:
         except Exception:  # e.g. a name that is not valid UTF-8 cannot be stored at all
             log.exception("%s cannot be catalogued, even with its error", rel)
 
-    def _supervise(self) -> None:
-        """Replace a worker thread that died, whatever killed it, and say so."""
-        if self._stop.is_set():
-            return
-        for i, t in enumerate(self._workers):
-            if not t.is_alive():
-                log.error("catalog worker %s died; starting a new one", t.name)
-                self.workers_replaced += 1
-                self._workers[i] = self._start_worker(i)
-
     # -- reconciliation ----------------------------------------------------------------
 
     def reconcile(self) -> dict[str, int]:
@@ -505,7 +495,7 @@ class Indexer:
                 self._check_uploaders()
                 self._check_labels()
                 self._check_manifests()
-                self._supervise()
+                self._supervisor.check()
                 self._flush_previews()
             except (CatalogError, OSError, sqlite3.Error) as exc:
                 self.errors += 1
@@ -519,6 +509,7 @@ class Indexer:
         """Publish the feed a moment after changes (its own thread: snapshots take time)."""
         assert self.feed is not None
         while not self._stop.wait(0.25):
+            self._supervisor.check()  # housekeeping supervises too: each watches the other
             try:
                 self.feed.publish()
             except CatalogError as exc:
@@ -530,27 +521,17 @@ class Indexer:
 
     # -- life cycle --------------------------------------------------------------------
 
-    def _start_worker(self, i: int) -> threading.Thread:
-        t = threading.Thread(
-            target=self._worker, args=(i == 0,), name=f"catalog-worker-{i}", daemon=True
-        )
-        t.start()
-        self._threads.append(t)
-        return t
-
     def _start_workers(self) -> None:
-        count = max(2, int(self.settings["index_workers"]))
-        self._workers = [self._start_worker(i) for i in range(count)]
+        for i in range(max(2, int(self.settings["index_workers"]))):
+            fast_lane_only = i == 0
+            self._supervisor.start(
+                f"catalog-worker-{i}", functools.partial(self._worker, fast_lane_only)
+            )
 
     def _start_housekeeping(self, initial_reconcile: bool) -> None:
-        t = threading.Thread(
-            target=self._housekeeping,
-            args=(initial_reconcile,),
-            name="catalog-housekeeping",
-            daemon=True,
+        self._supervisor.start(
+            "catalog-housekeeping", lambda: self._housekeeping(initial_reconcile)
         )
-        t.start()
-        self._threads.append(t)
 
     def start(self, *, initial_reconcile: bool = True) -> None:
         """Watch the pool and index in the background; returns at once."""
@@ -562,9 +543,7 @@ class Indexer:
         self._start_workers()
         self._start_housekeeping(initial_reconcile)
         if self.feed is not None:
-            t = threading.Thread(target=self._publishing, name="catalog-feed", daemon=True)
-            t.start()
-            self._threads.append(t)
+            self._supervisor.start("catalog-feed", self._publishing)
 
     def stop(self) -> None:
         """Stop the observer and every thread, wait for them, close the database."""
@@ -575,9 +554,7 @@ class Indexer:
             self._observer.stop()
             self._observer.join()
             self._observer = None
-        for t in self._threads:
-            t.join()
-        self._threads.clear()
+        self._supervisor.join()
         with self.lock:
             self.db.conn.close()
 
@@ -586,6 +563,11 @@ class Indexer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def threads_restarted(self) -> int:
+        """Threads found dead and started again (see catalog.supervise)."""
+        return self._supervisor.restarts
 
     def run_once(self, timeout: float | None = None) -> dict[str, int]:
         """One reconciliation pass, done to the end, the feed published; then stop."""

@@ -102,3 +102,44 @@ def as_table(report: list[MemberUsage]) -> str:
         )
         for line in lines
     )
+
+
+def usage_by_period(
+    db: sqlite_utils.Database, since: datetime | str, member: str | None = None
+) -> list[dict[str, object]]:
+    """Items contributed and takes made per month since `since` (all members, or one):
+    the reciprocity figures over time, oldest month first."""
+    since_iso = iso_utc(since) if isinstance(since, datetime) else since
+    months: dict[str, dict[str, object]] = {}
+
+    def month(key: str) -> dict[str, object]:
+        return months.setdefault(key, {"month": key, "contributed": 0, "hours": 0.0, "taken": 0})
+
+    where, args = "uploaded >= ?", [since_iso]
+    if member:
+        where, args = where + " AND member = ?", [*args, member]
+    for key, count, seconds in db.execute(
+        "SELECT substr(uploaded, 1, 7), count(*), coalesce(sum(duration), 0) FROM items"
+        f" WHERE {where} GROUP BY 1",
+        args,
+    ).fetchall():
+        row = month(key)
+        row["contributed"] = int(count)
+        row["hours"] = round(float(seconds) / 3600.0, 3)
+    if _has_table(db, "audit"):
+        sql = (
+            "SELECT substr(a.time, 1, 7), count(*) FROM audit a"
+            " JOIN item_files f ON f.path = a.path JOIN items i ON i.key = f.key"
+            " WHERE a.action = 'download' AND a.status = 'complete' AND a.time >= ?"
+            " AND a.member IS NOT NULL AND a.member != i.member"
+        )
+        targs: list[object] = [since_iso]
+        if member:
+            sql += " AND i.member = ?"
+            targs.append(member)
+        try:
+            for key, count in db.execute(sql + " GROUP BY 1", targs).fetchall():
+                month(key)["taken"] = int(count)
+        except sqlite3.OperationalError:
+            pass
+    return [months[k] for k in sorted(months)]

@@ -18,14 +18,18 @@ _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?(?:/s)?$", re.IGNORECASE)
 _POWERS = " kmgtp"
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
 _SIZE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
-def parse_when(text: str, now: datetime | None = None, *, ago: bool = True) -> datetime:
+def parse_when(
+    text: str, now: datetime | None = None, *, ago: bool = True, end_of_day: bool = False
+) -> datetime:
     """A point in time: '90m', '12h', '30d', '2w' before `now` (when `ago`), or an ISO
     8601 date or date-time ('2026-11-01', '2026-11-01T14:30', with an offset or not:
-    none means UTC). Always timezone-aware."""
+    none means UTC). Always timezone-aware. With `end_of_day` (what `--until` uses), a
+    date alone means the end of that day, so `--since D --until D` is day D."""
     value = text.strip()
     m = _AGO.match(value.lower()) if ago else None
     if m:
@@ -37,7 +41,14 @@ def parse_when(text: str, now: datetime | None = None, *, ago: bool = True) -> d
     except ValueError:
         hint = "a duration ago like 12h or 30d, or " if ago else ""
         raise QueryError(f"{text!r}: give {hint}a date like 2026-11-01 or 2026-11-01T14:30")
+    if end_of_day and _DATE_ONLY.match(value):
+        when += timedelta(days=1)
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_until(text: str, now: datetime | None = None) -> datetime:
+    """`--until`'s reading: `parse_when` with a date alone meaning the end of that day."""
+    return parse_when(text, now, end_of_day=True)
 
 
 def iso_utc(when: datetime) -> str:

@@ -100,7 +100,7 @@ def login(
     member: str | None,
     password_stdin: bool,
 ) -> None:
-    """Check a connection (ftp://, ftps:// or sftp://HOST:PORT) and save it as a profile."""
+    """Check a connection (ftp, ftps, sftp, http or https://HOST:PORT); save it as a profile."""
     app = app_of(ctx)
     app.password_stdin = app.password_stdin or password_stdin
     endpoint = parse_url(url, user or None)
@@ -298,6 +298,7 @@ def whoami(ctx: click.Context, json_out: bool) -> None:
         ("member", member or "-"),
         ("connected", f"{app.endpoint.url} ({answer.get('protocol')})"),
         ("tls certificate", answer.get("tls_certificate") or "-"),
+        ("tls key pin", answer.get("tls_public_key_pin") or "-"),
         ("tls valid until", answer.get("tls_valid_until") or "-"),
         *(("ssh host key", key) for key in answer.get("ssh_host_keys") or []),
         ("signing key", answer.get("signing_key") or "-"),

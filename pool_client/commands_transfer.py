@@ -14,7 +14,15 @@ from catalog.units import format_size
 from . import output
 from .app import App
 from .cli_common import app_of, make_query, progress_for, query_options
-from .errors import ClientError, ExitCode, FeedError, NetworkError, NotFound, UsageError
+from .errors import (
+    ClientError,
+    ExitCode,
+    FeedError,
+    NetworkError,
+    NotFound,
+    Unsupported,
+    UsageError,
+)
 from .localcat import file_of, find_item, find_item_quick
 from .poolkeys import ProvenanceError
 from .query import parse_date
@@ -317,7 +325,10 @@ def member_from_server(app: App) -> str:
     """The member the pool says the user belongs to (the control channel's `whoami`)."""
     remote = app.remote
     t = remote.transport()
-    answer = remote.retrying(lambda: t.control("whoami"))
+    try:
+        answer = remote.retrying(lambda: t.control("whoami"))
+    except Unsupported as exc:
+        raise UsageError(f"which member's area? pass --member CODE ({exc})")
     member = answer.get("member")
     if not isinstance(member, str) or not member:
         raise UsageError(
@@ -418,8 +429,9 @@ def put(
         output.emit_json({"files": rows, "requests": app.remote.ops()})
         return
     for r in rows:
-        note = f" (resumed at {format_size(r['resumed_from'])})" if r["resumed_from"] else ""
-        output.echo(f"{r['path']}  {format_size(r['size'])}  {r['verified']} ok{note}")
+        resumed, size = r["resumed_from"], r["size"]
+        note = f" (resumed at {format_size(int(resumed))})" if resumed else ""
+        output.echo(f"{r['path']}  {format_size(int(size or 0))}  {r['verified']} ok{note}")
 
 
 @click.command()

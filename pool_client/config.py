@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from .errors import AuthError, UsageError
 
 APP = "ortak-pool"
-SCHEMES = {"ftp": 21, "ftps": 21, "sftp": 22}
+SCHEMES = {"ftp": 21, "ftps": 21, "sftp": 22, "http": 80, "https": 443}
 PROFILES_FILE = "profiles.toml"
 KEYRING_SERVICE = "ortak-pool"
 
@@ -61,12 +61,13 @@ class Endpoint:
 
 
 def parse_url(url: str, user: str | None = None, name: str = "") -> Endpoint:
-    """`ftp://`, `ftps://` (explicit TLS) or `sftp://` URL → Endpoint; UsageError if not."""
+    """`ftp://`, `ftps://` (explicit TLS), `sftp://`, `http://` or `https://` (the web
+    door) URL → Endpoint; UsageError if not."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise UsageError(
-            f"{url!r}: the URL must start with ftp://, ftps:// or sftp:// "
+            f"{url!r}: the URL must start with ftp://, ftps://, sftp://, http:// or https:// "
             "(e.g. sftp://pool.example.org:2222)"
         )
     if parts.password:

@@ -81,10 +81,10 @@ def parse_date(text: str | None, option: str) -> str | None:
     return iso_utc(when) if when is not None else None
 
 
-def _resolve(text: str | None) -> str | None:
+def _resolve(text: str | None, *, until: bool = False) -> str | None:
     from catalog.units import iso_utc, parse_when
 
-    return iso_utc(parse_when(text)) if text is not None else None
+    return iso_utc(parse_when(text, end_of_day=until)) if text is not None else None
 
 
 def _filters(q: Query) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def _filters(q: Query) -> dict[str, Any]:
         "category": q.category,
         "language": q.language,
         "since": _resolve(q.since),
-        "until": _resolve(q.until),
+        "until": _resolve(q.until, until=True),
         "min_duration": q.min_duration,
         "max_duration": q.max_duration,
     }

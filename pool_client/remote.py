@@ -82,8 +82,9 @@ class Remote:
                 if not delays:
                     raise
                 delay = delays.pop(0)
-                if on_retry or self.on_retry:
-                    (on_retry or self.on_retry)(exc, delay)
+                notify = on_retry or self.on_retry
+                if notify is not None:
+                    notify(exc, delay)
                 time.sleep(delay)
 
     def ops(self) -> dict[str, int]:

@@ -13,7 +13,6 @@ import hashlib
 import io
 import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,18 +27,20 @@ from .transport.base import Progress
 PART_SUFFIX = ".part"
 HASH_CHUNK = 1024 * 1024
 
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)(?:/s)?\s*$", re.IGNORECASE)
-
 
 def parse_rate(text: str | None) -> float | None:
-    """'500k', '10M', '1.5MB/s', '2MiB' → bytes per second (powers of 1024); None = no limit."""
+    """'500k', '10M', '1.5MB/s', '2MiB' → bytes per second (powers of 1024, as every
+    size: catalog.units.parse_size); None = no limit."""
+    from catalog.errors import QueryError
+    from catalog.units import parse_size
+
     if text is None or text == "" or text == "0":
         return None
-    m = _RATE.match(text)
-    if not m:
+    try:
+        value = parse_size(text)
+    except QueryError:
         raise UsageError(f"--bwlimit {text!r}: give a rate such as 500k, 10M or 1G (bytes/s)")
-    value = float(m.group(1)) * 1024 ** " kmgt".index(m.group(2).lower() or " ")
-    return value or None
+    return float(value) or None
 
 
 class Cancelled(Exception):

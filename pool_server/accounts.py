@@ -104,6 +104,15 @@ class Accounts:
         (self.pool_root / code).mkdir(parents=True, exist_ok=True)
         return row
 
+    def edit_member(self, code: str, name: str, country: str | None) -> None:
+        """New full name and country of a member (its code and area stay)."""
+        self.get_member(code)
+        if not name.strip():
+            raise UsageError("member name must not be empty")
+        if country is not None and not re.match(r"^[A-Z]{2}$", country):
+            raise UsageError(f"country {country!r} must be a two-letter ISO code such as TR")
+        self.store.db["members"].update(code, {"name": name.strip(), "country": country})
+
     def get_member(self, code: str) -> dict[str, Any]:
         try:
             return dict(self.store.db["members"].get(code))
@@ -208,6 +217,19 @@ class Accounts:
     def set_disabled(self, name: str, disabled: bool) -> None:
         self._row(name)
         self.store.db["users"].update(name, {"disabled": int(disabled)})
+
+    def set_role(self, name: str, role: str, member: str | None) -> None:
+        """A user's role and member, under the same rules as `add_user`."""
+        self._row(name)
+        try:
+            role_ = Role(role)
+        except ValueError:
+            raise UsageError(f"role {role!r} is not one of admin, contributor, reader")
+        if role_ is Role.CONTRIBUTOR and not member:
+            raise UsageError("a contributor must belong to a member")
+        if member:
+            self.get_member(member)
+        self.store.db["users"].update(name, {"role": role_.value, "member": member})
 
     def set_password(self, name: str, password: str) -> None:
         self._row(name)

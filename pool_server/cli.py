@@ -130,6 +130,7 @@ def _register() -> None:
         cli_previews,
         cli_serve,
         cli_signing,
+        cli_tls,
     )
 
     for command in (
@@ -140,6 +141,7 @@ def _register() -> None:
         *cli_http.COMMANDS,
         *cli_notify.COMMANDS,
         *cli_signing.COMMANDS,
+        *cli_tls.COMMANDS,
     ):
         main.add_command(command)
     cli_accounts.member.add_command(cli_signing.member_key)

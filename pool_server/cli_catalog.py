@@ -18,7 +18,7 @@ from catalog.indexer import Indexer
 from catalog.report import as_csv, as_dicts, as_table, usage_report
 from catalog.schema import open_catalog
 from catalog.search import search as search_catalog
-from catalog.units import format_duration, parse_seconds, parse_when
+from catalog.units import format_duration, parse_seconds, parse_until, parse_when
 
 from .cli import parsed
 from .terminal import echo, json_text, printable
@@ -166,7 +166,7 @@ def search_command(
             category=category,
             language=language,
             since=parsed(parse_when, since, "--since"),
-            until=parsed(parse_when, until, "--until"),
+            until=parsed(parse_until, until, "--until"),
             min_duration=parsed(parse_seconds, min_duration, "--min-duration"),
             max_duration=parsed(parse_seconds, max_duration, "--max-duration"),
             has_subtitles=has_subtitles,
@@ -179,8 +179,9 @@ def search_command(
         echo("no items found", err=True)
         return
     for item in results:
-        echo(f"{item['id']:<16} {format_duration(item['duration']):>8}  {item['title'] or ''}")
-        echo(f"{'':<16} {'':>8}  {item['path']}")
+        title = printable(item["title"] or "")  # one line each, whatever the title holds
+        echo(f"{item['id']:<16} {format_duration(item['duration']):>8}  {title}")
+        echo(f"{'':<16} {'':>8}  {printable(item['path'])}")
 
 
 @click.group("report")

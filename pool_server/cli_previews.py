@@ -32,13 +32,12 @@ def _queue(obj: Any) -> Iterator[PreviewQueue]:
         queue.close()
 
 
-def _enqueue(obj: Any, db: Any, queue: PreviewQueue, ids: list[str]) -> None:
+def _requeue(obj: Any, db: Any, queue: PreviewQueue, ids: list[str], force: bool) -> list[str]:
     express_max = float(obj.preview_settings()["express_max_seconds"])
-    for item_id in ids:
-        row = get_item_row(db, item_id=item_id)
-        if row is not None:
-            lane = queue.enqueue(item_id, row, express_max)
-            echo(f"{item_id}: queued ({lane} lane)")
+    queued = preview_status.requeue(db, queue, ids, force=force, express_max=express_max)
+    for item_id, lane in queued:
+        echo(f"{item_id}: queued ({lane} lane)")
+    return [item_id for item_id, _ in queued]
 
 
 @click.group("previews")
@@ -83,12 +82,11 @@ def retry_command(obj: Any, item: str | None, all_failed: bool) -> None:
         if item and get_item_row(db, item_id=item) is None:
             raise click.ClickException(f"{item}: no such item")
         ids = preview_status.failed_ids(db) if all_failed else [str(item)]
-        wanted = preview_status.request(db, ids, force=False)
+        wanted = _requeue(obj, db, queue, ids, force=False)
         if item and not wanted:
             raise click.ClickException(
                 f"{item}: its previews have not failed (use `previews rebuild {item}`)"
             )
-        _enqueue(obj, db, queue, wanted)
     if not wanted:
         echo("no failed previews")
 
@@ -105,11 +103,41 @@ def rebuild_command(obj: Any, item: str | None, everything: bool) -> None:
         if item and get_item_row(db, item_id=item) is None:
             raise click.ClickException(f"{item}: no such item")
         ids = preview_status.all_ids(db) if everything else [str(item)]
-        wanted = preview_status.request(db, ids, force=True)
+        wanted = _requeue(obj, db, queue, ids, force=True)
         if item and not wanted:
             raise click.ClickException(f"{item}: has no video or audio to preview")
-        _enqueue(obj, db, queue, wanted)
     echo(f"{len(wanted)} item(s) queued")
+
+
+@previews_group.command("work")
+@click.pass_obj
+def work_command(obj: Any) -> None:
+    """Run preview workers alone, until SIGINT or SIGTERM: another machine sharing the
+    pool's storage, pool.db and the queue's broker (`[previews] broker`) takes jobs."""
+    import signal
+    import threading
+
+    from catalog.previews.service import PreviewService
+
+    settings = obj.preview_settings()
+    try:
+        service = PreviewService(obj.data.pool_root, obj.data.db_path, obj.data.path, settings)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    service.start()
+    click.echo(
+        f"preview workers: {settings['workers']} + express, ffmpeg {service.tools.version} "
+        f"({service.tools.source}); Ctrl-C to stop",
+        err=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        service.stop()
 
 
 COMMANDS: list[click.Command] = [previews_group]

@@ -25,14 +25,31 @@ from .serve import ServeOptions, Server
     show_default=True,
     help="With --demo: make the sample items (short generated clips with sidecars).",
 )
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Serve this certificate (PEM, with its intermediates) instead of a self-signed one.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, exists=True),
+    help="The private key (PEM, unencrypted) of --tls-cert.",
+)
 @pass_ctx
-def init(obj: CliContext, demo: bool, samples: bool) -> None:
+def init(
+    obj: CliContext, demo: bool, samples: bool, tls_cert: str | None, tls_key: str | None
+) -> None:
     """Make the data folder: pool.toml, pool.db, TLS certificate, SSH host keys.
 
     Running it again completes what is missing and never destroys anything.
     """
+    from pathlib import Path
+
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
     started = time.monotonic()
-    result = initialise(obj.data, demo=demo, samples=samples)
+    tls = (Path(tls_cert), Path(tls_key)) if tls_cert and tls_key else None
+    result = initialise(obj.data, demo=demo, samples=samples, tls=tls)
     for item in result.created:
         click.echo(f"created {item}")
     made = result.samples.made if result.samples else []

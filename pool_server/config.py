@@ -89,16 +89,17 @@ SETTINGS: list[Setting] = [
                 "keys/ssh_host_ed25519_key,keys/ssh_host_rsa_key",
                 "SSH host keys, comma-separated, relative to the data folder",
             ),
-            ("max_channels", 8, "SSH channels one connection may have open at once"),
+            ("max_channels", 8, "SSH channels one connection may have open at once (0: no limit)"),
             (
                 "max_open_handles",
                 64,
-                "files and folders one SFTP session may hold open at once",
+                "files and folders one SFTP session may hold open at once (0: no limit)",
             ),
             (
                 "max_open_handles_per_user",
                 256,
-                "files and folders one user may hold open at once, all sessions together",
+                "files and folders one user may hold open at once, all sessions together "
+                "(0: no limit)",
             ),
         ),
     ),
@@ -146,12 +147,13 @@ SETTINGS: list[Setting] = [
                 "prelogin_max_connections",
                 128,
                 "connections not yet logged in accepted at once, per door; when full, the "
-                "oldest of the address holding the most is dropped for a newcomer",
+                "oldest of the address holding the most is dropped for a newcomer (0: no limit)",
             ),
             (
                 "prelogin_max_per_ip",
                 8,
-                "connections not yet logged in accepted at once from one address, per door",
+                "connections not yet logged in accepted at once from one address, per door "
+                "(0: no limit)",
             ),
         ),
     ),
@@ -241,7 +243,8 @@ SETTINGS: list[Setting] = [
             (
                 "public_url",
                 "",
-                "the web door's address as users reach it (links in alerts; empty: no links)",
+                "the web door's address as users reach it, for links in alerts (empty: "
+                "http(s)://[server] host:[http] port)",
             ),
         ),
     ),
@@ -249,6 +252,12 @@ SETTINGS: list[Setting] = [
         "delivery",
         (
             ("workers", 2, "threads delivering e-mail and webhooks"),
+            (
+                "keep_days",
+                30,
+                "finished deliveries and alert matches are kept this long (the lists users "
+                "and admins see), then deleted",
+            ),
             ("retry_hours", 24.0, "keep retrying a failing delivery this long, then give up"),
             ("backoff_seconds", 10.0, "wait before the first retry; doubles each time"),
             ("backoff_max_seconds", 1800.0, "longest wait between two tries"),
@@ -279,6 +288,21 @@ SETTINGS: list[Setting] = [
             ("session_max_hours", 12, "a web session ends this long after login, used or not"),
             ("token_days", 90, "lifetime of an API token when `token create` gets no --expires"),
             ("page_size", 24, "search results per page"),
+            (
+                "admin_totp_required",
+                True,
+                "admins must log in to the web door with a second factor (TOTP); one without "
+                "is sent to enrol first",
+            ),
+            ("invitation_hours", 72, "how long an invitation link made in the console works"),
+            ("upload_expire_hours", 24.0, "a tus upload left alone this long is removed (hours)"),
+            (
+                "metrics_bind",
+                "",
+                "also serve /metrics without a token on this address:port (e.g. "
+                "'127.0.0.1:9464', for a local Prometheus); empty: only on the web door, for "
+                "admins' tokens",
+            ),
         ),
     ),
     *_table("catalog", CATALOG_SETTINGS),

@@ -54,10 +54,13 @@ def public_fingerprints(pool: Pool) -> dict[str, Any]:
     """What a member checks a connection against: the SSH host keys' and the TLS
     certificate's SHA256 fingerprints (as `ssh-keygen -l` and `openssl x509
     -fingerprint -sha256` print them) and when the certificate expires."""
+    from .tls import public_key_pin
+
     cert = certificate(pool)
     return {
         "ssh_host_keys": host_keys(pool),
         "tls_certificate": certificate_fingerprint(cert) if cert else None,
+        "tls_public_key_pin": public_key_pin(cert) if cert else None,
         "tls_valid_until": cert.not_valid_after_utc.date().isoformat() if cert else None,
         "signing_key": signing_fingerprint(pool),
     }
@@ -74,12 +77,15 @@ def signing_fingerprint(pool: Pool) -> str | None:
 
 
 def describe(pool: Pool) -> dict[str, Any]:
+    from .tls import public_key_pin
+
     data = pool.data
     cert = certificate(pool)
     tls = []
     if cert is not None:
         tls.append(certificate_fingerprint(cert))
         tls.append(f"valid until {cert.not_valid_after_utc.date().isoformat()}")
+        tls.append(f"public key pin {public_key_pin(cert)} (curl --pinnedpubkey)")
     signing = []
     signer = PoolSigner(data.signing_dir)
     if signer.exists():

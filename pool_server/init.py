@@ -13,9 +13,12 @@ from catalog.signing import PoolSigner
 from .accounts import Accounts, Role
 from .config import Config, render_default_toml
 from .context import DataDir
+from .errors import UsageError
 from .keys import make_host_keys, make_tls_certificate
 from .samples import SamplesResult, make_samples
 from .store import Store
+from .tls import check_pair
+from .tls import install as install_tls
 
 DEMO_MEMBERS = (
     ("TRT", "Türkiye Radyo-Televizyon Kurumu", "TR"),
@@ -39,9 +42,18 @@ class InitResult:
     samples: SamplesResult | None = None
 
 
-def initialise(data: DataDir, demo: bool = False, samples: bool = True) -> InitResult:
+def initialise(
+    data: DataDir,
+    demo: bool = False,
+    samples: bool = True,
+    tls: tuple[Path, Path] | None = None,
+) -> InitResult:
     """Make (or complete) the data folder; with `demo`, six members and their users,
-    and unless `samples` is false, the sample items (`samples.py`)."""
+    and unless `samples` is false, the sample items (`samples.py`). `tls` is a
+    (certificate, key) pair of PEM files to serve instead of a self-signed certificate:
+    checked before anything is made."""
+    if tls is not None:
+        _check_new_certificate(data, *tls)
     result = InitResult()
     for folder in (
         data.path,
@@ -64,7 +76,10 @@ def initialise(data: DataDir, demo: bool = False, samples: bool = True) -> InitR
         if new_db:
             result.created.append(str(data.db_path))
         ftp = config.section("ftp")
-        if make_tls_certificate(data.path / ftp["tls_cert"], data.path / ftp["tls_key"]):
+        if tls is not None:
+            install_tls(*tls, data.path / ftp["tls_cert"], data.path / ftp["tls_key"])
+            result.created.append(f"{data.path / ftp['tls_cert']} (from {tls[0]})")
+        elif make_tls_certificate(data.path / ftp["tls_cert"], data.path / ftp["tls_key"]):
             result.created.append(str(data.path / ftp["tls_cert"]))
         result.created += [str(p) for p in make_host_keys(data.keys_dir)]
         if PoolSigner(data.signing_dir).ensure():
@@ -81,6 +96,19 @@ def initialise(data: DataDir, demo: bool = False, samples: bool = True) -> InitR
     if demo and samples:
         result.samples = make_samples(data.path, data.pool_root)
     return result
+
+
+def _check_new_certificate(data: DataDir, cert: Path, key: Path) -> None:
+    """`init --tls-cert/--tls-key`: a usable pair, for a pool that has none yet."""
+    check_pair(cert, key)
+    if data.config_path.exists():
+        ftp = Config.load(data.config_path).section("ftp")
+        existing = data.path / ftp["tls_cert"]
+        if existing.exists():
+            raise UsageError(
+                f"{existing} exists already; init never replaces anything: use "
+                "`pool-server tls set CERT KEY` to replace it"
+            )
 
 
 def _save_passwords(path: Path, passwords: dict[str, tuple[str, str, str | None]]) -> Path:

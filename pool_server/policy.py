@@ -58,6 +58,17 @@ def allowed(user: User, action: Action, target: Target) -> bool:
     return False
 
 
+def may_upload(user: User) -> bool:
+    """Whether the table lets this user upload anywhere at all (pages offer uploads)."""
+    scope = RULES[user.role][Action.UPLOAD]
+    return scope is Scope.EVERYWHERE or (scope is Scope.OWN_AREA and user.member is not None)
+
+
+def may_administer(user: User) -> bool:
+    """Operators' work (members, users, bans, audit, the console): the admin role only."""
+    return user.role is Role.ADMIN
+
+
 def authorize(user: User, action: Action, target: Target) -> None:
     """Raise `AccessDenied` with the rule that refused, unless the table allows it."""
     if allowed(user, action, target):

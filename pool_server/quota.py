@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from catalog.errors import QueryError
-from catalog.units import format_size
+from catalog.units import format_size as format_size  # re-exported for the doors
 from catalog.units import parse_size as parse_bytes
 
 from .errors import QuotaExceeded, UsageError

@@ -147,7 +147,7 @@ class Server:
             log.info("indexer watching %s", self.pool.data.pool_root)
         from .notify.runner import NotifyService
 
-        self.services.append(NotifyService(self.pool))
+        self.services.append(NotifyService(self.pool, self.http.url if self.http else None))
         self.services.append(Housekeeping(self.pool))
         for service in self.services:
             service.start()

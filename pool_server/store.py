@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import sqlite_utils
+from sqlite_utils.db import Table
 
 from catalog.manifest import MEMBER_KEYS_TABLE
 
@@ -25,6 +26,17 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class PoolDatabase(sqlite_utils.Database):
+    """sqlite-utils' Database whose `db[name]` is typed as what it is here: the
+    server's names in pool.db are tables, never views."""
+
+    def __getitem__(self, table_name: str) -> Table:
+        item = super().__getitem__(table_name)
+        if not isinstance(item, Table):
+            raise TypeError(f"{table_name} is a view, not a table")
+        return item
+
+
 class Store:
     """Hands each thread its own connection to pool.db (sqlite3 objects are per thread)."""
 
@@ -35,13 +47,13 @@ class Store:
         self._lock = threading.Lock()
 
     @property
-    def db(self) -> sqlite_utils.Database:
+    def db(self) -> PoolDatabase:
         db = getattr(self._local, "db", None)
         if db is None:
             conn = connect(self.path)
             with self._lock:
                 self._all.append(conn)
-            db = self._local.db = sqlite_utils.Database(conn)
+            db = self._local.db = PoolDatabase(conn)
         return db
 
     def release(self) -> None:

@@ -97,12 +97,16 @@ def _opens(port: int, count: int) -> bool:
         return True
 
 
-def _exhaust(port: int, greeting: bytes) -> list[socket.socket]:
+HTTP_HELLO = b"GET /login HTTP/1.1\r\nHost: pool\r\n\r\n"  # kept alive: a descriptor held
+
+
+def _exhaust(port: int, greeting: bytes, hello: bytes = b"") -> list[socket.socket]:
     """Connect until the server stops greeting (out of descriptors); bounded to 300."""
     socks: list[socket.socket] = []
     for _ in range(300):
         sock = socket.create_connection(("127.0.0.1", port), 10)
         socks.append(sock)
+        sock.sendall(hello)
         sock.settimeout(1.5)
         try:
             first = sock.recv(64)
@@ -137,5 +141,35 @@ def test_listener_survives_emfile_and_recovers(data, door):
         assert log.count("cannot accept connections") == 1  # not one line per failure
         failures = re.search(r"accepting connections again \(after (\d+) failed accepts\)", log)
         assert failures and int(failures.group(1)) >= 3, log[-2000:]
+    finally:
+        srv.stop()
+
+
+def _http_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 5) as sock:
+            sock.settimeout(5)
+            sock.sendall(HTTP_HELLO)
+            return sock.recv(16).startswith(b"HTTP/1.1 ")
+    except OSError:
+        return False
+
+
+def test_http_listener_survives_emfile_and_recovers(data):
+    """The web door's listener (asyncio's accept loop) pauses on EMFILE and recovers;
+    asyncio's message for it is rate-limited like paramiko's."""
+    srv = start_server(data, sftp=False, http=True, nofile=64)
+    try:
+        port = srv.http_port
+        assert port
+        socks = _exhaust(port, b"HTTP/1.1 ", HTTP_HELLO)
+        try:
+            wait_for(lambda: "out of system resource" in srv.log(), what="EMFILE noticed")
+        finally:
+            for sock in socks:
+                sock.close()
+        wait_for(lambda: _http_answers(port), timeout=20, what="an HTTP answer after EMFILE")
+        assert srv.log().count("out of system resource") <= 5  # asyncio's, rate-limited
+        assert login("ftp", srv, "127.0.0.1", "news", password("news"))
     finally:
         srv.stop()

@@ -16,10 +16,10 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "tools" / "setup_test_tools.py"
 
 
-def run(path: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": path}
+def run(path: str, *args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": path, **env_vars}
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--no-install"],
+        [sys.executable, str(SCRIPT), "--no-install", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -65,3 +65,15 @@ def test_an_ffmpeg_without_the_mxf_muxer_is_refused(tmp_path: Path) -> None:
     assert "ffmpeg (ffmpeg): lacks the mxf muxer" in done.stderr
     assert "the prores_ks encoder" in done.stderr
     assert "curl (curl)" not in done.stderr
+
+
+def test_making_the_venv_needs_ensurepip(tmp_path: Path) -> None:
+    """Debian's python3 has no ensurepip without python3-venv: `python3 -m venv` fails.
+    A module that refuses to import stands in for the missing package."""
+    assert run(os.environ["PATH"], "--stage", "venv").returncode == 0
+    (tmp_path / "ensurepip.py").write_text("raise ImportError('not installed')\n")
+    done = run(os.environ["PATH"], "--stage", "venv", PYTHONPATH=str(tmp_path))
+    assert done.returncode == 2
+    assert "cannot make the virtualenv" in done.stderr
+    assert "python3-venv (python3-venv): lacks" in done.stderr
+    assert "apt-get install -y python3-venv" in done.stderr

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Check (and, as root on Debian, install) every tool the test suite uses.
 
-`make test` and `.ci/run` (through `make test`) run this before pytest:
+`make test` and `.ci/run` (through `make test`) run this before pytest, and the
+Makefile runs it with `--stage venv` (with the system's Python) before it makes .venv
+for `make run` and `make test` alike:
 
-    python tools/setup_test_tools.py [--no-install] [--quiet]
+    python tools/setup_test_tools.py [--stage venv|test] [--no-install] [--quiet]
 
 Every tool is a row of `TOOLS` below: what to look for, which Debian package brings it
 and why the tests need it. To need another tool (a browser, a font, a server), add one
@@ -42,6 +44,9 @@ class Tool:
     why: str
     check: Callable[[str], list[str]] = field(default=lambda path: [])
     """Given the tool's path, the features it lacks (empty: all there)."""
+    stage: str = "test"
+    """'venv': needed to make the virtualenv (checked by the Makefile first, with the
+    system's Python); 'test': needed by the tests (checked before pytest)."""
 
 
 FFMPEG_MUXERS = ("mxf", "mov", "mp4", "matroska", "mpegts", "wav", "ipod")
@@ -53,8 +58,20 @@ FFMPEG_ENCODERS = (
     "pcm_s16le",
     "pcm_s24le",
     "mjpeg",
+    "png",
 )
-FFMPEG_FILTERS = ("testsrc", "sine", "drawtext")
+FFMPEG_FILTERS = (
+    "testsrc",
+    "sine",
+    "drawtext",
+    # what the previews use, and the test clips made for them
+    "testsrc2",
+    "smptebars",
+    "yadif",
+    "tile",
+    "showwavespic",
+    "amerge",
+)
 
 
 def _listed(path: str, what: str) -> set[str]:
@@ -113,6 +130,13 @@ def python_module(code: str) -> Callable[[str], list[str]]:
 
 # The one table. Add a row for every tool a test starts or a library loads.
 TOOLS: tuple[Tool, ...] = (
+    Tool(
+        "python3-venv",
+        "python3-venv",
+        "making .venv (`python3 -m venv`; Debian ships ensurepip apart)",
+        python_module("import ensurepip, venv"),
+        stage="venv",
+    ),
     Tool("ffmpeg", "ffmpeg", "test media (MXF, ProRes, H.264, AAC), demo samples", ffmpeg_lacks),
     Tool("ffprobe", "ffmpeg", "reading back generated media"),
     Tool("curl", "curl", "FTP/FTPS client tests"),
@@ -122,6 +146,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("/usr/sbin/sshd", "openssh-server", "OpenSSH server peer (sftp-server)"),
     Tool("rclone", "rclone", "rclone sftp tests (checksums over exec)"),
     Tool("/usr/bin/chromium", "chromium", "browser tests (Playwright drives Debian's chromium)"),
+    Tool("redis-server", "redis-server", "the preview queue's networked broker (huey on Redis)"),
     Tool(
         "libmediainfo",
         "libmediainfo0v5",
@@ -134,15 +159,18 @@ TOOLS: tuple[Tool, ...] = (
 def locate(tool: Tool) -> str | None:
     if tool.name.startswith("/"):
         return tool.name if os.access(tool.name, os.X_OK) else None
-    if tool.name == "libmediainfo":
+    if tool.name in ("libmediainfo", "python3-venv"):
         return sys.executable  # checked through Python
     return shutil.which(tool.name)
 
 
-def problems() -> list[tuple[Tool, str]]:
-    """(tool, what is wrong) for every tool that is missing or lacks a feature."""
+def problems(stage: str = "test") -> list[tuple[Tool, str]]:
+    """(tool, what is wrong) for every tool of `stage` that is missing or lacks a
+    feature."""
     found: list[tuple[Tool, str]] = []
     for tool in TOOLS:
+        if tool.stage != stage:
+            continue
         path = locate(tool)
         if path is None:
             found.append((tool, "not found"))
@@ -182,20 +210,31 @@ def main(argv: list[str] | None = None) -> int:
         "--no-install", action="store_true", help="only check, even as root on Debian"
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing when all is there")
+    parser.add_argument(
+        "--stage",
+        choices=("venv", "test"),
+        default="test",
+        help="what to check: making the venv (system Python), or running the tests",
+    )
     args = parser.parse_args(argv)
 
     def say(text: str) -> None:
         print(f"setup-test-tools: {text}", file=sys.stderr, flush=True)
 
-    missing = problems()
+    missing = problems(args.stage)
     if missing and not args.no_install and can_install():
         install(sorted({tool.package for tool, _ in missing}), say)
-        missing = problems()
+        missing = problems(args.stage)
     if not missing:
         if not args.quiet:
-            say(f"all {len(TOOLS)} tools the tests use are there")
+            count = sum(tool.stage == args.stage for tool in TOOLS)
+            what = "making the venv needs" if args.stage == "venv" else "the tests use"
+            say(f"all {count} tools {what} are there")
         return 0
-    say("the test suite needs tools that are missing; no test ran:")
+    if args.stage == "venv":
+        say("cannot make the virtualenv; nothing was installed:")
+    else:
+        say("the test suite needs tools that are missing; no test ran:")
     for tool, what in missing:
         say(f"  {tool.name} ({tool.package}): {what} - for {tool.why}")
     packages = " ".join(sorted({tool.package for tool, _ in missing}))

@@ -23,6 +23,8 @@ from .tools import Source, Tools, probe
 
 PREVIEWS_DIR = "previews"
 MIN_TIMEOUT = 60.0
+UNKNOWN_DURATION_BYTES_PER_S = 5e6
+"""The time limit of a file that declares no duration: this many bytes a second."""
 SHORT_BY = 0.9
 """A decode that ends before this share of the declared duration (less one second) is a
 truncated or damaged file: failed, not published."""
@@ -83,6 +85,8 @@ def make(
     AUDIO_FILES). PreviewError when the file cannot be previewed."""
     src = probe(tools, source)
     timeout = max(MIN_TIMEOUT, src.duration * settings.timeout_factor)
+    if src.duration <= 0:  # no duration declared: allow a slow decode of its bytes
+        timeout = max(timeout, source.stat().st_size / UNKNOWN_DURATION_BYTES_PER_S)
     log = work / "ffmpeg.log"
     if src.has_video:
         cmd, strip = plan.video_command(tools.ffmpeg, source, src, settings.options, work)

@@ -70,6 +70,25 @@ def request(db: sqlite_utils.Database, item_ids: list[str], *, force: bool) -> l
     return wanted
 
 
+def requeue(
+    db: sqlite_utils.Database,
+    queue: PreviewQueue,
+    item_ids: list[str],
+    *,
+    force: bool,
+    express_max: float,
+) -> list[tuple[str, str]]:
+    """Ask for the items' previews again (`request`) and queue a job for each that needs
+    one; returns (item id, lane) per job queued. The operator's one way in, for
+    `pool-server previews retry | rebuild` and the console alike."""
+    queued = []
+    for item_id in request(db, item_ids, force=force):
+        row = get_item_row(db, item_id=item_id)
+        if row is not None:
+            queued.append((item_id, queue.enqueue(item_id, row, express_max)))
+    return queued
+
+
 def failed_ids(db: sqlite_utils.Database) -> list[str]:
     return [
         r[0]

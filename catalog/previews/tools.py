@@ -81,6 +81,9 @@ class Source:
     height: int = 0
     sar: Fraction = Fraction(1)
     interlaced: bool = False
+    """Possibly interlaced: not declared progressive."""
+    field_order: str = ""
+    """As declared: "tt"/"tb" (top field first), "bb"/"bt", "progressive" or ""."""
     frame_rate: Fraction = Fraction(25)
     timecode: str | None = None
     audio_channels: list[int] = field(default_factory=list)
@@ -137,7 +140,8 @@ def source_from_ffprobe(doc: dict[str, Any]) -> Source:
         src.sar = _fraction(video.get("sample_aspect_ratio"), Fraction(1))
         # deinterlace unless the stream says it is progressive: the filter touches only
         # frames flagged interlaced, so an unlabelled progressive file loses nothing
-        src.interlaced = video.get("field_order") != "progressive"
+        src.field_order = str(video.get("field_order") or "")
+        src.interlaced = src.field_order != "progressive"
         src.frame_rate = _fraction(video.get("r_frame_rate"), Fraction(25))
         if src.frame_rate > 120:
             src.frame_rate = _fraction(video.get("avg_frame_rate"), Fraction(25))

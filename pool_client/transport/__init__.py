@@ -1,4 +1,4 @@
-"""One transport interface, three implementations: FTP, FTPS and SFTP."""
+"""One transport interface, four implementations: FTP, FTPS, SFTP and HTTP(S)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ def make_transport(
     endpoint: Endpoint, password: str, config_folder: Path, notify: Notify, timeout: float = 30.0
 ) -> Transport:
     """An unconnected transport for the endpoint's scheme."""
+    if endpoint.scheme in ("http", "https"):
+        from .http import HTTPSTransport, HTTPTransport
+
+        web = HTTPSTransport if endpoint.scheme == "https" else HTTPTransport
+        return web(endpoint, password, config_folder, notify, timeout)
     if endpoint.scheme == "sftp":
         from .sftp import SFTPTransport
 

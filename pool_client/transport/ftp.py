@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ftplib
+import functools
 import json
 import shlex
 import socket
@@ -26,13 +27,18 @@ from ..trust import check_certificate
 from .base import CHUNK, CONTROL_FTP_SITE, READ_CHUNK, Progress, RemoteEntry, Transport
 
 
+def _mkd(ftp: ftplib.FTP, path: str) -> str:
+    return ftp.mkd(path)
+
+
 class _SessionReusingFTP_TLS(ftplib.FTP_TLS):
     """Data connections resume the control connection's TLS session, as servers that
     require it (vsftpd's require_ssl_reuse, FileZilla Server, ProFTPD) insist."""
 
     def ntransfercmd(self, cmd: str, rest: int | str | None = None):  # type: ignore[override]
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
+        if getattr(self, "_prot_p", False):  # ftplib's PROT P flag (no public one)
+            assert isinstance(self.sock, ssl.SSLSocket)
             conn = self.context.wrap_socket(
                 conn, server_hostname=self.host, session=self.sock.session
             )
@@ -277,7 +283,7 @@ class FTPTransport(Transport):
                 entry = None
             if entry is None:
                 self.ops["mkdir"] += 1
-                self._call(current, lambda ftp, c=current: ftp.mkd(c))
+                self._call(current, functools.partial(_mkd, path=current))
             elif not entry.is_dir:
                 raise ClientError(f"{current} is a file, not a folder")
 
@@ -351,6 +357,7 @@ class FTPSTransport(FTPTransport):
     def _secure(self, ftp: ftplib.FTP) -> None:
         assert isinstance(ftp, ftplib.FTP_TLS)
         ftp.auth()
+        assert isinstance(ftp.sock, ssl.SSLSocket)
         der = ftp.sock.getpeercert(binary_form=True)
         if not der:
             raise NetworkError(f"{self.endpoint.url}: the server sent no TLS certificate")

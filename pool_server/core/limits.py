@@ -39,8 +39,8 @@ class Limits:
         """Refuse a file that would grow past `max_file_size`."""
         if self.max_file_size and end > self.max_file_size:
             raise QuotaExceeded(
-                f"{vpath}: {format_size(end)} is larger than the largest file accepted "
-                f"({format_size(self.max_file_size)})"
+                f"{vpath}: {end} bytes ({format_size(end)}) is larger than the largest file "
+                f"accepted ({self.max_file_size} bytes, {format_size(self.max_file_size)})"
             )
 
     def check_hole(self, vpath: str, have: int, offset: int) -> None:

@@ -132,9 +132,25 @@ class Upload:
         return self.write(data)
 
     def _check_offset(self, offset: int) -> None:
+        self.check_write(offset, 0)
+
+    def check_write(self, offset: int, n: int, have: int | None = None) -> None:
+        """Raise if writing `n` bytes at `offset` would break a limit (the file's size,
+        a hole past `have`, by default the bytes written so far). Doors that gather
+        writes before they reach `write_at` call it for each, so the refusal answers
+        the write that broke the limit."""
         limits = self.uploads.core.limits
-        limits.check_size(self.target.vpath, offset)
-        limits.check_hole(self.target.vpath, self._size, offset)
+        vpath = self.target.vpath
+        try:
+            limits.check_size(vpath, offset + n)
+            limits.check_hole(vpath, max(self._size, have or 0), offset)
+            if self.length is not None and offset + n > self.length:
+                raise InvalidPath(
+                    f"{vpath}: {offset + n} bytes is more than the {self.length} bytes announced"
+                )
+        except PoolError as err:
+            self.error = self.error or err
+            raise
 
     def _write(self, data: bytes | bytearray | memoryview) -> int:
         vpath = self.target.vpath

@@ -57,7 +57,7 @@ def perm_facts(session: Session, vpath: str, is_dir: bool) -> str:
             facts += "m"
         if may(Action.DELETE, child):
             facts += "p"
-        return facts
+        return "".join(sorted(facts))
     facts = "r"
     if may(Action.OVERWRITE, vpath):
         facts += "aw"
@@ -194,4 +194,4 @@ class PoolAbstractedFS(AbstractedFS):  # type: ignore[misc]
                 vpath = base.rstrip("/") + "/" + name if name not in (".", "..") else base
                 is_dir = os.path.isdir(os.path.join(basedir, name))
                 fact = b"perm=" + perm_facts(self.session, vpath, is_dir).encode() + b";"
-                yield _PERM_FACT.sub(lambda m, f=fact: m.group(1) + f, line, count=1)
+                yield _PERM_FACT.sub(b"\\g<1>" + fact, line, count=1)

@@ -7,6 +7,7 @@ subclass per server with the settings as class attributes (pyftpdlib's way).
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -24,6 +25,7 @@ from .. import control
 from ..core import Core, Outcome, Session, Upload
 from ..errors import AuthenticationFailed, Banned, PoolError
 from ..listening import client_ip
+from ..tls import ReloadingContext
 from .commands import PoolCommands
 from .filesystem import PoolAbstractedFS
 from .replies import reply_for
@@ -45,7 +47,7 @@ class PoolAuthorizer(DummyAuthorizer):
         self.core = core
 
     def validate_authentication(self, username: str, password: str, handler: Any) -> None:
-        protocol = "ftps" if getattr(handler, "_ssl_established", False) else "ftp"
+        protocol = "ftps" if is_ssl_sock(handler.socket) else "ftp"
         try:
             handler.session = self.core.login_password(
                 username, password, handler.remote_ip, protocol
@@ -253,7 +255,7 @@ class PoolDTPHandler(TLS_DTPHandler):
             if thread is not None:
                 # Never waited for here (the event loop serves everyone): the upload is
                 # ended by the thread once it has stopped, within one file operation.
-                thread.stop(after=lambda: self._end(upload, Outcome.CLIENT_GONE, "aborted"))
+                thread.stop(after=functools.partial(self._gone, upload, "transfer aborted"))
             elif self.transfer_finished and peer_closed(self.cmd_channel.socket):
                 self.transfer_finished = False
                 self._resp = ("426 Control connection lost; upload kept for resume.", logger.info)
@@ -268,6 +270,9 @@ class PoolDTPHandler(TLS_DTPHandler):
         elif thread is not None:
             thread.stop()
         super().close()
+
+    def _gone(self, upload: Upload, why: str) -> None:
+        self._end(upload, Outcome.CLIENT_GONE, why)
 
     def _end(self, upload: Upload, outcome: Outcome, why: str | None = None) -> PoolError | None:
         """The core decides what the upload becomes; its refusal, if any, is returned."""
@@ -312,6 +317,7 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
 
     session: Session | None = None
     workers: Workers | None = None  # set by server.py
+    tls: ClassVar[ReloadingContext | None] = None  # set by server.py
     _off_loop = False
     prelogin_timeout = 30.0
     _held_lines: list[bytes] | None = None
@@ -320,6 +326,14 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
     def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
         super().__init__(conn, server, ioloop)
         self.remote_ip: str = client_ip(str(self.remote_ip))  # "::ffff:1.2.3.4" -> "1.2.3.4"
+
+    @classmethod
+    def get_ssl_context(cls) -> Any:
+        """Each new connection's TLS context: the certificate files as they are now
+        (`pool-server tls set` replaces them while serving; see `tls.py`)."""
+        if cls.tls is None:
+            return super().get_ssl_context()
+        return cls.tls.current()
 
     # --- before login: a short deadline and few slots
 
@@ -349,9 +363,13 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
     def drop_prelogin(self, reply: str) -> None:
         """End this connection that has not logged in (timeout, or its slot given away)."""
         self._end_prelogin()
-        if not self._closed:
-            self.respond(reply, logfun=logger.info)
-            self.close_when_done()
+        if self._closed:
+            return
+        if self._off_loop:  # a check or a file operation on a worker: no reply now
+            self.close()
+            return
+        self.respond(reply, logfun=logger.info)
+        self.close_when_done()
 
     def _end_prelogin(self) -> None:
         self.server.prelogin.pop(self, None)
@@ -362,12 +380,25 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
     def handle_auth_success(self, home: str, password: str, msg_login: str) -> None:
         self._end_prelogin()
         super().handle_auth_success(home, password, msg_login)
+        if self.session is not None:  # listed in the console, which may end it
+            self.session.connected(self._end_from_elsewhere)
+
+    def _end_from_elsewhere(self) -> None:
+        """Called from another thread (an operator ended the session): shutting the
+        socket down is safe there, and the event loop then closes the connection."""
+        sock = self.socket
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._end_prelogin()
+        if self.session is not None:
+            self.session.disconnected()
         super().close()
 
     max_command_line = 4096
+    _in_buffer: list[bytes]  # pyftpdlib's (asynchat's) line buffer
+    _in_buffer_len: int
 
     def collect_incoming_data(self, data: bytes) -> None:
         """Cut off a client whose command line outgrows the limit (pyftpdlib only
@@ -471,7 +502,17 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
 
         self.run_off_loop(check, then)
 
+    def push_dtp_data(
+        self, data: Any, isproducer: bool = False, file: Any = None, cmd: str | None = None
+    ) -> None:
+        name = getattr(file, "name", None)
+        if isinstance(name, str) and self.session is not None:
+            self.session.transferring(f"download {self.core.vpath_of(name)}")
+        super().push_dtp_data(data, isproducer, file, cmd)
+
     def _start_upload(self, upload: Upload, cmd: str) -> None:
+        if self.session is not None:
+            self.session.transferring(f"upload {upload.target.vpath}")
         if self.data_channel is not None:
             self.respond("125 Data connection already open. Transfer starting.")
             self.data_channel.file_obj = upload
@@ -504,6 +545,8 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
         bytes: int,
     ) -> None:
         super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)
+        if self.session is not None:
+            self.session.transferring(None)
         if not receive and self.session is not None:
             try:
                 self.session.record_download(self.core.vpath_of(filename), bytes, completed)

@@ -21,11 +21,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import PoolError
+from ..invitations import Invitations
+from ..metrics import registry_for
 from ..notify.service import Notifications
+from ..policy import may_administer
+from ..totp import TwoFactor
 from . import i18n
 from .auth import Authenticator, Principal, Tokens, WebSessions, ensure_schema
 from .core import Core
-from .errors import HttpError, LoginRequired, public_message, status_for
+from .errors import EnrolmentRequired, HttpError, LoginRequired, public_message, status_for
+from .tus import TusUploads
 
 if TYPE_CHECKING:
     from ..app import Pool
@@ -46,6 +51,12 @@ class Door:
             pool.store, self.settings["session_idle_minutes"], self.settings["session_max_hours"]
         )
         self.tokens = Tokens(pool.store)
+        self.two_factor = TwoFactor(pool.store)
+        self.two_factor.create_schema()
+        Invitations(pool.store, pool.accounts).create_schema()
+        self.tus = TusUploads(pool.store, self.settings["upload_expire_hours"])
+        self.tus.create_schema()
+        self.metrics = registry_for(pool.store, pool.quotas.used)
         self.auth = Authenticator(self.core, self.sessions, self.tokens)
         self.notifications = Notifications(pool)
         self.translations = i18n.Translations()
@@ -76,7 +87,23 @@ def principal(request: Request, required: bool = True) -> Principal | None:
     found: Principal | None = request.state.principal
     if found is None and required:
         raise LoginRequired()
+    if found is not None and required and _must_enrol(request, found):
+        raise EnrolmentRequired()
     return found
+
+
+ENROL_EXEMPT = ("/account/2fa", "/logout", "/lang/", "/static/")
+
+
+def _must_enrol(request: Request, who: Principal) -> bool:
+    """An admin on a browser session without a second factor, when the pool requires
+    one, may only enrol (or log out) until they have."""
+    door = door_of(request)
+    if who.via != "cookie" or not door.settings["admin_totp_required"]:
+        return False
+    if request.url.path.startswith(ENROL_EXEMPT) or not may_administer(who.session.user):
+        return False
+    return not door.two_factor.enrolled(who.session.user.name)
 
 
 def language(request: Request) -> str:
@@ -120,7 +147,9 @@ SECURITY_HEADERS = {
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """Machine routes: the JSON API and the metrics scrape (errors as JSON, 401 not a
+    redirect to the login page)."""
+    return request.url.path.startswith("/api/") or request.url.path == "/metrics"
 
 
 async def pool_error(request: Request, exc: Exception) -> Response:
@@ -134,6 +163,8 @@ async def pool_error(request: Request, exc: Exception) -> Response:
         headers["WWW-Authenticate"] = 'Bearer realm="ortak"'
     if is_api(request) or "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"error": message, "status": status}, status, headers=headers)
+    if isinstance(exc, EnrolmentRequired) and request.method in ("GET", "HEAD"):
+        return Response(status_code=303, headers={"Location": "/account/2fa"})
     if isinstance(exc, LoginRequired) and request.method in ("GET", "HEAD"):
         from urllib.parse import quote
 
@@ -171,10 +202,42 @@ class OriginGuard:
 
 
 def _areas() -> list[BaseRoute]:
-    from .routes import alerts, api, browse, files, items, provenance, search, session
+    from .routes import (
+        account,
+        alerts,
+        api,
+        browse,
+        console_accounts,
+        console_ops,
+        console_previews,
+        files,
+        items,
+        metrics,
+        provenance,
+        search,
+        session,
+        uploads,
+    )
 
+    # One area a line, in matching order (a more specific route before a general one).
+    areas = (
+        session,
+        account,
+        search,
+        provenance,
+        items,
+        browse,
+        files,
+        alerts,
+        api,
+        uploads,
+        console_accounts,
+        console_ops,
+        console_previews,
+        metrics,
+    )
     routes: list[BaseRoute] = []
-    for module in (session, search, provenance, items, browse, files, alerts, api):
+    for module in areas:
         routes.extend(module.ROUTES)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     return routes

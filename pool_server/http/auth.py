@@ -59,6 +59,11 @@ def ensure_schema(store: Store) -> None:
         if_not_exists=True,
     )
     db["web_sessions"].create_index(["user"], if_not_exists=True)
+    if "mfa" not in db["web_sessions"].columns_dict:
+        # "pending": the password was right, the second factor is still to come.
+        db["web_sessions"].add_column("mfa", str)
+    if "mfa_tries" not in db["web_sessions"].columns_dict:
+        db["web_sessions"].add_column("mfa_tries", int)
     db["api_tokens"].create(
         {
             "id": int,
@@ -100,8 +105,9 @@ class WebSessions:
         self.idle = idle_minutes * 60.0
         self.absolute = max_hours * 3600.0
 
-    def create(self, user: str, ip: str, protocol: str) -> tuple[str, str]:
-        """A new session: (cookie value, CSRF token)."""
+    def create(self, user: str, ip: str, protocol: str, mfa: str | None = None) -> tuple[str, str]:
+        """A new session: (cookie value, CSRF token); `mfa="pending"` makes one that
+        counts for nothing until the second factor is given (`lookup_pending`)."""
         sid = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         now = time.time()
@@ -114,6 +120,7 @@ class WebSessions:
                 "protocol": protocol,
                 "created": now,
                 "seen": now,
+                "mfa": mfa,
             }
         )
         return sid, csrf
@@ -132,6 +139,25 @@ class WebSessions:
         if now - row["seen"] > SEEN_EVERY:
             db.execute("UPDATE web_sessions SET seen = ? WHERE id_hash = ?", [now, key])
         return row
+
+    def lookup_pending(self, sid: str, max_age: float = 300.0) -> dict[str, Any] | None:
+        """A session waiting for its second factor, at most `max_age` seconds old."""
+        row = self.lookup(sid)
+        if row is None or row.get("mfa") != "pending" or time.time() - row["created"] > max_age:
+            return None
+        return row
+
+    def mfa_failed(self, sid: str) -> int:
+        """Count a wrong second factor on a pending session; returns the count so far."""
+        key = _hash(sid)
+        self.store.db.execute(
+            "UPDATE web_sessions SET mfa_tries = coalesce(mfa_tries, 0) + 1 WHERE id_hash = ?",
+            [key],
+        )
+        row = self.store.db.execute(
+            "SELECT mfa_tries FROM web_sessions WHERE id_hash = ?", [key]
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def end(self, sid: str) -> None:
         self.store.db.execute("DELETE FROM web_sessions WHERE id_hash = ?", [_hash(sid)])
@@ -261,7 +287,7 @@ class Authenticator:
         sid = conn.cookies.get(SESSION_COOKIE)
         if sid:
             row = self.sessions.lookup(sid)
-            if row is not None:
+            if row is not None and row.get("mfa") != "pending":
                 session = self.core.resume(row["user"], ip, protocol)
                 if session is not None:
                     return Principal(session, "cookie", row["csrf"], sid)

@@ -44,6 +44,13 @@ class LoginRequired(AuthenticationFailed):
         super().__init__("log in first", known_user=False)
 
 
+class EnrolmentRequired(HttpError):
+    """An admin without a second factor where the pool requires one: enrol first."""
+
+    def __init__(self) -> None:
+        super().__init__(403, "set up two-factor login first: /account/2fa")
+
+
 # Most specific first: the first class an error is an instance of decides.
 STATUS_TABLE: tuple[tuple[type[BaseException], int], ...] = (
     (Banned, 403),

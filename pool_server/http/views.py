@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from catalog.units import format_duration, format_size
+
 PREVIEW_NAMES: dict[str, str] = {
     "poster.jpg": "image/jpeg",
     "strip.jpg": "image/jpeg",
@@ -19,23 +21,13 @@ PREVIEW_NAMES: dict[str, str] = {
 
 
 def duration(seconds: Any) -> str:
-    if seconds in (None, ""):
-        return ""
-    total = round(float(seconds))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    """The pool's one duration format (catalog.units), empty when unknown."""
+    return "" if seconds in (None, "") else format_duration(float(seconds))
 
 
 def size(nbytes: Any) -> str:
-    if nbytes in (None, ""):
-        return ""
-    value = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+    """The pool's one size format (catalog.units), empty when unknown."""
+    return "" if nbytes in (None, "") else format_size(float(nbytes))
 
 
 def date(text: Any) -> str:

@@ -18,7 +18,12 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from catalog.units import format_duration
+
+from ..errors import ConfigError
 from .errors import DeliveryError, TargetRefused
+
+SECURITY = ("starttls", "tls", "none")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,10 @@ class MailSettings:
 
     @classmethod
     def from_section(cls, section: dict[str, Any], data_dir: Path) -> MailSettings:
+        if str(section["security"]).lower() not in SECURITY:
+            raise ConfigError(
+                f"[mail] security {section['security']!r}: use one of {', '.join(SECURITY)}"
+            )
         return cls(
             host=str(section["host"]),
             port=int(section["port"]),
@@ -77,10 +86,8 @@ class MailSettings:
 
 
 def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return ""
-    s = round(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    """The pool's one duration format (catalog.units), empty when unknown."""
+    return format_duration(seconds) if isinstance(seconds, int | float) else ""
 
 
 def _item_text(item: dict[str, Any]) -> str:

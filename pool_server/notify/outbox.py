@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 CHANNELS = ("email", "webhook")
@@ -35,7 +36,8 @@ class Retry:
 
     def delay(self, attempts: int) -> float:
         """Wait after the `attempts`-th failed try: backoff, doubling, capped."""
-        return min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, attempts - 1))
+        factor = 2.0 ** max(0, attempts - 1)
+        return min(self.backoff_max_seconds, self.backoff_seconds * factor)
 
 
 @dataclass(frozen=True)
@@ -313,8 +315,6 @@ def summary(conn: sqlite3.Connection, column: str, value: Any) -> dict[str, Any]
 def _iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
 
 
@@ -325,3 +325,19 @@ def _times(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("state") != "pending":
         row.pop("next_attempt", None)
     return row
+
+
+def purge(conn: sqlite3.Connection, keep_seconds: float, now: float | None = None) -> int:
+    """Delete finished deliveries and alert matches older than `keep_seconds` (pending
+    deliveries and digests still to send are kept whatever their age)."""
+    now = time.time() if now is None else now
+    cutoff = now - keep_seconds
+    with write(conn):
+        gone = conn.execute(
+            "DELETE FROM outbox WHERE state != 'pending' AND created < ?", [cutoff]
+        ).rowcount
+        iso = datetime.fromtimestamp(cutoff, UTC).isoformat()
+        gone += conn.execute(
+            "DELETE FROM alert_hits WHERE time < ? AND digest IS NOT NULL", [iso]
+        ).rowcount
+    return gone

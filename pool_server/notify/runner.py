@@ -9,6 +9,7 @@ send in progress finish (bounded by the relay's or receiver's timeout).
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -26,12 +27,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ortak.alerts")
 
+PURGE_EVERY = 3600.0
+"""Seconds between two purges of old deliveries and matches."""
+
 
 @dataclass(frozen=True)
 class NotifySettings:
     poll_seconds: float
     workers: int
     lease_seconds: float
+    keep_seconds: float
     producer: ProducerSettings
     retry: outbox.Retry
     mail: MailSettings
@@ -39,7 +44,9 @@ class NotifySettings:
     previews: bool
 
 
-def settings_of(pool: Pool) -> NotifySettings:
+def settings_of(pool: Pool, web_url: str | None = None) -> NotifySettings:
+    """The settings of pool.toml; `web_url` is the running web door's address (links
+    when `[alerts] public_url` is not set)."""
     cfg = pool.config
     alerts, delivery = cfg.section("alerts"), cfg.section("delivery")
     hooks = cfg.section("webhooks")
@@ -47,10 +54,11 @@ def settings_of(pool: Pool) -> NotifySettings:
         poll_seconds=max(0.05, float(alerts["poll_seconds"])),
         workers=max(1, int(delivery["workers"])),
         lease_seconds=max(1.0, float(delivery["lease_seconds"])),
+        keep_seconds=max(1, int(delivery["keep_days"])) * 86400.0,
         producer=ProducerSettings(
             settle_seconds=float(alerts["settle_seconds"]),
             quota_warning_percent=int(alerts["quota_warning_percent"]),
-            public_url=str(alerts["public_url"]),
+            public_url=str(alerts["public_url"]) or web_url or door_url(pool),
         ),
         retry=outbox.Retry(
             retry_seconds=float(delivery["retry_hours"]) * 3600.0,
@@ -64,6 +72,19 @@ def settings_of(pool: Pool) -> NotifySettings:
         ),
         previews=bool(cfg.get("previews", "enabled")),
     )
+
+
+def door_url(pool: Pool) -> str:
+    """The web door's address from its settings ([server] host, [http] port and tls): the
+    links' default when `[alerts] public_url` is not set."""
+    cfg = pool.config
+    host = str(cfg.get("server", "host"))
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = "https" if cfg.get("http", "tls") else "http"
+    return f"{scheme}://{host}:{cfg.get('http', 'port')}"
 
 
 def deliverer_of(pool: Pool, settings: NotifySettings) -> Deliverer:
@@ -86,9 +107,9 @@ def _quota_probe(pool: Pool):  # type: ignore[no-untyped-def]
 class NotifyService:
     """Started and stopped by `pool_server.serve.Server` like the indexer."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, web_url: str | None = None) -> None:
         self.pool = pool
-        self.settings = settings_of(pool)
+        self.settings = settings_of(pool, web_url)
         self.owner = outbox.owner_id()
         self._halt = threading.Event()
         self._wake = threading.Event()
@@ -125,11 +146,17 @@ class NotifyService:
             self.settings.retry,
             _quota_probe(self.pool),
         )
+        next_purge = time.monotonic()
         try:
             while not self._halt.is_set():
                 try:
                     if producer.cycle():
                         self._wake.set()
+                    if time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + PURGE_EVERY
+                        gone = outbox.purge(producer.conn, self.settings.keep_seconds)
+                        if gone:
+                            log.info("%d old deliveries and matches deleted", gone)
                 except Exception:  # never stop alerting for one bad cycle; retried next time
                     log.exception("alerts: reading the journal and audit failed")
                 self._halt.wait(self.settings.poll_seconds)

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from ..errors import ConfigError
 from .errors import DeliveryError, TargetRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -52,7 +53,7 @@ def parse_networks(values: Iterable[str]) -> list[Network]:
         try:
             out.append(ipaddress.ip_network(str(value).strip(), strict=False))
         except ValueError:
-            raise TargetRefused(
+            raise ConfigError(
                 f"[webhooks] allow_private: {value!r} is not an address or network"
             ) from None
     return out

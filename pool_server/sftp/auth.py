@@ -96,7 +96,8 @@ class Connection(paramiko.ServerInterface):
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind != "session":
             return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-        if self._open_channels is not None and self._open_channels() >= self.max_channels:
+        limit = self.max_channels
+        if limit and self._open_channels is not None and self._open_channels() >= limit:
             log.info("refused a channel of %s: %d open already", self.ip, self.max_channels)
             return int(paramiko.OPEN_FAILED_RESOURCE_SHORTAGE)
         return paramiko.OPEN_SUCCEEDED

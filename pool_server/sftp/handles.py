@@ -9,7 +9,7 @@ the core (`Upload.end`); a handle only says how it ended.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..core import Download, Outcome, Session, Upload
 from ..errors import PoolError
@@ -66,9 +66,14 @@ class UploadHandle:
     def write(self, offset: int, data: bytes | memoryview) -> None:
         if self.upload.error is not None:
             raise self.upload.error
-        if not self.append and offset != self._buf_at + len(self._buf):
-            self.flush()
-            self._buf_at = offset
+        end = self._buf_at + len(self._buf)
+        if not self.append:
+            self._refuse_unless(self.upload.check_write, offset, len(data), end)
+            if offset != end:
+                self.flush()
+                self._buf_at = offset
+        else:
+            self._refuse_unless(self.upload.check_write, end, len(data), end)
         self._buf += data
         if len(self._buf) >= WRITE_BUFFER:
             self.flush()
@@ -91,6 +96,17 @@ class UploadHandle:
                 pass
             raise
         self._buf_at += len(buf)
+
+    def _refuse_unless(self, check: Callable[..., None], *args: int) -> None:
+        try:
+            check(*args)
+        except PoolError as err:
+            self._buf.clear()
+            try:
+                self.upload.end(Outcome.FAILED, str(err))
+            except PoolError:
+                pass
+            raise
 
     def fsync(self) -> None:
         self.flush()

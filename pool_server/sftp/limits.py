@@ -23,16 +23,21 @@ class HandleLimits:
         self._open: Counter[str] = Counter()
         self._lock = threading.Lock()
 
+    @property
+    def advertised(self) -> int:
+        """The most handles a session may hope for (limits@openssh.com; 0: no limit)."""
+        return min((n for n in (self.per_session, self.per_user) if n), default=0)
+
     def acquire(self, user: str, session_open: int) -> None:
         """Count one more handle of `user`, whose session holds `session_open` now;
         raise `TooManyOpen` past either limit."""
-        if session_open >= self.per_session:
+        if self.per_session and session_open >= self.per_session:
             raise TooManyOpen(
                 f"too many open files in this session (at most {self.per_session}); "
                 "close some first"
             )
         with self._lock:
-            if self._open[user] >= self.per_user:
+            if self.per_user and self._open[user] >= self.per_user:
                 raise TooManyOpen(
                     f"too many open files for {user} (at most {self.per_user} over all "
                     "sessions); close some first"

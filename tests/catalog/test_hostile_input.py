@@ -66,7 +66,7 @@ def test_hostile_sidecars_are_catalogued_and_workers_live(
         k for k in keys if not item(indexer, k)
     ]
     assert len(workers()) == alive and all(t.is_alive() for t in workers())
-    assert indexer.workers_replaced == 0  # none even died
+    assert indexer.threads_restarted == 0  # none even died
 
     rows = {k.rsplit("/", 1)[1]: item(indexer, k) for k in keys}
     assert rows["surrogate"]["title"] == "Nevruz \ufffd bayramı"
@@ -132,12 +132,12 @@ def test_a_dead_worker_is_replaced_and_logged(
         ix.start()
         alive = len(workers())
         put(pool, "/TRT/news/killer.json", '{"title": "x"}')
-        assert wait_for(lambda: ix.workers_replaced >= 1, timeout=20)
+        assert wait_for(lambda: ix.threads_restarted >= 1, timeout=20)
         for i in range(6):
             put(pool, f"/TRT/news/after{i}.json", f'{{"title": "sonra {i}"}}')
         assert wait_for(lambda: all(item(ix, f"/TRT/news/after{i}") for i in range(6)), 20)
         assert wait_for(lambda: len([t for t in workers() if t.is_alive()]) == alive, 5)
-    assert any("died; starting a new one" in r.getMessage() for r in caplog.records)
+    assert any("died; starting it again" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("name", ["surrogate.json", "nan.json"])
@@ -166,5 +166,33 @@ def test_a_file_name_that_is_not_utf8_stops_nothing(pool: Path, db_path: Path, s
         ix.start()
         assert wait_for(lambda: item(ix, "/TRT/news/good"), timeout=20)
         assert wait_for(lambda: ix.errors >= 1, timeout=20)
-        assert ix.workers_replaced == 0 and all(t.is_alive() for t in workers())
+        assert ix.threads_restarted == 0 and all(t.is_alive() for t in workers())
     assert any("bad" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_housekeeping_thread_is_restarted(
+    pool: Path, db_path: Path, settings, monkeypatch, caplog
+):
+    """The housekeeping thread supervises the workers; the feed thread supervises it.
+    Killed (SystemExit injected into its first reconciliation scan), it is started
+    again, logged, and files keep being settled and catalogued."""
+    real, calls = catalog.indexer.scan_pool, []
+
+    def dies_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise SystemExit("injected")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(catalog.indexer, "scan_pool", dies_once)
+    caplog.set_level(logging.ERROR, logger="catalog.indexer")
+    put(pool, "/TRT/news/before.json", '{"title": "önce"}')  # found by the scan only
+    with Indexer(pool, db_path, settings) as ix:
+        ix.start()
+        assert wait_for(lambda: ix.threads_restarted >= 1, timeout=20)
+        assert wait_for(lambda: item(ix, "/TRT/news/before"), timeout=20)  # scanned again
+        with open(pool / "TRT" / "news" / "inplace.json", "w") as f:  # written in place:
+            f.write('{"title": "yerinde"}')  # housekeeping settles it
+        assert wait_for(lambda: item(ix, "/TRT/news/inplace"), timeout=20)
+    assert any("catalog-housekeeping died" in r.getMessage() for r in caplog.records)

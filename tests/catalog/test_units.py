@@ -14,6 +14,7 @@ from catalog.units import (
     iso_utc,
     parse_seconds,
     parse_size,
+    parse_until,
     parse_when,
 )
 
@@ -30,6 +31,10 @@ def test_parse_when() -> None:
         2026, 11, 1, 14, 30, tzinfo=timezone(timedelta(hours=3))
     )
     assert iso_utc(parse_when("2026-11-01T14:30+03:00")) == "2026-11-01T11:30:00+00:00"
+    # --until: a date alone is the whole day; a time or a duration ago is exact
+    assert parse_until("2026-11-01") == datetime(2026, 11, 2, tzinfo=UTC)
+    assert parse_until("2026-11-01T14:30") == datetime(2026, 11, 1, 14, 30, tzinfo=UTC)
+    assert parse_until("12h", NOW) == parse_when("12h", NOW)
     with pytest.raises(QueryError, match="30d"):
         parse_when("last week")
     with pytest.raises(QueryError):

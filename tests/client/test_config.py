@@ -17,7 +17,8 @@ def test_parse_url() -> None:
     e = parse_url("sftp://pool.example.org:2222", "news")
     assert (e.scheme, e.host, e.port, e.user) == ("sftp", "pool.example.org", 2222, "news")
     assert parse_url("ftps://trt-up@h").port == 21 and parse_url("ftps://trt-up@h").user == "trt-up"
-    for bad in ("http://h", "ftp://u:secret@h", "ftp://h", "sftp://:22"):
+    assert parse_url("https://news@h").port == 443 and parse_url("http://h", "x").port == 80
+    for bad in ("gopher://h", "ftp://u:secret@h", "ftp://h", "sftp://:22"):
         with pytest.raises(UsageError):
             parse_url(bad, None if "u:" in bad or bad == "ftp://h" else "x")
 

@@ -50,7 +50,7 @@ def test_unknown_item_is_exit_4(pool: Pool, tmp_path: Path) -> None:
         ("sync", "some query"),
         ("search", "--limit", "zero"),
         ("put", "x.mp4"),
-        ("login", "http://example.org"),
+        ("login", "gopher://example.org"),
         ("get", "X", "--bwlimit", "fast"),
         ("search", "--since", "yesterday-ish"),
     ],

@@ -21,6 +21,8 @@ import unicodedata
 
 import paramiko
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pool_client.output import printable as client_printable
 from pool_server.terminal import printable as server_printable
@@ -247,3 +249,33 @@ def test_server_log_lines_are_neutralised() -> None:
     text = stream.getvalue()
     assert_neutral(text)
     assert "evil\\x1b[2J" in text and "haber\\u2028gpj" in text and text.count("\n") == 2
+
+
+TEXT = st.text(st.characters(exclude_categories=()), max_size=60) | st.text(
+    st.characters(categories=["Cc", "Cf", "Cs", "Zl", "Zp"]) | st.sampled_from("aə İ[]/\\"),
+    max_size=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_printable_and_json_text_for_any_text(text: str) -> None:
+    """Whatever the text: printable output has no character a terminal acts on and
+    stays on one line; json_text decodes to exactly the same text."""
+    from pool_client.output import json_text as client_json
+    from pool_server.terminal import json_text as server_json
+
+    for printable, json_text in ((client_printable, client_json), (server_printable, server_json)):
+        shown = printable(text)
+        assert "\n" not in shown
+        for ch in shown:
+            assert unicodedata.category(ch) not in ("Cc", "Cs", "Zl", "Zp")
+            assert unicodedata.category(ch) != "Cf" or ch in "\u200c\u200d"
+        encoded = json_text({"title": text})
+        # (two surrogate code points in a row are one character to any JSON reader)
+        assert json.loads(encoded) == json.loads(json.dumps({"title": text}))
+        assert not [
+            c
+            for c in encoded
+            if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") and c not in "\n"
+        ]

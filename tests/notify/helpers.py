@@ -64,6 +64,7 @@ class Receiver:
         self.statuses = list(statuses or [])
         self.status: int | None = None
         self.lock = threading.Lock()
+        self.hold: threading.Event | None = None  # set: hold the next answer until it fires
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -82,6 +83,9 @@ class Receiver:
                             "status": code,
                         }
                     )
+                    hold, receiver.hold = receiver.hold, None
+                if hold is not None:
+                    hold.wait(30)
                 self.send_response(code)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

@@ -14,7 +14,7 @@ from aiosmtpd.smtp import AuthResult
 
 from catalog.items import item_id
 
-from ..helpers import ftp_login, set_setting, wait_for
+from ..helpers import ftp_login, run_cli, set_setting, wait_for
 from .helpers import fast_delivery, free_port, notifications, outbox_rows, smtp_server
 
 
@@ -68,7 +68,7 @@ def test_alert_mail_with_poster_inline(mail_data, server_factory, clip: Path):
         assert msg["To"] == "desk@example.org"
         assert "Nevruz kutlaması" in msg["Subject"]
         text = msg.get_body(("plain",)).get_content()
-        assert "the dope sheet" in text and "0:00:03" in text
+        assert "the dope sheet" in text and "news · 0:03" in text  # the pool's one duration format
         ident = item_id("/TRT/news/nevruz")
         assert f"https://pool.example.org/items/{ident}" in text
         html = msg.get_body(("html",))
@@ -93,6 +93,8 @@ def test_relay_down_then_back_delivers_exactly_once(mail_data, server_factory, c
     wait_for(lambda: [r for r in outbox_rows(data) if r["attempts"] >= 2], 20, "two failed tries")
     [row] = outbox_rows(data)
     assert row["state"] == "pending" and "refused" in row["last_error"].lower()
+    [shown] = json.loads(run_cli(data, "alert", "list", "--json").output)  # the admin's view
+    assert shown["pending"] == 1 and "refused" in shown["last_error"].lower()
     with smtp_server(smtp_port) as box:
         wait_for(lambda: outbox_rows(data)[0]["state"] == "delivered", 20, "delivery")
         assert len(box.messages) == 1
@@ -101,6 +103,8 @@ def test_relay_down_then_back_delivers_exactly_once(mail_data, server_factory, c
     with notifications(data) as service:
         [alert] = service.list_alerts(service.pool.accounts.get_user("news"))
     assert alert["delivered"] == 1 and alert["failed"] == 0 and alert["last_delivery"]
+    [delivery] = json.loads(run_cli(data, "alert", "deliveries", "--json").output)
+    assert delivery["state"] == "delivered" and delivery["attempts"] >= 3
 
 
 def test_starttls_and_login(mail_data, server_factory, clip: Path, monkeypatch):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from catalog.indexer import Indexer
+from pool_server.notify import outbox
 from pool_server.notify.producer import Producer, start_positions
 from pool_server.notify.service import Notifications
 
@@ -183,3 +184,20 @@ def test_bad_saved_search_is_refused(data: Path, service: Notifications):
     with pytest.raises(Exception, match="already"):
         service.add_alert(reader, "x", "other")
     assert [a["name"] for a in service.list_alerts(reader)] == ["x"]
+
+
+def test_old_deliveries_and_matches_are_purged(data: Path, service: Notifications):
+    reader = service.pool.accounts.get_user("news")
+    service.add_alert(reader, "floods", "flood", email="desk@example.org")
+    put(data, "TRT/news/flood", {"title": "Flood"})
+    index(data)
+    producer(service).cycle(now=later())
+    conn = service.conn
+    conn.execute("UPDATE outbox SET state = 'delivered'")
+    now = time.time()
+    assert outbox.purge(conn, 30 * 86400, now=now) == 0  # young: kept
+    assert outbox.purge(conn, 30 * 86400, now=now + 31 * 86400) == 2  # the row and the hit
+    assert outbox_rows(data) == [] and service.notifications(reader) == []
+    # the version is still known: the same item does not alert again
+    producer(service).cycle(now=later())
+    assert outbox_rows(data) == []

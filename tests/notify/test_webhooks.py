@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
@@ -39,7 +41,7 @@ def test_item_published_signed(pool_data: Path, server_factory, clip: Path):
         endpoint = add_endpoint(
             pool_data, rx.url, "--event", "item.published", "--event", "preview.ready"
         )
-        srv = server_factory(sftp=False, indexer=True)
+        srv = server_factory(sftp=False, indexer=True, http=True)
         upload(srv.ftp_port, "flood.mp4", clip.read_bytes())
         wait_for(lambda: rx.of_type("item.published"), 20, "item.published")
         [req] = rx.of_type("item.published")
@@ -48,6 +50,12 @@ def test_item_published_signed(pool_data: Path, server_factory, clip: Path):
         assert payload["data"]["path"] == "/TRT/flood.mp4"
         assert payload["data"]["member"] == "TRT"
         assert req["headers"]["webhook-id"].startswith("msg_")
+        # the links lead to the running web door: the API has the item
+        links = payload["data"]["links"]
+        assert links["page"] == f"http://127.0.0.1:{srv.http_port}/items/{payload['data']['id']}"
+        token = json.loads(run_cli(pool_data, "token", "create", "news", "--json").output)
+        auth = {"Authorization": f"Bearer {token['token']}"}
+        assert httpx.get(links["api"], headers=auth).json()["path"] == "/TRT/flood.mp4"
         # a tampered body does not verify
         with pytest.raises(Exception, match="signature"):
             Webhook(endpoint["secret"]).verify(req["body"].replace("TRT", "XXX"), req["headers"])
@@ -114,7 +122,9 @@ def test_sigkill_with_pending_delivery_then_restart(pool_data: Path, server_fact
         assert len(outbox_rows(pool_data)) == 1  # the restart made no second delivery
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:22/", "http://10.0.0.1/hook"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:22/", "http://10.0.0.1/hook", "http://localhost:8080/"]
+)
 def test_private_targets_refused_unless_allowed(data: Path, url: str):
     refused = run_cli(data, "webhook", "add", url, expect=1)
     assert "loopback, private or link-local" in refused.output
@@ -129,7 +139,7 @@ def test_private_targets_refused_unless_allowed(data: Path, url: str):
         assert service.list_endpoints(None) == []
     # the admin allows it: per endpoint, or for a network in pool.toml
     run_cli(data, "webhook", "add", url, "--allow-private")
-    set_setting(data, "webhooks", "allow_private", '["127.0.0.1", "10.0.0.0/8"]')
+    set_setting(data, "webhooks", "allow_private", '["127.0.0.1", "::1", "10.0.0.0/8"]')
     with notifications(data) as service:
         contributor = service.pool.accounts.get_user("trt-up")
         added = service.add_endpoint(contributor, url)
@@ -201,3 +211,36 @@ def test_take_and_quota_events(pool_data: Path, server_factory, clip: Path):
         assert data["taker"] == {"user": "aztv-up", "member": "AZTV"}
         assert data["item"]["path"] == "/TRT/take-me.mp4" and data["file"] == "/TRT/take-me.mp4"
         assert len(rx.of_type("quota.warning")) == 1  # once per crossing
+
+
+def test_sigkill_mid_send_resends_with_the_same_id(pool_data: Path, server_factory, clip: Path):
+    """The server dies while a receiver holds its request: the lease of the dead process
+    is released at restart (not after [delivery] lease_seconds) and the delivery is sent
+    again with the same webhook-id, for the receiver to drop as a repeat."""
+    with Receiver() as rx:
+        release = threading.Event()
+        rx.hold = release
+        add_endpoint(pool_data, rx.url, "--event", "upload.completed")
+        srv = server_factory(sftp=False, indexer=False)
+        upload(srv.ftp_port, "d.mp4", clip.read_bytes())
+        wait_for(lambda: rx.requests, 20, "the first try to arrive")
+        srv.kill()
+        release.set()
+        [row] = outbox_rows(pool_data)
+        assert row["state"] == "pending" and row["lease_owner"]
+        server_factory(sftp=False, indexer=False)
+        wait_for(lambda: len(rx.requests) == 2, 20, "the second try after restart")
+        first, second = rx.requests
+        assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+        wait_for(lambda: outbox_rows(pool_data)[0]["state"] == "delivered", 10, "delivered")
+        assert len({r["headers"]["webhook-id"] for r in rx.requests}) == 1
+
+
+def test_bad_settings_are_refused_with_their_name(data: Path):
+    set_setting(data, "webhooks", "allow_private", '["not-a-network"]')
+    out = run_cli(data, "webhook", "list", expect=1)
+    assert "[webhooks] allow_private: 'not-a-network'" in out.output
+    set_setting(data, "webhooks", "allow_private", "[]")
+    set_setting(data, "mail", "security", '"ssl"')
+    out = run_cli(data, "alert", "list", expect=1)
+    assert "[mail] security 'ssl'" in out.output

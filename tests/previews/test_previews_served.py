@@ -253,3 +253,27 @@ def test_pool_preview_and_the_operator_commands(served: Pool, media, tmp_path):
     # no previews: a clear message and exit 4
     result = pool.run("preview", failed["id"], "--dest", str(dest), expect=4, scheme="ftp")
     assert "making them failed" in result.output
+
+
+def test_preview_workers_alone(data, media):
+    """`index --once` queues the job; `previews work` (another machine's role) runs it."""
+    import subprocess
+
+    from ..helpers import POOL_SERVER
+
+    enable_previews(data)
+    (data / "pool" / "TRT" / "news").mkdir(parents=True, exist_ok=True)
+    (data / "pool" / "TRT" / "news" / "clip.mp4").write_bytes(media["h264.mp4"].read_bytes())
+    assert "1 indexed" in run_cli(data, "index", "--once").output
+    assert preview_of(data, "/TRT/news/clip.mp4")["state"] == "pending"
+    status = json.loads(run_cli(data, "previews", "status", "--json").output)
+    assert status["queued"] == 1
+    log = data / "work.log"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([POOL_SERVER, "--data", str(data), "previews", "work"], stderr=err)
+    try:
+        done = wait_state(data, "/TRT/news/clip.mp4", "ready", "failed", timeout=60)
+        assert done["state"] == "ready", log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, log.read_text()

@@ -38,10 +38,9 @@ def test_token_create_use_list_revoke(base_url, web_data):
     one = api.get(f"/api/v1/items/{item['id']}").json()
     assert one["sha256"] == item["sha256"] and one["preview"]["state"] == "ready"
     listed = json.loads(run_cli(web_data, "token", "list", "news", "--json").output)
-    assert [(t["id"], t["name"], t["state"]) for t in listed] == [
-        (made["id"], "sync-bot", "active")
-    ]
-    assert "token" not in listed[0] and "hash" not in listed[0]
+    mine = [t for t in listed if t["id"] == made["id"]]
+    assert [(t["name"], t["state"], t["user"]) for t in mine] == [("sync-bot", "active", "news")]
+    assert all("token" not in t and "hash" not in t for t in listed)
     run_cli(web_data, "token", "revoke", str(made["id"]))
     refused = api.get("/api/v1/me")
     assert refused.status_code == 401 and "revoked" in refused.json()["error"]
@@ -83,3 +82,28 @@ def test_openapi_document_lists_the_routes(base_url):
 def test_basic_auth_is_refused_over_plain_http(base_url):
     r = httpx.get(f"{base_url}/api/v1/me", auth=("news", "news-secret-pw"))
     assert r.status_code == 403 and "TLS" in r.json()["error"]
+
+
+def test_search_filters_read_like_the_command_lines(base_url, web_data):
+    """since/until/min_duration/max_duration mean what `pool` and `pool-server` mean
+    (catalog/units.py): 30d, an ISO date (until: the whole day), 90, 5m, 1:30."""
+    made = _token(web_data, "news")
+    api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {made['token']}"})
+    try:
+
+        def titles(**params: str) -> list[str]:
+            reply = api.get("/api/v1/search", params={"q": "qazaqstan", **params})
+            assert reply.status_code == 200, reply.text
+            return [i["title"] for i in reply.json()["items"]]
+
+        assert titles(since="30d") == [TITLE]
+        assert titles(until="30d") == []
+        today = api.get("/api/v1/search", params={"q": "qazaqstan"}).json()["items"][0]
+        day = today["uploaded"][:10]
+        assert titles(since=day, until=day) == [TITLE]  # until a date includes that day
+        assert titles(min_duration="0:01", max_duration="1h") == [TITLE]
+        assert titles(max_duration="0.5s") == []
+        bad = api.get("/api/v1/search", params={"q": "x", "since": "last week"})
+        assert bad.status_code == 400 and "30d" in bad.json()["error"]
+    finally:
+        api.close()

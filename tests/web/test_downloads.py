@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from ..helpers import run_cli, wait_for
+from .conftest import add_file, wait_catalogued
 
 CURL = shutil.which("curl") or "curl"
 
@@ -93,11 +94,9 @@ def test_if_range_with_a_stale_etag_gets_the_whole_file(base_url, web_data):
 
 def test_content_disposition_carries_the_utf8_name(base_url, web_data):
     token = _token(web_data)
-    area = web_data / "pool" / "TRT" / "news"
-    area.mkdir(parents=True, exist_ok=True)
     name = "Sel baskını “İzmir” 2026.mp4"
-    shutil.copy(web_data / "pool" / "QAZAQ" / "news" / "sel.mp4", area / name)
-    run_cli(web_data, "index", "--once")
+    add_file(web_data, f"TRT/news/{name}", web_data / "pool" / "QAZAQ" / "news" / "sel.mp4")
+    wait_catalogued(web_data, f"TRT/news/{name}")
     r = httpx.get(
         f"{base_url}/api/v1/search",
         params={"q": "izmir"},

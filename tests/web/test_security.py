@@ -13,7 +13,7 @@ import paramiko
 import pytest
 
 from ..helpers import run_cli, set_setting
-from .conftest import csrf_of, login
+from .conftest import add_file, csrf_of, login, wait_catalogued
 
 CURL = shutil.which("curl") or "curl"
 XSS_TITLE = '<script>alert("x")</script>"><img src=x onerror=alert(1)>'
@@ -125,10 +125,8 @@ def test_reader_gets_403_on_every_write_route(base_url, web_data):
 
 def test_contributor_withdraws_own_item_with_csrf(base_url, web_data):
     area = web_data / "pool" / "TRT" / "docs"
-    area.mkdir(parents=True, exist_ok=True)
-    shutil.copy(web_data / "pool" / "QAZAQ" / "news" / "sel.mp4", area / "geri_cekilecek.mp4")
-    run_cli(web_data, "index", "--once")
-    item = _item_id(base_url, _token(web_data, "admin"), "geri cekilecek")
+    add_file(web_data, "TRT/docs/geri_cekilecek.mp4", web_data / "pool/QAZAQ/news/sel.mp4")
+    item = wait_catalogued(web_data, "TRT/docs/geri_cekilecek.mp4")["id"]
     client = login(base_url, "trt-up")
     assert client.post(f"/items/{item}/withdraw").status_code == 403  # no CSRF token
     assert (area / "geri_cekilecek.mp4").exists()
@@ -139,11 +137,10 @@ def test_contributor_withdraws_own_item_with_csrf(base_url, web_data):
 
 
 def test_markup_in_a_title_renders_inert(base_url, web_data):
-    area = web_data / "pool" / "TRT" / "xss"
-    area.mkdir(parents=True, exist_ok=True)
-    shutil.copy(web_data / "pool" / "QAZAQ" / "news" / "sel.mp4", area / "xss.mp4")
-    (area / "xss.json").write_text(json.dumps({"title": XSS_TITLE, "description": XSS_TITLE}))
-    run_cli(web_data, "index", "--once")
+    sidecar = json.dumps({"title": XSS_TITLE, "description": XSS_TITLE})
+    add_file(web_data, "TRT/xss/xss.json", web_data, text=sidecar)
+    add_file(web_data, "TRT/xss/xss.mp4", web_data / "pool/QAZAQ/news/sel.mp4")
+    wait_catalogued(web_data, "TRT/xss/xss.mp4", title=XSS_TITLE)
     client = login(base_url, "news")
     found = client.get("/api/v1/search", params={"q": "onerror"}).json()["items"]
     [item] = [i for i in found if i["title"] == XSS_TITLE]

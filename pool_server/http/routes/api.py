@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ... import __version__
-from ..app import principal
+from ..app import door_of, principal
 
 
 def me(request: Request) -> Response:
@@ -19,6 +19,27 @@ def me(request: Request) -> Response:
     return JSONResponse(
         {"user": user.name, "role": str(user.role), "member": user.member, "auth": who.via}
     )
+
+
+async def control_command(request: Request) -> Response:
+    """The control channel (pool_server/control.py) over HTTP: POST {"line": "whoami"}."""
+    from starlette.concurrency import run_in_threadpool
+
+    from ... import control
+    from ...errors import UsageError
+    from ..auth import csrf_from, csrf_ok
+    from ..errors import HttpError
+
+    who = await run_in_threadpool(principal, request)
+    assert who is not None
+    if who.via == "cookie" and not csrf_ok(who, await csrf_from(request)):
+        raise HttpError(403, "missing or wrong CSRF token")
+    try:
+        line = str((await request.json())["line"])
+    except (ValueError, KeyError, TypeError):
+        raise UsageError('send {"line": "COMMAND [ARG...]"} as JSON')
+    pool = door_of(request).pool
+    return JSONResponse(await run_in_threadpool(control.run, pool, who.session, line))
 
 
 def _param(name: str, where: str = "query", kind: str = "string", doc: str = "") -> dict:
@@ -134,6 +155,24 @@ def openapi_document() -> dict[str, Any]:
             _FILE,
         ),
         "/api/v1/me": _get("the authenticated user", []),
+        "/api/v1/login": {
+            "post": {
+                "summary": "log in: JSON {username, password} → session cookie and {user, csrf}",
+                "responses": {"200": {"description": "logged in"}, **_ERR},
+            }
+        },
+        "/api/v1/logout": {
+            "post": {
+                "summary": "end the session (X-CSRF-Token)",
+                "responses": {"303": {"description": "logged out"}},
+            }
+        },
+        "/api/v1/control": {
+            "post": {
+                "summary": "a control-channel command: JSON {line} → its JSON answer",
+                "responses": {"200": {"description": "the command's answer"}, **_ERR},
+            }
+        },
         "/api/v1/alerts": {
             **_get("your saved searches with their delivery health", []),
             "post": {
@@ -222,4 +261,5 @@ def openapi(request: Request) -> Response:
 ROUTES = [
     Route("/api/v1/me", me, methods=["GET"]),
     Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+    Route("/api/v1/control", control_command, methods=["POST"]),
 ]

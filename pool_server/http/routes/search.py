@@ -6,7 +6,6 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -14,7 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from catalog import browse
+from catalog.errors import QueryError
 from catalog.search import search as catalog_search
+from catalog.units import iso_utc, parse_seconds, parse_when
 
 from ...errors import UsageError
 from ..app import door_of, principal, render
@@ -46,31 +47,26 @@ class SearchQuery:
 
 
 def _number(params: Any, name: str) -> float | None:
+    """Seconds as `pool` and `pool-server` read them (catalog.units): 90, 90s, 5m, 1:30."""
     text = (params.get(name) or "").strip()
     if not text:
         return None
     try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{name}={text!r}: give a number of seconds")
-    if value < 0:
-        raise UsageError(f"{name}={text!r}: must not be negative")
-    return value
+        return parse_seconds(text)
+    except QueryError as err:
+        raise UsageError(f"{name}={err}")
 
 
 def _date(params: Any, name: str, end_of_day: bool = False) -> str | None:
+    """A time as `pool` and `pool-server` read --since/--until (catalog.units): 30d,
+    12h or an ISO date; `until` a date alone includes that day."""
     text = (params.get(name) or "").strip()
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{name}={text!r}: give a date such as 2026-11-01")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    if end_of_day and len(text) == 10:
-        value += timedelta(days=1)  # `until` a day includes that day
-    return value.astimezone(UTC).isoformat()
+        return iso_utc(parse_when(text, end_of_day=end_of_day))
+    except QueryError as err:
+        raise UsageError(f"{name}={err}")
 
 
 def encode_cursor(offset: int) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ...errors import AuthenticationFailed, Banned
@@ -84,8 +84,14 @@ async def post_login(request: Request) -> Response:
         return login_page(request, str(err), 403)
     except AuthenticationFailed:
         return login_page(request, "login incorrect", 401)
-    sid, _csrf = await run_in_threadpool(door.sessions.create, session.user.name, ip, protocol)
-    response = RedirectResponse(safe_next(str(form.get("next") or "")), 303)
+    target = safe_next(str(form.get("next") or ""))
+    second = await run_in_threadpool(door.two_factor.enrolled, session.user.name)
+    sid, _csrf = await run_in_threadpool(
+        door.sessions.create, session.user.name, ip, protocol, "pending" if second else None
+    )
+    if second:  # the password was right; the code comes next (routes/account.py)
+        target = f"/login/2fa?next={quote(target, safe='')}"
+    response = RedirectResponse(target, 303)
     response.set_cookie(
         SESSION_COOKIE, sid, httponly=True, samesite="lax", secure=_secure(request), path="/"
     )
@@ -105,6 +111,28 @@ async def post_logout(request: Request) -> Response:
         await run_in_threadpool(door.core.audit, who.session, "logout")
     response = RedirectResponse("/login", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def api_login(request: Request) -> Response:
+    """Log in from a program: JSON {"username", "password"} → the session cookie and
+    {"user", "csrf"}. Only `application/json` is read, which a cross-site form cannot
+    send, so this needs no login token."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HttpError(415, "send the credentials as application/json")
+    try:
+        body = await request.json()
+        name, password = str(body["username"]), str(body["password"])
+    except (ValueError, KeyError, TypeError):
+        raise HttpError(400, 'send {"username": ..., "password": ...}')
+    door = door_of(request)
+    ip, protocol = client_ip(request), protocol_of(request)
+    session = await run_in_threadpool(door.core.login, name, password, ip, protocol)
+    sid, csrf = await run_in_threadpool(door.sessions.create, session.user.name, ip, protocol)
+    response = JSONResponse({"user": session.user.name, "csrf": csrf})
+    response.set_cookie(
+        SESSION_COOKIE, sid, httponly=True, samesite="lax", secure=_secure(request), path="/"
+    )
     return response
 
 
@@ -133,5 +161,7 @@ ROUTES = [
     Route("/login", get_login, methods=["GET"]),
     Route("/login", post_login, methods=["POST"]),
     Route("/logout", post_logout, methods=["POST"]),
+    Route("/api/v1/login", api_login, methods=["POST"]),
+    Route("/api/v1/logout", post_logout, methods=["POST"]),
     Route("/lang/{lang}", set_language, methods=["GET"]),
 ]
