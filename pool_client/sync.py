@@ -204,9 +204,14 @@ def sync_once(
             old = have.get(item_id)
             if checker is not None:
                 manifest, signature = manifests.get(item_id, (None, None))
-                expected = checker.expected_files(item, manifest, signature)
-                if item["path"] not in expected:
-                    raise ProvenanceError(f"{item_id}: {item['path']} is not in its manifest")
+                try:
+                    expected = checker.expected_files(item, manifest, signature)
+                    if item["path"] not in expected:
+                        raise ProvenanceError(f"{item_id}: {item['path']} is not in its manifest")
+                except ProvenanceError as exc:  # this item is refused; the others go on
+                    result.failed.append({"id": item_id, "name": name, "error": str(exc)})
+                    result.errors.append(exc)
+                    continue
                 item = {**item, "size": expected[item["path"]][0]}
                 item["sha256"] = expected[item["path"]][1]
             info = {"id": item_id, "name": name, "path": item["path"], "size": item["size"]}
