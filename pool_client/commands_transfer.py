@@ -266,7 +266,7 @@ def sync(
                 limiter=limiter,
                 display=disp,
                 on_retry=app.on_retry,
-                checker=app.checker(),
+                checker=app.checker,
             )
 
     def report(result: SyncResult) -> None:
