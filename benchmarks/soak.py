@@ -312,7 +312,7 @@ def start_ortak(
     (data / "pool" / "TRT" / "up").mkdir()
     log = open(work / "ortak.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
-        [*cli, "serve", "--ftp-port", "0", "--sftp-port", "0"],
+        [*cli, "serve", "--ftp-port", "0", "--sftp-port", "0", "--no-http"],
         stdout=log,
         stderr=log,
         stdin=subprocess.DEVNULL,
