@@ -21,9 +21,8 @@ from .cli_common import app_of, make_query, query_options
 from .commands_alert import alert
 from .commands_transfer import get, preview, put, sync
 from .config import keyring_store, parse_url, save_profile
-from .errors import ClientError, ExitCode, NotFound
+from .errors import ClientError, ExitCode, NotFound, ProvenanceError
 from .localcat import find_item
-from .poolkeys import ProvenanceError
 
 
 class PoolGroup(click.Group):

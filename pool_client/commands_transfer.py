@@ -20,11 +20,11 @@ from .errors import (
     FeedError,
     NetworkError,
     NotFound,
+    ProvenanceError,
     Unsupported,
     UsageError,
 )
 from .localcat import file_of, find_item, find_item_quick
-from .poolkeys import ProvenanceError
 from .query import parse_date
 from .transfer import RateLimiter, parse_rate
 

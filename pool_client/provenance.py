@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import NotFound
-from .poolkeys import PoolTrust, ProvenanceError
+from .errors import NotFound, ProvenanceError
+from .poolkeys import PoolTrust
 
 if TYPE_CHECKING:
     import sqlite_utils

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClientError
+from .errors import ClientError, ProvenanceError
 from .localcat import LocalCatalog, UpdateResult
-from .poolkeys import ProvenanceError
 from .progress import Display
 from .query import Query, all_matching
 from .remote import Remote
