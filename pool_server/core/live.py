@@ -17,7 +17,9 @@ import os
 import queue
 import secrets
 import socket
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ortak.live")
 POLL_SECONDS = 1.0
+COMPLAIN_EVERY = 60.0  # seconds between log lines about a database that refuses writes
 
 
 def _alive(pid: int) -> bool:
@@ -49,6 +52,7 @@ class LiveSessions:
         self._lock = threading.Lock()
         self._changes: queue.SimpleQueue[tuple[str, tuple[Any, ...]]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._complained = -COMPLAIN_EVERY
 
     def _queue(self, sql: str, *args: Any) -> None:
         with self._lock:
@@ -87,6 +91,11 @@ class LiveSessions:
                     self.store.db.execute(sql, list(args))
                 else:
                     self.poll()
+            except sqlite3.Error as exc:  # a full disk, a locked database: no traceback
+                now = time.monotonic()
+                if now - self._complained >= COMPLAIN_EVERY:
+                    self._complained = now
+                    log.warning("the live session list cannot be updated: %s", exc)
             except Exception:  # the list is advisory: never take a door down for it
                 log.exception("updating the live session list failed")
 
