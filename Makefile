@@ -68,7 +68,7 @@ bench-previews: $(STAMP)
 
 # Re-extract the web door's messages and merge them into every catalogue.
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=Ortak -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=Ortak -o $(LOCALE)/messages.pot pool_server/http
 	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching
 
 clean:
