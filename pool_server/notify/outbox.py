@@ -36,7 +36,8 @@ class Retry:
 
     def delay(self, attempts: int) -> float:
         """Wait after the `attempts`-th failed try: backoff, doubling, capped."""
-        return min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, attempts - 1))
+        factor = 2.0 ** max(0, attempts - 1)
+        return min(self.backoff_max_seconds, self.backoff_seconds * factor)
 
 
 @dataclass(frozen=True)
