@@ -305,11 +305,14 @@ def start_ortak(
     )
     for key in ("max_connections", "max_connections_per_ip"):
         ftp_bench.set_toml(data / "pool.toml", "server", key, "2000")
+    # Every session comes from 127.0.0.1: room for all of them to be logging in at once.
+    for key in ("prelogin_max_connections", "prelogin_max_per_ip"):
+        ftp_bench.set_toml(data / "pool.toml", "security", key, "2000")
     ftp_bench.apply_settings(data / "pool.toml", settings)
     (data / "pool" / "TRT" / "up").mkdir()
     log = open(work / "ortak.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
-        [*cli, "serve", "--ftp-port", "0", "--sftp-port", "0"],
+        [*cli, "serve", "--ftp-port", "0", "--sftp-port", "0", "--no-http"],
         stdout=log,
         stderr=log,
         stdin=subprocess.DEVNULL,

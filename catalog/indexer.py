@@ -98,6 +98,7 @@ class Indexer:
         self.db = open_catalog(self.db_path)
         self.lock = threading.Lock()
         self.notary = Notary(signer, member_keys_from_db(self.db))
+        self._manifests_checked = False
         self.feed = (
             FeedPublisher(self.db, self.lock, self.pool_root, self.db_path, self.settings, signer)
             if publish_feed
@@ -246,6 +247,37 @@ class Indexer:
             self._labels_fingerprint = fingerprint
         if changed:
             log.info("uploader names updated on %d item(s)", changed)
+
+    def _check_manifests(self) -> None:
+        """Once per start: give items catalogued before manifests existed (or while the
+        pool had no signing key) their signed manifest, a batch per transaction."""
+        if self._manifests_checked:
+            return
+        done: set[str] = set()
+        while not self._stop.is_set():
+            with self.lock:
+                keys = [
+                    r[0]
+                    for r in self.db.execute(
+                        "SELECT key FROM items WHERE coalesce(manifest, 'null') = 'null'"
+                        + (
+                            " OR coalesce(manifest_signature, 'null') = 'null'"
+                            if self.notary.signer
+                            else ""
+                        )
+                        + " LIMIT 500"
+                    ).fetchall()
+                ]
+                if keys:
+                    with transaction(self.db):
+                        for key in keys:
+                            rebuild_item(self.db, key, self._preview_changes, self.notary)
+            if len(keys) < 500 or done.issuperset(keys):
+                break
+            done.update(keys)
+            if keys:
+                log.info("manifests made for %d earlier item(s)", len(keys))
+        self._manifests_checked = True
 
     def _has_audit(self) -> bool:
         row = self.db.execute(
@@ -462,6 +494,7 @@ class Indexer:
                 self._check_rescans()
                 self._check_uploaders()
                 self._check_labels()
+                self._check_manifests()
                 self._supervisor.check()
                 self._flush_previews()
             except (CatalogError, OSError, sqlite3.Error) as exc:
@@ -545,6 +578,7 @@ class Indexer:
             self.wait_idle(timeout if timeout is not None else 10**9)
             self._flush_previews()
             self._check_labels()
+            self._check_manifests()
             if self.feed is not None:
                 self.feed.publish()
             stats["processed"] = self.processed

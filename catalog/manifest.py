@@ -207,12 +207,13 @@ class Notary:
         previous = (old or {}).get("manifest")
         version = int(previous["version"]) if isinstance(previous, dict) else 0
         manifest = build_manifest(row, files, version, verdict)
-        if isinstance(previous, dict) and same_content(previous, manifest):
-            manifest["signed"] = previous.get("signed")
+        same = isinstance(previous, dict) and same_content(previous, manifest)
+        old_signature = (old or {}).get("manifest_signature")
+        if same and (old_signature or self.signer is None):
             row["manifest"] = previous
-            row["manifest_signature"] = (old or {}).get("manifest_signature")
+            row["manifest_signature"] = old_signature
             return
-        manifest["version"] = version + 1
+        manifest["version"] = version if same else version + 1  # same: now signed
         manifest["signed"] = now_iso()
         row["manifest"] = manifest
         row["manifest_signature"] = self.signer.sign(manifest) if self.signer else None

@@ -93,8 +93,11 @@ def load_public_key(data: bytes) -> Ed25519PublicKey:
             key = serialization.load_pem_public_key(text)
         else:
             key = public_from_b64(text.decode("ascii"))
-    except (ValueError, UnicodeDecodeError, TypeError) as exc:
-        raise SignatureError(f"not a public key: {exc}") from exc
+    except (ValueError, UnicodeDecodeError, TypeError, SignatureError) as exc:
+        raise SignatureError(
+            f"not a public key (give the `ssh-ed25519 AAAA…` line `pool keygen` wrote, "
+            f"or a PEM public key): {exc}"
+        ) from exc
     if not isinstance(key, Ed25519PublicKey):
         raise SignatureError("not an Ed25519 public key (make one with `pool keygen`)")
     return key

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from .config import Endpoint, cache_dir, config_dir, find_password, resolve_endpoint
 from .errors import UsageError
 from .localcat import LocalCatalog
-from .poolkeys import PoolTrust
 from .remote import Remote, RetryPolicy
 
 if TYPE_CHECKING:
+    from .poolkeys import PoolTrust
     from .prewarm import Prewarm
     from .provenance import Checker
 
@@ -86,6 +86,8 @@ class App:
 
     def trust(self) -> PoolTrust:
         """The pool's keys as pinned for this endpoint (no connection needed)."""
+        from .poolkeys import PoolTrust
+
         ep = self.endpoint
         return PoolTrust(config_dir(), f"{ep.host}:{ep.port}", self.catalog.folder, self.echo_err)
 

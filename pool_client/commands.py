@@ -21,9 +21,8 @@ from .cli_common import app_of, make_query, query_options
 from .commands_alert import alert
 from .commands_transfer import get, preview, put, sync
 from .config import keyring_store, parse_url, save_profile
-from .errors import ClientError, ExitCode, NotFound, Unsupported
+from .errors import ClientError, ExitCode, NotFound, ProvenanceError
 from .localcat import find_item
-from .poolkeys import ProvenanceError
 
 
 class PoolGroup(click.Group):
@@ -114,8 +113,8 @@ def login(
             who = f" ({said.get('role')}" + (
                 f" of {said['member']})" if said.get("member") else ")"
             )
-        except Unsupported:
-            who = ""  # not an Ortak pool, or an older one: nothing more to say
+        except ClientError:  # not an Ortak pool, an older one, a refusal: login is fine
+            who = ""
         pinned = _pin_pool_key(remote, t)
     finally:
         remote.close()

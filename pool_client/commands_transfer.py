@@ -14,9 +14,17 @@ from catalog.units import format_size
 from . import output
 from .app import App
 from .cli_common import app_of, make_query, progress_for, query_options
-from .errors import ClientError, ExitCode, FeedError, NetworkError, NotFound, UsageError
+from .errors import (
+    ClientError,
+    ExitCode,
+    FeedError,
+    NetworkError,
+    NotFound,
+    ProvenanceError,
+    Unsupported,
+    UsageError,
+)
 from .localcat import file_of, find_item, find_item_quick
-from .poolkeys import ProvenanceError
 from .query import parse_date
 from .transfer import RateLimiter, parse_rate
 
@@ -258,7 +266,7 @@ def sync(
                 limiter=limiter,
                 display=disp,
                 on_retry=app.on_retry,
-                checker=app.checker(),
+                checker=app.checker,
             )
 
     def report(result: SyncResult) -> None:
@@ -317,7 +325,10 @@ def member_from_server(app: App) -> str:
     """The member the pool says the user belongs to (the control channel's `whoami`)."""
     remote = app.remote
     t = remote.transport()
-    answer = remote.retrying(lambda: t.control("whoami"))
+    try:
+        answer = remote.retrying(lambda: t.control("whoami"))
+    except Unsupported as exc:
+        raise UsageError(f"which member's area? pass --member CODE ({exc})")
     member = answer.get("member")
     if not isinstance(member, str) or not member:
         raise UsageError(

@@ -54,6 +54,10 @@ class IntegrityError(ClientError):
     exit_code = ExitCode.INTEGRITY
 
 
+class ProvenanceError(IntegrityError):
+    """A signature, a manifest or the feed's hash chain does not verify (exit 5)."""
+
+
 class NetworkError(ClientError):
     """The server cannot be reached or the connection failed."""
 

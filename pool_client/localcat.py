@@ -18,9 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .errors import FeedError, NotFound
+from .errors import FeedError, NotFound, ProvenanceError
 from .feedpath import FEED, INDEX
-from .poolkeys import KEYS_PATH, ProvenanceError, trust_for
 from .remote import Remote
 from .transfer import fetch
 
@@ -135,6 +134,7 @@ class LocalCatalog:
             index = feed_reader.read_index(raw)
         except CatalogError as exc:
             raise FeedError(f"{INDEX}: {exc}") from exc
+
         head = self._trusted_head(remote, index)
         try:
             try:
@@ -158,6 +158,8 @@ class LocalCatalog:
         """The index's signed head, verified with the pool's pinned key (or its announced
         successor); None for an unsigned feed of a pool this client never pinned."""
         from catalog import feed_reader
+
+        from .poolkeys import KEYS_PATH, trust_for
 
         trust = trust_for(remote, self.trust_folder)
         head = index.get("head")

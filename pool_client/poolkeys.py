@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import AuthError, IntegrityError, NotFound
+from .errors import AuthError, NotFound, ProvenanceError
 from .feedpath import FEED
 
 if TYPE_CHECKING:
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 PIN_FILE = "known_pool_keys"
 CACHE_NAME = "pool-keys.json"
 KEYS_PATH = f"{FEED}/keys.json"
-
-
-class ProvenanceError(IntegrityError):
-    """A signature, a manifest or the feed's chain does not verify (exit 5)."""
 
 
 class PoolTrust:

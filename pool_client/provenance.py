@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import NotFound
-from .poolkeys import PoolTrust, ProvenanceError
+from .errors import NotFound, ProvenanceError
+from .poolkeys import PoolTrust
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -104,7 +104,17 @@ class Checker:
         self.check(manifest, signature)
         if manifest.get("id") != item["id"]:
             raise ProvenanceError(f"{item['id']}: its manifest is for {manifest.get('id')}")
-        return {f["path"]: (f.get("size"), f.get("sha256")) for f in manifest["files"]}
+        files = {f["path"]: (f.get("size"), f.get("sha256")) for f in manifest["files"]}
+        listed = [(item["path"], item.get("sha256"))] + [
+            (a.get("path"), a.get("sha256")) for a in item.get("attachments") or []
+        ]
+        for path, sha in listed:
+            if path in files and sha is not None and files[path][1] != sha:
+                raise ProvenanceError(
+                    f"{item['id']}: the local catalog's sha256 of {path} is not the one in "
+                    "the item's signed manifest: run `pool update`"
+                )
+        return files
 
 
 def bundle(manifest: Any, signature: Any, keys_doc: Any) -> bytes:

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClientError
+from .errors import ClientError, ProvenanceError
 from .localcat import LocalCatalog, UpdateResult
-from .poolkeys import ProvenanceError
 from .progress import Display
 from .query import Query, all_matching
 from .remote import Remote
@@ -165,10 +164,11 @@ def sync_once(
     limiter: RateLimiter | None = None,
     display: Display,
     on_retry: Callable[[Exception, float], None] | None = None,
-    checker: Checker | None = None,
+    checker: Callable[[], Checker] | None = None,
 ) -> SyncResult:
-    """One round. With a `checker`, each item's manifest signature is verified and files
-    are checked against the manifest's sha256 before they take their names."""
+    """One round. With a `checker` (made only when there is work: a no-op round stays one
+    read), each item's manifest signature is verified and files are checked against the
+    manifest's sha256 before they take their names."""
     update = catalog.update(remote)
     result = SyncResult(update, dry_run=dry_run)
     with contextlib.closing(SyncState(dest)) as state:
@@ -195,18 +195,24 @@ def sync_once(
         names = _names(wanted, have)
         jobs: list[Job] = []
         manifests = {}
-        if checker is not None:
+        check = checker() if checker is not None else None
+        if check is not None:
             from .provenance import read_manifests
 
             manifests = read_manifests(catalog.db_path, list(wanted))
         for item_id, item in wanted.items():
             name = names[item_id]
             old = have.get(item_id)
-            if checker is not None:
+            if check is not None:
                 manifest, signature = manifests.get(item_id, (None, None))
-                expected = checker.expected_files(item, manifest, signature)
-                if item["path"] not in expected:
-                    raise ProvenanceError(f"{item_id}: {item['path']} is not in its manifest")
+                try:
+                    expected = check.expected_files(item, manifest, signature)
+                    if item["path"] not in expected:
+                        raise ProvenanceError(f"{item_id}: {item['path']} is not in its manifest")
+                except ProvenanceError as exc:  # this item is refused; the others go on
+                    result.failed.append({"id": item_id, "name": name, "error": str(exc)})
+                    result.errors.append(exc)
+                    continue
                 item = {**item, "size": expected[item["path"]][0]}
                 item["sha256"] = expected[item["path"]][1]
             info = {"id": item_id, "name": name, "path": item["path"], "size": item["size"]}

@@ -50,7 +50,7 @@ def _catalog_names(db: sqlite_utils.Database) -> dict[str, list[tuple[str, str]]
     ).fetchall():
         out.setdefault(PurePosixPath(path).name, []).append((item_id, sha))
     for item_id, path, sha in db.execute(
-        "SELECT id, path, sha256 FROM items WHERE manifest IS NULL"
+        "SELECT id, path, sha256 FROM items WHERE coalesce(manifest, 'null') = 'null'"
     ).fetchall():
         out.setdefault(PurePosixPath(path).name, []).append((item_id, sha))
     return out

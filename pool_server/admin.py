@@ -23,8 +23,11 @@ class Admin:
         self.actor = actor
         self.accounts = pool.accounts
 
-    def _done(self, detail: str) -> None:
+    def record(self, detail: str) -> None:
+        """One audit row for an administrative change, naming the operator."""
         self.pool.audit.record(self.actor, "admin", detail=detail)
+
+    _done = record
 
     # --- members
 
@@ -101,3 +104,7 @@ class Admin:
     def unban(self, ip: str) -> None:
         self.pool.defender.unban(ip)
         self._done(f"unban {ip}")
+
+    def unlock(self, name: str) -> None:
+        self.pool.defender.unlock(name)
+        self._done(f"unban --user {name}")

@@ -68,4 +68,5 @@ class Pool:
         return ContentCredentials.from_settings(self.data.path, self.config.section("provenance"))
 
     def close(self) -> None:
+        self.core.live.stop()
         self.store.close()

@@ -14,6 +14,7 @@ import click
 from catalog.errors import QueryError
 
 from . import __version__
+from .admin import Admin
 from .app import Pool
 from .audit import Actor
 from .context import DataDir
@@ -44,10 +45,15 @@ class CliContext:
     def preview_settings(self) -> dict[str, Any]:
         return self.pool.preview_settings()
 
+    @property
+    def admin(self) -> Admin:
+        """The administrative changes (`pool_server/admin.py`), as the local operator:
+        the same functions the web console calls, audited the same way."""
+        return Admin(self.pool, Actor(f"cli:{getpass.getuser()}", None, "local", "cli"))
+
     def admin_change(self, detail: str) -> None:
-        """Every admin change goes to the audit trail, as the local operator."""
-        actor = Actor(f"cli:{getpass.getuser()}", None, "local", "cli")
-        self.pool.audit.record(actor, "admin", detail=detail)
+        """An admin change made outside `Admin` goes to the audit trail too."""
+        self.admin.record(detail)
 
     def close(self) -> None:
         if self._pool is not None:

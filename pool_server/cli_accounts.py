@@ -36,8 +36,7 @@ def member() -> None:
 @pass_ctx
 def member_add(obj: CliContext, code: str, name: str, country: str | None) -> None:
     """Add member CODE and make its area /CODE/ in the pool."""
-    obj.pool.accounts.add_member(code, name, country)
-    obj.admin_change(f"member add {code}")
+    obj.admin.add_member(code, name, country)
     echo(f"member {code} added; its area is /{code}/")
 
 
@@ -71,8 +70,7 @@ def member_list(obj: CliContext, as_json: bool) -> None:
 @pass_ctx
 def member_remove(obj: CliContext, code: str) -> None:
     """Remove member CODE (refused while it has users or files)."""
-    obj.pool.accounts.remove_member(code)
-    obj.admin_change(f"member remove {code}")
+    obj.admin.remove_member(code)
     echo(f"member {code} removed")
 
 
@@ -91,8 +89,7 @@ def quota() -> None:
 def quota_set(obj: CliContext, code: str, size: str) -> None:
     """Set member CODE's quota to SIZE (e.g. 500G, 2T; 0 = unlimited)."""
     nbytes = parse_size(size)
-    obj.pool.accounts.set_quota(code, nbytes)
-    obj.admin_change(f"quota set {code} {nbytes}")
+    obj.admin.set_quota(code, nbytes)
     echo(f"quota of {code}: {format_size(nbytes) if nbytes else 'unlimited'}")
 
 
@@ -164,8 +161,7 @@ def user_add(
         raise UsageError(f"user {name} already exists")
     display_name = check_display_name(display_name)
     password = _read_password(password_stdin, password_env)
-    accounts.add_user(name, role, member, password, display_name)
-    obj.admin_change(f"user add {name} role={role} member={member or '-'}")
+    obj.admin.add_user(name, role, member, password, display_name)
     echo(f"user {name} added ({role}{', member ' + member if member else ''})")
 
 
@@ -205,8 +201,7 @@ def _toggle(name: str, disabled: bool) -> click.Command:
     @click.argument("name")
     @pass_ctx
     def command(obj: CliContext, name: str) -> None:
-        obj.pool.accounts.set_disabled(name, disabled)
-        obj.admin_change(f"user {verb} {name}")
+        obj.admin.set_disabled(name, disabled)
         echo(f"user {name} {verb}d")
 
     return command
@@ -223,8 +218,7 @@ user.add_command(_toggle("enable", False))
 def user_passwd(obj: CliContext, name: str, password_stdin: bool, password_env: str | None) -> None:
     """Set user NAME's password."""
     obj.pool.accounts.get_user(name)
-    obj.pool.accounts.set_password(name, _read_password(password_stdin, password_env))
-    obj.admin_change(f"user passwd {name}")
+    obj.admin.set_password(name, _read_password(password_stdin, password_env))
     echo(f"password of {name} changed")
 
 
@@ -234,9 +228,7 @@ def user_passwd(obj: CliContext, name: str, password_stdin: bool, password_env: 
 @pass_ctx
 def user_set(obj: CliContext, name: str, display_name: str) -> None:
     """Change user NAME's settings: the name the catalog shows for its uploads."""
-    obj.pool.accounts.set_display_name(name, display_name)
-    shown = obj.pool.accounts.user_info(name)["display_name"]
-    obj.admin_change(f"user set {name} display_name={shown or '-'}")
+    shown = obj.admin.set_display_name(name, display_name)
     echo(
         f"uploads of {name} are shown as {shown!r}"
         if shown
@@ -249,8 +241,7 @@ def user_set(obj: CliContext, name: str, display_name: str) -> None:
 @pass_ctx
 def user_remove(obj: CliContext, name: str) -> None:
     """Remove user NAME (its files stay in its member's area)."""
-    obj.pool.accounts.remove_user(name)
-    obj.admin_change(f"user remove {name}")
+    obj.admin.remove_user(name)
     echo(f"user {name} removed")
 
 
@@ -281,13 +272,11 @@ def unban(obj: CliContext, ip: str | None, user_: str | None) -> None:
     if (ip is None) == (user_ is None):
         raise click.UsageError("give an address IP or --user NAME")
     if user_ is not None:
-        obj.pool.defender.unlock(user_)
-        obj.admin_change(f"unban --user {user_}")
+        obj.admin.unlock(user_)
         echo(f"{user_} unlocked")
         return
     assert ip is not None
-    obj.pool.defender.unban(ip)
-    obj.admin_change(f"unban {ip}")
+    obj.admin.unban(ip)
     echo(f"{ip} unbanned")
 
 

@@ -62,6 +62,14 @@ def _previews(obj: Any) -> Any:
     )
 
 
+def _signing_dir(obj: Any) -> Any:
+    """The pool's signing key folder, made if the data folder has none yet."""
+    from catalog.signing import PoolSigner
+
+    PoolSigner(obj.data.signing_dir).ensure()
+    return obj.data.signing_dir
+
+
 def index_once(obj: Any) -> dict[str, int]:
     """One reconciliation pass and a published feed (`index --once`, and `init --demo`
     for its samples); preview jobs are queued for the next `serve` or `index`."""
@@ -72,7 +80,7 @@ def index_once(obj: Any) -> dict[str, int]:
             obj.data.db_path,
             obj.catalog_settings(),
             previews=previews,
-            signing_dir=obj.data.signing_dir,
+            signing_dir=_signing_dir(obj),
         )
         try:
             stats: dict[str, int] = indexer.run_once()
@@ -106,7 +114,7 @@ def index_command(obj: Any, once: bool) -> None:
             obj.data.db_path,
             obj.catalog_settings(),
             previews=previews,
-            signing_dir=obj.data.signing_dir,
+            signing_dir=_signing_dir(obj),
         )
         echo(f"indexing {obj.data.pool_root} (Ctrl-C to stop)", err=True)
         if previews is not None:

@@ -27,9 +27,8 @@ def key_group() -> None:
 def key_add(obj: CliContext, name: str, file: IO[str]) -> None:
     """Add the keys in FILE (an OpenSSH .pub file or authorized_keys lines; '-' reads
     stdin) for user NAME."""
-    rows = _keys(obj).add(name, file.read())
+    rows = obj.admin.add_keys(name, file.read())
     for row in rows:
-        obj.admin_change(f"user key add {name} {row['fingerprint']}")
         echo(f"added {row['key_type']} key {row['fingerprint']} for {name}")
 
 
@@ -55,6 +54,5 @@ def key_list(obj: CliContext, name: str, as_json: bool) -> None:
 @pass_ctx
 def key_remove(obj: CliContext, name: str, fingerprint: str) -> None:
     """Remove user NAME's key with FINGERPRINT (as `key list` shows it)."""
-    _keys(obj).remove(name, fingerprint)
-    obj.admin_change(f"user key remove {name} {fingerprint}")
+    obj.admin.remove_key(name, fingerprint)
     echo(f"removed key {fingerprint} from {name}")

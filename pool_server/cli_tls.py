@@ -53,6 +53,13 @@ def tls_set(obj: CliContext, cert: str, key: str, as_json: bool) -> None:
     """
     ftp = obj.pool.config.section("ftp")
     cert_dest, key_dest = obj.data.path / ftp["tls_cert"], obj.data.path / ftp["tls_key"]
+    for dest in (cert_dest, key_dest):
+        if dest.is_symlink() or not dest.resolve().is_relative_to(obj.data.path.resolve()):
+            raise click.ClickException(
+                f"{obj.pool.config.source} points at {dest}, outside the data folder: "
+                "renew that file where it is (the server reloads it by itself), or point "
+                "[ftp] tls_cert/tls_key back into the data folder to use `tls set`"
+            )
     info = install(Path(cert), Path(key), cert_dest, key_dest)
     obj.admin_change(f"tls set: {info.fingerprint} ({info.subject})")
     if as_json:

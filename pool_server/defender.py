@@ -12,7 +12,9 @@ The protocol a door follows, for every password (or key) it is about to check:
 
 Scoring before the check means that attempts made in parallel (one SSH connection per
 guess) cannot get more passwords checked than the threshold allows: once the attempts
-in flight reach it, the next one is refused unchecked. A success only takes back its own
+in flight fill it, the next one waits for them to settle (a success gives its room back,
+so many users behind one NAT address all log in) and is refused unchecked once failures
+alone fill it. A success only takes back its own
 attempt: another account's valid login from the same address resets nothing. Unknown
 and known names score the same, so neither the score nor the moment of a ban tells an
 attacker which accounts exist.
@@ -41,6 +43,8 @@ MAX_NAME = 256
 """Account names are scored by their first characters only (an attacker chooses them)."""
 MAX_TRACKED = 100_000
 """Most addresses and names scored at once; beyond, the stalest are forgotten first."""
+ROOM_WAIT = 10.0
+"""Seconds an attempt may wait for attempts in flight to settle (see `Defender._score`)."""
 
 
 @dataclass(eq=False)
@@ -67,6 +71,7 @@ class Defender:
         self._by_ip: dict[str, deque[Attempt]] = {}
         self._by_name: dict[str, deque[Attempt]] = {}
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)  # notified when attempts settle
 
     # --- the protocol of a login
 
@@ -92,28 +97,49 @@ class Defender:
         """Score a login attempt before its password (or key) is checked.
 
         Raises `Banned` if the address is banned, the name locked (unless `check_name`
-        is false: key logins), or the attempts already scored (those still in flight
-        included) leave no room for this one."""
-        self.check(ip, name if check_name else None)
-        return self._score(ip, name[:MAX_NAME], check_name)
+        is false: key logins), or the failures already scored leave no room for this
+        one. When the room is taken by attempts still in flight (logins arriving
+        together from one address behind NAT, or an attacker's parallel guesses), this
+        one waits for them to settle, at most `ROOM_WAIT` seconds: their successes give
+        the room back, their failures keep it (and a ban they bring is seen here)."""
+        return self._attempt(ip, name[:MAX_NAME], check_name)
 
-    def _score(self, ip: str, name: str | None, check_name: bool) -> Attempt:
+    def _attempt(self, ip: str, name: str | None, check_name: bool) -> Attempt:
+        deadline = time.monotonic() + ROOM_WAIT
+        while True:
+            self.check(ip, name if check_name else None)  # pool.db: bans of any process
+            with self._settled:
+                attempt = self._score(ip, name, check_name, deadline)
+                if attempt is not None:
+                    return attempt
+                self._settled.wait(max(0.0, deadline - time.monotonic()))
+
+    def _score(
+        self, ip: str, name: str | None, check_name: bool, deadline: float
+    ) -> Attempt | None:
+        """Under the lock: the attempt added, or None to wait, or `Banned`."""
         now = time.monotonic()
-        with self._lock:
-            by_ip = self._scored(self._by_ip, ip, now)
-            if sum(a.score for a in by_ip) + self.failure_score > self.threshold:
-                raise Banned(f"too many failed logins from {ip}; try again later")
-            attempt = Attempt(ip, name, self.failure_score, now)
-            if name is not None:
-                by_name = self._scored(self._by_name, name, now)
-                if (
-                    check_name
-                    and sum(a.score for a in by_name) + self.failure_score > self.name_threshold
-                ):
-                    raise Banned("too many failed logins for this name; try again later")
-                by_name.append(attempt)
-            by_ip.append(attempt)
-            self._bound(now)
+        by_ip = self._scored(self._by_ip, ip, now)
+        by_name = None if name is None else self._scored(self._by_name, name, now)
+        limits = [(by_ip, self.threshold, f"from {ip}")]
+        if by_name is not None and check_name:
+            limits.append((by_name, self.name_threshold, "for this name"))
+        full = [
+            (q, limit, who)
+            for q, limit, who in limits
+            if sum(a.score for a in q) + self.failure_score > limit
+        ]
+        for q, limit, who in full:
+            failed = sum(a.score for a in q if a.settled)
+            if failed + self.failure_score > limit or now >= deadline:
+                raise Banned(f"too many failed logins {who}; try again later")
+        if full:
+            return None
+        attempt = Attempt(ip, name, self.failure_score, now)
+        if by_name is not None:
+            by_name.append(attempt)
+        by_ip.append(attempt)
+        self._bound(now)
         return attempt
 
     def refused(self, ip: str) -> bool:
@@ -121,7 +147,7 @@ class Defender:
         `attempt` first (an API token: far too long to guess, and checked on every
         request). True if that banned the address."""
         try:
-            attempt = self._score(ip, None, False)
+            attempt = self._attempt(ip, None, False)
         except Banned:
             return False  # banned already, or about to be
         return self.failure(attempt)
@@ -152,6 +178,7 @@ class Defender:
                 self._by_ip.pop(attempt.ip, None)
             if lock_name and attempt.name is not None:
                 self._by_name.pop(attempt.name, None)
+            self._settled.notify_all()
         return ban_ip
 
     def success(self, attempt: Attempt) -> None:
@@ -169,6 +196,7 @@ class Defender:
                         pass
                     if not q:
                         del table[key]
+            self._settled.notify_all()
 
     # --- bookkeeping
 
@@ -242,6 +270,7 @@ class Defender:
         self.store.db.table("bans").delete(ip)
         with self._lock:
             self._by_ip.pop(ip, None)
+            self._settled.notify_all()
 
     def unlock(self, name: str) -> None:
         """Lift the lock on account name `name`."""
@@ -250,3 +279,4 @@ class Defender:
         self.store.db.table("account_bans").delete(name)
         with self._lock:
             self._by_name.pop(name, None)
+            self._settled.notify_all()

@@ -6,6 +6,7 @@ admission rule for connections that have not logged in yet.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import socket
 import threading
@@ -27,6 +28,18 @@ def client_ip(address: str) -> str:
     if address.lower().startswith("::ffff:") and "." in address:
         return address[7:]
     return address
+
+
+def address_group(ip: str) -> str:
+    """The unit that pre-login limits count by: an IPv4 address itself, an IPv6 address
+    by its /64 (one subscriber's network: a single host may use any address in it)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return ip
 
 
 def listening_socket(host: str, port: int, backlog: int = 128) -> socket.socket:

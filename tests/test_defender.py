@@ -144,3 +144,19 @@ def test_guesses_from_many_addresses_lock_the_name(data, server_factory, door, t
     run_cli(data, "unban", "--user", "admin")
     assert bans(data) == []
     assert login(door, srv, "127.0.0.1", "admin", password("admin"))
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_many_valid_logins_at_once_from_one_address_all_succeed(data, server_factory, door):
+    """Scoring attempts before their check must not refuse a crowd behind one NAT
+    address: 30 logins at once (3x the threshold) wait their turn and all get in."""
+    set_setting(data, "security", "prelogin_max_per_ip", "100")
+    set_setting(data, "security", "login_cache_seconds", "0")  # every one a full check
+    srv = server_factory(sftp=True)
+    ip = "127.0.0.25"
+    users = ["news", "trt-up", "aztv-up"] * 10
+    with ThreadPoolExecutor(30) as pool:
+        results = list(pool.map(lambda u: login(door, srv, ip, u, password(u)), users))
+    assert all(results)
+    assert logins(data, ip, "ok") == 30
+    assert logins(data, ip, "banned") == 0

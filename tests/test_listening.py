@@ -8,7 +8,13 @@ import logging
 
 import pytest
 
-from pool_server.listening import AcceptBackoff, RateLimit, admit_prelogin, client_ip
+from pool_server.listening import (
+    AcceptBackoff,
+    RateLimit,
+    address_group,
+    admit_prelogin,
+    client_ip,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +51,17 @@ def test_no_limits():
 )
 def test_client_ip(raw, seen):
     assert client_ip(raw) == seen
+
+
+def test_ipv6_hosts_count_by_their_64():
+    """One IPv6 host may use any address of its /64: pre-login limits count the /64."""
+    assert address_group("192.0.2.7") == "192.0.2.7"
+    assert address_group("::1") == "::/64"
+    a, b = "2001:db8:1:2::10", "2001:db8:1:2:ffff:ffff:ffff:fffe"
+    assert address_group(a) == address_group(b) == "2001:db8:1:2::/64"
+    assert address_group("2001:db8:1:3::10") != address_group(a)
+    waiting = [address_group(f"2001:db8:1:2::{i:x}") for i in range(1, 4)]
+    assert not admit_prelogin(waiting, address_group("2001:db8:1:2::99"), 100, 3).accept
 
 
 def test_accept_backoff_doubles_and_logs_once(caplog):

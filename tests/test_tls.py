@@ -213,3 +213,21 @@ def test_https_door_takes_the_new_certificate_too(data: Path, tmp_path: Path) ->
             assert tls.recv(12).startswith(b"HTTP/1.1")
     finally:
         srv.stop()
+
+
+def test_tls_set_leaves_certificates_outside_the_data_folder_alone(
+    data: Path, tmp_path: Path
+) -> None:
+    """pool.toml may point at certbot's files; `tls set` never writes there."""
+    real = make_ca_and_server(tmp_path)
+    set_setting(data, "ftp", "tls_cert", f'"{real["cert"]}"')
+    set_setting(data, "ftp", "tls_key", f'"{real["key"]}"')
+    before = real["cert"].read_bytes()
+    other = tmp_path / "other"
+    other.mkdir()
+    new = make_ca_and_server(other)
+    refused = run_cli(data, "tls", "set", str(new["cert"]), str(new["key"]), expect=1)
+    assert "outside the data folder" in refused.output
+    assert real["cert"].read_bytes() == before
+    shown = json.loads(run_cli(data, "tls", "show", "--json").output)
+    assert shown["path"] == str(real["cert"]) and shown["issuer"] == "CN=Test Root CA"

@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 EXIT_MISSING = 2
+DATA_FILES = (".ttf", ".otf", ".ttc")
+"""Rows whose path ends so are files to read (fonts), not programs to run."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,9 @@ def python_module(code: str) -> Callable[[str], list[str]]:
     return lacks
 
 
-# The one table. Add a row for every tool a test starts or a library loads.
+# The one table. Add a row for every tool a test starts or a library loads. (Peers only
+# the benchmarks start — nginx, vsftpd, pure-ftpd, sshd's sftp-server — are the
+# benchmarks' business: `make test` does not need them.)
 TOOLS: tuple[Tool, ...] = (
     Tool(
         "python3-venv",
@@ -146,6 +150,11 @@ TOOLS: tuple[Tool, ...] = (
     Tool("/usr/sbin/sshd", "openssh-server", "OpenSSH server peer (sftp-server)"),
     Tool("rclone", "rclone", "rclone sftp tests (checksums over exec)"),
     Tool("/usr/bin/chromium", "chromium", "browser tests (Playwright drives Debian's chromium)"),
+    Tool(
+        "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+        "fonts-dejavu-core",
+        "the timecode burnt into preview proxies (catalog/previews/plan.py)",
+    ),
     Tool("redis-server", "redis-server", "the preview queue's networked broker (huey on Redis)"),
     Tool(
         "libmediainfo",
@@ -158,7 +167,8 @@ TOOLS: tuple[Tool, ...] = (
 
 def locate(tool: Tool) -> str | None:
     if tool.name.startswith("/"):
-        return tool.name if os.access(tool.name, os.X_OK) else None
+        wanted = os.R_OK if tool.name.endswith(DATA_FILES) else os.X_OK
+        return tool.name if os.access(tool.name, wanted) else None
     if tool.name in ("libmediainfo", "python3-venv"):
         return sys.executable  # checked through Python
     return shutil.which(tool.name)

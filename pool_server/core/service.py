@@ -16,6 +16,7 @@ from ..policy import Action, authorize
 from ..quota import QuotaLedger
 from ..userkeys import UserKeys, fingerprint
 from .limits import Limits
+from .live import LiveSessions
 from .session import Session
 from .uploads import Uploads
 
@@ -55,6 +56,8 @@ class Core:
         self.max_depth = max_depth
         self.fsync_uploads = fsync_uploads
         self.uploads = Uploads(self)
+        self.live = LiveSessions(audit.store)
+        self.live.create_schema()
 
     # --- paths, rules, audit
 

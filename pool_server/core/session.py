@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from catalog.layout import is_internal_name
@@ -40,6 +40,24 @@ class Session:
         self.protocol = protocol
         self.cwd = "/"
         self.actor = Actor(user.name, user.member, ip, protocol)
+        self.live_id: str | None = None
+
+    # --- connected (FTP, SFTP): listed in the console, which may end the session
+
+    def connected(self, closer: Callable[[], None]) -> None:
+        """The door's connection is logged in; `closer` ends it (from any thread)."""
+        if self.live_id is None:
+            self.live_id = self.core.live.open(self, closer)
+
+    def disconnected(self) -> None:
+        live_id, self.live_id = self.live_id, None
+        if live_id is not None:
+            self.core.live.close(live_id)
+
+    def transferring(self, what: str | None) -> None:
+        """What the connection is moving now ('upload /TRT/a.mxf'), or None."""
+        if self.live_id is not None:
+            self.core.live.transfer(self.live_id, what)
 
     # --- paths and rules
 

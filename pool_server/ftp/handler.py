@@ -380,9 +380,20 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
     def handle_auth_success(self, home: str, password: str, msg_login: str) -> None:
         self._end_prelogin()
         super().handle_auth_success(home, password, msg_login)
+        if self.session is not None:  # listed in the console, which may end it
+            self.session.connected(self._end_from_elsewhere)
+
+    def _end_from_elsewhere(self) -> None:
+        """Called from another thread (an operator ended the session): shutting the
+        socket down is safe there, and the event loop then closes the connection."""
+        sock = self.socket
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._end_prelogin()
+        if self.session is not None:
+            self.session.disconnected()
         super().close()
 
     max_command_line = 4096
@@ -491,7 +502,17 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
 
         self.run_off_loop(check, then)
 
+    def push_dtp_data(
+        self, data: Any, isproducer: bool = False, file: Any = None, cmd: str | None = None
+    ) -> None:
+        name = getattr(file, "name", None)
+        if isinstance(name, str) and self.session is not None:
+            self.session.transferring(f"download {self.core.vpath_of(name)}")
+        super().push_dtp_data(data, isproducer, file, cmd)
+
     def _start_upload(self, upload: Upload, cmd: str) -> None:
+        if self.session is not None:
+            self.session.transferring(f"upload {upload.target.vpath}")
         if self.data_channel is not None:
             self.respond("125 Data connection already open. Transfer starting.")
             self.data_channel.file_obj = upload
@@ -524,6 +545,8 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
         bytes: int,
     ) -> None:
         super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)
+        if self.session is not None:
+            self.session.transferring(None)
         if not receive and self.session is not None:
             try:
                 self.session.record_download(self.core.vpath_of(filename), bytes, completed)

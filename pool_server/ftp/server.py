@@ -11,7 +11,14 @@ from pyftpdlib.servers import FTPServer
 
 from ..app import Pool
 from ..errors import ConfigError
-from ..listening import RESOURCE_ERRNOS, AcceptBackoff, Admission, admit_prelogin, client_ip
+from ..listening import (
+    RESOURCE_ERRNOS,
+    AcceptBackoff,
+    Admission,
+    address_group,
+    admit_prelogin,
+    client_ip,
+)
 from ..tls import ReloadingContext
 from .handler import PoolAuthorizer, PoolDTPHandler, PoolFTPHandler, PoolPassiveDTP
 from .workers import Workers
@@ -99,14 +106,15 @@ class PoolFTPServer(FTPServer):
         """A new control connection asks for a pre-login slot (see `admit_prelogin`);
         the oldest connection of an address holding too many may be dropped for it."""
         waiting = self.prelogin
+        group = address_group(handler.remote_ip)
         decision = admit_prelogin(
-            waiting.values(), handler.remote_ip, self.prelogin_max, self.prelogin_max_per_ip
+            waiting.values(), group, self.prelogin_max, self.prelogin_max_per_ip
         )
         if decision.evict is not None:
             victim = next(h for h, ip in waiting.items() if ip == decision.evict)
             victim.drop_prelogin("421 Too many connections are logging in; try again.")
         if decision.accept:
-            waiting[handler] = handler.remote_ip
+            waiting[handler] = group
         return decision
 
     def _map_len(self) -> int:

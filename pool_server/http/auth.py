@@ -237,9 +237,12 @@ class Tokens:
             raise AuthenticationFailed("this API token was revoked")
         if datetime.fromisoformat(row["expires"]) <= datetime.now(UTC):
             raise AuthenticationFailed("this API token has expired")
-        self.store.db["api_tokens"].update(
-            row["id"], {"last_used": datetime.now(UTC).isoformat(timespec="seconds")}
-        )
+        now = datetime.now(UTC)
+        last = row["last_used"]
+        if not last or (now - datetime.fromisoformat(last)).total_seconds() > SEEN_EVERY:
+            self.store.db["api_tokens"].update(
+                row["id"], {"last_used": now.isoformat(timespec="seconds")}
+            )
         return str(row["user"])
 
 

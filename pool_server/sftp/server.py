@@ -21,6 +21,7 @@ from ..errors import AuthenticationFailed, ConfigError
 from ..listening import (
     RESOURCE_ERRNOS,
     AcceptBackoff,
+    address_group,
     admit_prelogin,
     client_ip,
     listening_socket,
@@ -90,6 +91,8 @@ class PoolTransport(paramiko.Transport):
         if isinstance(server, Connection):
             try:
                 server.logged_in()
+                if server.session is not None:  # listed in the console, which may end it
+                    server.session.connected(self.close)
             except Exception:
                 log.exception("recording the login of %s failed", server.ip)
 
@@ -110,6 +113,9 @@ class PoolTransport(paramiko.Transport):
         try:
             super().run()
         finally:
+            server = self.server_object
+            if isinstance(server, Connection) and server.session is not None:
+                server.session.disconnected()
             self.pool.store.release()
 
 
@@ -223,10 +229,13 @@ class SFTPService:
             sock.close()
             return
         admission = admit_prelogin(
-            (c.ip for _t, c in waiting), ip, self.prelogin_max, self.prelogin_max_per_ip
+            (address_group(c.ip) for _t, c in waiting),
+            address_group(ip),
+            self.prelogin_max,
+            self.prelogin_max_per_ip,
         )
         if admission.evict is not None:  # the oldest of the address holding the most
-            victim = next((t, c) for t, c in waiting if c.ip == admission.evict)
+            victim = next((t, c) for t, c in waiting if address_group(c.ip) == admission.evict)
             log.info("dropped a pre-login SFTP connection of %s for a newcomer", admission.evict)
             with self._lock:  # forgotten now: its thread notices the close only shortly
                 if victim in self._live:

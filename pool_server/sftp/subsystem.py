@@ -238,7 +238,9 @@ class SFTPSession:
         r.attrs()  # permissions asked for at creation: the pool decides those
         session = self.session
         if not flags & p.FXF_WRITE:
-            return self._new_handle(rid, ReadHandle(session.open_read(path)))
+            reading = session.open_read(path)
+            session.transferring(f"download {reading.target.vpath}")
+            return self._new_handle(rid, ReadHandle(reading))
         target = session.target(path)
         exists = os.path.lexists(target.real)
         if flags & p.FXF_EXCL and exists:
@@ -249,6 +251,7 @@ class SFTPSession:
             upload = session.open_upload(target)
         else:  # append, or writes at offsets into what is there (resume)
             upload = session.open_upload(target, append=True)
+        session.transferring(f"upload {target.vpath}")
         return self._new_handle(
             rid, UploadHandle(session, upload, append=bool(flags & p.FXF_APPEND))
         )
@@ -259,6 +262,8 @@ class SFTPSession:
         if handle is None:
             raise p.BadMessage("invalid handle")
         self.conn.limits.release(self.session.user.name)
+        if not isinstance(handle, DirHandle):
+            self.session.transferring(None)
         handle.close()
         return self._ok(rid)
 

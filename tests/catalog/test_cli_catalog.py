@@ -26,6 +26,12 @@ class Obj:
     def catalog_settings(self) -> dict[str, Any]:
         return {name: default for name, default, _ in SETTINGS}
 
+    def preview_settings(self) -> dict[str, Any]:
+        """[previews], off: these tests are about the catalog (previews have their own)."""
+        from catalog.previews.settings import SETTINGS as PREVIEWS
+
+        return {**{name: default for name, default, _ in PREVIEWS}, "enabled": False}
+
 
 @pytest.fixture
 def cli(tmp_path: Path):

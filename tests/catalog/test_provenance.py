@@ -297,3 +297,27 @@ def test_a_forged_head_is_refused(tmp_path: Path, signer: PoolSigner) -> None:
         feed_reader.verify_head(index, signer.keys)
     keys = json.loads((feed / "keys.json").read_text())
     assert verify_key_list(keys)[-1].fingerprint == signer.fingerprint
+
+
+def test_items_from_before_signing_get_signed_manifests_at_the_next_start(
+    tmp_path: Path, signer: PoolSigner
+) -> None:
+    pool, db_path = tmp_path / "pool", tmp_path / "pool.db"
+    for i in range(3):
+        _put(pool, f"/TRT/news/early{i}.mp4", f"early {i}".encode() * 100)
+    Indexer(pool, db_path, SETTINGS).run_once(timeout=30)  # no signing key yet
+    db = open_catalog(db_path)
+    try:
+        db.execute("UPDATE items SET manifest = NULL WHERE key LIKE '%early0'")  # as schema 2
+        unsigned = db.execute(
+            "SELECT count(*) FROM items WHERE coalesce(manifest_signature, 'null') = 'null'"
+        )
+        assert unsigned.fetchone()[0] == 3
+        seq = db.execute("SELECT max(seq) FROM journal").fetchone()[0]
+    finally:
+        db.conn.close()
+    _index(pool, db_path, signer)
+    for i in range(3):
+        row = _item(db_path, f"/TRT/news/early{i}.mp4")
+        assert verify_manifest(row["manifest"], row["manifest_signature"], signer.keys)
+        assert row["rid"] > seq  # published again, with its manifest

@@ -213,3 +213,51 @@ def test_put_sign_is_recorded_and_a_revoked_key_is_invalid(pool: Pool, tmp_path:
     item = pool.json("show", "/TRT/news/imza.mp4")
     told = pool.run("verify", str(clip)).stdout
     assert f"item {item['id']}" in told and f"member signature: signed by member ({fp})" in told
+
+
+def test_get_and_sync_refuse_an_item_whose_manifest_does_not_verify(
+    pool: Pool, tmp_path: Path
+) -> None:
+    pool.upload("/TRT/news/clean.mp4", b"clean" * 1000)
+    pool.upload("/TRT/news/forged.mp4", b"forged" * 1000)
+    pool.wait_items(2)
+    _login(pool)
+    pool.run("update")
+    forged = pool.json("show", "/TRT/news/forged.mp4")
+    # someone with write access to the local catalog claims other bytes for the file
+    cache = pool.home / f"cache-news/127.0.0.1_{pool.server.ftp_port}/catalog.sqlite"
+    conn = sqlite3.connect(cache)
+    try:
+        manifest = json.loads(
+            conn.execute("SELECT manifest FROM items WHERE id = ?", [forged["id"]]).fetchone()[0]
+        )
+        manifest["files"][0]["sha256"] = "0" * 64
+        conn.execute(
+            "UPDATE items SET manifest = ?, sha256 = ? WHERE id = ?",
+            [json.dumps(manifest), "0" * 64, forged["id"]],
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    dest = tmp_path / "takes"
+    refused = pool.run("get", forged["id"], "--dest", str(dest), expect=5)
+    assert "signature" in refused.stderr and forged["id"] in refused.stderr
+    assert not (dest / "forged.mp4").exists() and not list(dest.glob("*.part"))
+    clean = pool.json("show", "/TRT/news/clean.mp4")
+    assert pool.json("get", clean["id"], "--dest", str(dest))["files"][0]["ok"]
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    synced = pool.run("sync", "--dest", str(hot), "--member", "TRT", expect=5)
+    assert forged["id"] in synced.stderr
+    assert not (hot / "forged.mp4").exists()
+    assert (hot / "clean.mp4").read_bytes() == b"clean" * 1000  # the others are taken
+
+    # a catalog row that disagrees with its (valid) signed manifest is refused too
+    conn = sqlite3.connect(cache)
+    try:
+        conn.execute("UPDATE items SET sha256 = ? WHERE id = ?", ["1" * 64, clean["id"]])
+        conn.commit()
+    finally:
+        conn.close()
+    stale = pool.run("get", clean["id"], "--dest", str(tmp_path / "again"), expect=5)
+    assert "not the one in the item's signed manifest" in stale.stderr

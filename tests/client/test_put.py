@@ -66,3 +66,54 @@ def test_put_with_given_sidecar_and_refusals(pool: Pool, tmp_path: Path) -> None
     # a reader cannot upload at all
     reader = pool.run("put", str(src), "--category", "news", "--member", "TRT", expect=1)
     assert "refused" in reader.stderr
+
+
+def test_interrupted_put_over_http_resumes_through_tus(data: Path, server_factory, tmp_path):
+    """`pool put` to an http:// pool: tus through the web door, resumed in a second run
+    from the offset the pool kept when the first one was killed."""
+    home = tmp_path / "client"
+    home.mkdir()
+    pool = Pool(server_factory(sftp=False, indexer=True, http=True), home)
+    src = tmp_path / "Köprü_açılışı.mov"
+    data_bytes = os.urandom(SIZE)
+    src.write_bytes(data_bytes)
+    folder = pool.server.data / "pool" / "TRT" / "news"
+    up = {"user": "trt-up", "scheme": "http", "port": pool.server.http_port}
+    proc = pool.spawn(
+        "put", str(src), "--category", "news", "--title", "Köprü", "--bwlimit", "2M", **up
+    )
+    try:
+
+        def partial_size() -> int:
+            parts = list(folder.glob(".ortak-part-*")) if folder.exists() else []
+            return max((p.stat().st_size for p in parts), default=0)
+
+        wait_for(lambda: partial_size() >= 1024 * 1024, 15, "the first MiB on the server")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+    assert not (folder / src.name).exists()
+    put = pool.json("put", str(src), "--category", "news", "--title", "Köprü", **up)
+    essence, sidecar = put["files"]
+    assert essence["resumed_from"] >= 1024 * 1024
+    assert essence["sent"] == SIZE - essence["resumed_from"]
+    assert (folder / src.name).read_bytes() == data_bytes
+    assert json.loads((folder / "Köprü_açılışı.json").read_text())["title"] == "Köprü"
+    assert sidecar["path"] == "/TRT/news/Köprü_açılışı.json"
+    # a reader is refused with the pool's reason, and nothing is left behind
+    other = tmp_path / "r.mov"
+    other.write_bytes(b"x" * 1000)
+    refused = pool.run(
+        "put",
+        str(other),
+        "--category",
+        "news",
+        "--member",
+        "TRT",
+        user="news",
+        scheme="http",
+        port=pool.server.http_port,
+        expect=None,
+    )
+    assert refused.exit_code != 0 and "refused" in refused.output
+    assert not (folder / "r.mov").exists()

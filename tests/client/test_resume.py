@@ -60,9 +60,25 @@ def test_corrupted_part_is_detected_and_fixed(pool: Pool, item: dict, tmp_path: 
 
 
 def test_mismatch_twice_is_exit_5_and_leaves_nothing(pool: Pool, item: dict, tmp_path: Path):
+    import json
+
+    from catalog.signing import PoolSigner
+
     [catalog] = list((pool.home / "cache-news").glob("*/catalog.sqlite"))
     conn = sqlite3.connect(catalog)
-    conn.execute("UPDATE items SET sha256 = ? WHERE id = ?", ["0" * 64, item["id"]])
+    # the catalog (and its manifest, signed with the pool's own key) names other bytes
+    # than the server holds
+    manifest = json.loads(
+        conn.execute("SELECT manifest FROM items WHERE id = ?", [item["id"]]).fetchone()[0]
+    )
+    for f in manifest["files"]:
+        if f["path"] == item["path"]:
+            f["sha256"] = "0" * 64
+    signature = PoolSigner(pool.server.data / "keys" / "signing").sign(manifest)
+    conn.execute(
+        "UPDATE items SET sha256 = ?, manifest = ?, manifest_signature = ? WHERE id = ?",
+        ["0" * 64, json.dumps(manifest), json.dumps(signature), item["id"]],
+    )
     conn.commit()
     conn.close()
     dest = tmp_path / "dl"

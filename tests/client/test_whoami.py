@@ -41,3 +41,50 @@ def test_put_needs_no_member_for_a_contributor(pool: Pool, scheme: str, tmp_path
     assert "refused" in refused.output
     admin = pool.run("put", str(src), "--category", "news", user="admin", scheme=scheme, expect=2)
     assert "admin (admin) belongs to no member: pass --member CODE" in admin.output
+
+
+def test_another_ftp_server_is_told_apart(tmp_path: Path) -> None:
+    """Against a stock FTP server (pyftpdlib's own, no control channel) `pool login`
+    still works, `pool whoami` says the server cannot tell, and `pool put` asks for
+    --member instead of guessing."""
+    import threading
+
+    from click.testing import CliRunner
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler
+    from pyftpdlib.servers import FTPServer
+
+    from pool_client.commands import cli
+
+    root = tmp_path / "root"
+    root.mkdir()
+    authorizer = DummyAuthorizer()
+    authorizer.add_user("someone", "a-long-password", str(root), perm="elradfmw")
+    handler = type("StockHandler", (FTPHandler,), {"authorizer": authorizer})
+    server = FTPServer(("127.0.0.1", 0), handler)
+    port = server.socket.getsockname()[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.05})
+    thread.start()
+    try:
+        env = {
+            "POOL_CONFIG_DIR": str(tmp_path / "config"),
+            "POOL_CACHE_DIR": str(tmp_path / "cache"),
+            "POOL_PASSWORD": "a-long-password",
+            "POOL_PROFILE": "",
+            "HOME": str(tmp_path),
+        }
+        url = f"ftp://127.0.0.1:{port}"
+        runner = CliRunner()
+        login = runner.invoke(cli, ["login", url, "--user", "someone"], env=env)
+        assert login.exit_code == 0, login.output
+        assert "as someone; profile" in login.output  # no role or member claimed
+        who = runner.invoke(cli, ["whoami"], env=env)
+        assert who.exit_code == 1 and "has no control channel" in who.output
+        src = tmp_path / "clip.mp4"
+        src.write_bytes(b"\0" * 100)
+        put = runner.invoke(cli, ["put", str(src), "--category", "news"], env=env)
+        assert put.exit_code == 2 and "which member's area? pass --member CODE" in put.output
+        assert not any(root.iterdir())  # nothing uploaded anywhere
+    finally:
+        server.close_all()
+        thread.join(10)

@@ -39,6 +39,7 @@ def test_stop_joins_every_thread(data: Path) -> None:
         for transport in clients:
             transport.close()
             transport.join(10)
+        pool.close()  # the pool's own threads (the live-session writer) end with it
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert leftover == []
     assert not (data / "pool" / "TRT" / "svc" / "clip.mxf").exists()

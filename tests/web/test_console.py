@@ -305,3 +305,53 @@ def test_reciprocity_table_chart_and_csv(admin):
     rows = list(csv.DictReader(io.StringIO(r.text)))
     qazaq = next(row for row in rows if row["member"] == "QAZAQ")
     assert int(qazaq["items"]) >= 1
+
+
+def _session_rows(admin: httpx.Client) -> list[tuple[str, str, str]]:
+    """(session id, user, door) of the rows on the security page."""
+    page = admin.get("/console/security").text
+    rows = re.findall(
+        r'<tr><th scope="row">([^<]+)</th><td>[^<]*</td><td>([^<]+)</td>.*?'
+        r'name="session" value="([^"]+)"',
+        page,
+        re.S,
+    )
+    return [(sid, user, door) for user, door, sid in rows]
+
+
+def test_sessions_on_every_door_are_listed_and_can_be_ended(admin, web_server):
+    ftp = ftp_login(web_server.ftp_port, "aztv-up")
+    transport = paramiko.Transport(("127.0.0.1", web_server.sftp_port))
+    transport.connect(username="news", password="news-secret-pw")
+
+    def listed() -> bool:
+        doors = {(user, door) for _, user, door in _session_rows(admin)}
+        return ("aztv-up", "ftp") in doors and ("news", "sftp") in doors
+
+    wait_for(listed, what="the FTP and SFTP sessions listed")
+    rows = _session_rows(admin)
+    assert any(door.endswith("(web)") and user == "admin" for _, user, door in rows)
+    token = _csrf(admin.get("/console/security"))
+    ftp_id = next(sid for sid, user, door in rows if (user, door) == ("aztv-up", "ftp"))
+    sftp_id = next(sid for sid, user, door in rows if (user, door) == ("news", "sftp"))
+    for sid in (ftp_id, sftp_id):
+        said = _flash(
+            admin, admin.post("/console/security/end", data={"csrf_token": token, "session": sid})
+        )
+        assert said == f"ok: session {sid} is being ended"
+
+    def ftp_gone() -> bool:
+        try:
+            ftp.voidcmd("NOOP")
+        except (OSError, EOFError, ftplib.Error):
+            return True
+        return False
+
+    wait_for(ftp_gone, timeout=10, what="the FTP connection ended")
+    wait_for(lambda: not transport.is_active(), timeout=10, what="the SFTP connection ended")
+    wait_for(
+        lambda: not any(sid in (ftp_id, sftp_id) for sid, _, _ in _session_rows(admin)),
+        what="the ended sessions gone from the list",
+    )
+    ftp.close()
+    transport.close()

@@ -57,8 +57,26 @@ def _failed_by_hour(request: Request) -> tuple[list[str], list[float]]:
 
 
 def _live_sessions(request: Request) -> list[dict[str, Any]]:
-    live = getattr(door_of(request).pool, "live", None)
-    return live.list() if live is not None else []
+    """Connections logged in on FTP/FTPS and SFTP (any process), and web sessions."""
+    door = door_of(request)
+    rows = door.pool.core.live.list()
+    web = door.pool.store.db.execute(
+        "SELECT id_hash, user, ip, protocol, created FROM web_sessions"
+        " WHERE mfa IS NULL OR mfa != 'pending' ORDER BY created"
+    ).fetchall()
+    for id_hash, user, ip, protocol, created in web:
+        started = datetime.fromtimestamp(created, UTC).isoformat(timespec="seconds")
+        rows.append(
+            {
+                "id": f"web:{id_hash}",
+                "user": user,
+                "ip": ip,
+                "protocol": f"{protocol} (web)",
+                "started": started,
+                "transfer": None,
+            }
+        )
+    return rows
 
 
 async def security_page(request: Request) -> Response:
@@ -93,8 +111,14 @@ async def unban(request: Request) -> Response:
 async def end_session(request: Request) -> Response:
     def run(admin: Admin, form: FormData) -> str:
         sid = field(form, "session")
-        live = getattr(admin.pool, "live", None)
-        if live is None or not live.end(sid):
+        if sid.startswith("web:"):
+            cur = admin.pool.store.db.execute(
+                "DELETE FROM web_sessions WHERE id_hash = ?", [sid.removeprefix("web:")]
+            )
+            ended = cur.rowcount == 1
+        else:
+            ended = admin.pool.core.live.end(sid)
+        if not ended:
             raise UsageError("that session has already ended")
         admin.pool.audit.record(admin.actor, "admin", detail=f"session end {sid}")
         return f"session {sid} is being ended"

@@ -42,7 +42,7 @@ from ..tus import (
 )
 
 OFFSET_TYPE = "application/offset+octet-stream"
-WRITE_BATCH = 1 << 20  # bytes gathered from the request before one write on a thread
+WRITE_BATCH = 4 << 20  # bytes gathered from the request before one write on a thread
 SPOOL_MAX = 16 << 20  # a PATCH with a checksum is held in memory up to this, then on disk
 
 
@@ -231,13 +231,15 @@ async def _receive(
 
 async def _stream(request: Request, upload: Upload) -> None:
     batch = bytearray()
-    async for chunk in request.stream():
-        batch += chunk
-        if len(batch) >= WRITE_BATCH:
-            await run_in_threadpool(upload.write, bytes(batch))
-            batch.clear()
-    if batch:
-        await run_in_threadpool(upload.write, bytes(batch))
+    try:
+        async for chunk in request.stream():
+            batch += chunk
+            if len(batch) >= WRITE_BATCH:
+                await run_in_threadpool(upload.write, batch)
+                batch = bytearray()  # the written one is not copied, nor reused
+    finally:  # a client gone mid-request keeps every byte that arrived
+        if batch:
+            await run_in_threadpool(upload.write, batch)
 
 
 async def _checked(request: Request, upload: Upload, checksum: tuple[str, bytes]) -> None:

@@ -1,0 +1,175 @@
+"""Sessions connected now, on every door of every serve process, and ending one.
+
+Each connection-based door (FTP/FTPS, SFTP) registers its logged-in session here with a
+way to close it; the rows live in pool.db, so the console of any process lists them all
+and can ask for one to end. Each serve process polls for the requests that concern its
+own connections (`poll`, about once a second) and closes them; rows left by a process
+that died are dropped when seen.
+
+Doors call `open`, `close` and `transfer` from their event loops: those only queue the
+change for one writer thread, which also polls, so no door ever waits on the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..store import Store
+    from .session import Session
+
+log = logging.getLogger("ortak.live")
+POLL_SECONDS = 1.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LiveSessions:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self._closers: dict[str, Callable[[], None]] = {}
+        self._lock = threading.Lock()
+        self._changes: queue.SimpleQueue[tuple[str, tuple[Any, ...]]] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+
+    def _queue(self, sql: str, *args: Any) -> None:
+        with self._lock:
+            self._changes.put((sql, args))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write, name="live", daemon=True)
+                self._writer.start()
+
+    def stop(self) -> None:
+        """Apply what is queued and end the writer thread (the pool is closing)."""
+        with self._lock:
+            writer = self._writer
+            if writer is not None:
+                self._changes.put(("", ("stop",)))
+        if writer is not None:
+            writer.join(10)
+
+    def _write(self) -> None:
+        """The writer thread: applies queued changes in order and polls in between, for
+        as long as this process has sessions to watch or changes to make."""
+        while True:
+            with self._lock:
+                if self._changes.empty() and not self._closers:
+                    self._writer = None
+                    return
+            try:
+                sql, args = self._changes.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                sql, args = "", ()
+            if args == ("stop",):
+                with self._lock:
+                    self._writer = None
+                return
+            try:
+                if sql:
+                    self.store.db.execute(sql, list(args))
+                else:
+                    self.poll()
+            except Exception:  # the list is advisory: never take a door down for it
+                log.exception("updating the live session list failed")
+
+    def create_schema(self) -> None:
+        self.store.db["live_sessions"].create(
+            {
+                "id": str,
+                "user": str,
+                "member": str,
+                "ip": str,
+                "protocol": str,
+                "started": str,
+                "host": str,
+                "pid": int,
+                "transfer": str,
+                "end_requested": int,
+            },
+            pk="id",
+            if_not_exists=True,
+            defaults={"end_requested": 0},
+        )
+
+    def open(self, session: Session, closer: Callable[[], None]) -> str:
+        sid = secrets.token_hex(8)
+        with self._lock:
+            self._closers[sid] = closer
+        self._queue(
+            "INSERT INTO live_sessions (id, user, member, ip, protocol, started, host, pid)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            sid,
+            session.user.name,
+            session.user.member,
+            session.ip,
+            session.protocol,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            self.host,
+            self.pid,
+        )
+        return sid
+
+    def close(self, sid: str) -> None:
+        with self._lock:
+            self._closers.pop(sid, None)
+        self._queue("DELETE FROM live_sessions WHERE id = ?", sid)
+
+    def transfer(self, sid: str, what: str | None) -> None:
+        self._queue("UPDATE live_sessions SET transfer = ? WHERE id = ?", what, sid)
+
+    def list(self) -> list[dict[str, Any]]:
+        self.forget_dead()
+        return list(self.store.db["live_sessions"].rows_where(order_by="started"))
+
+    def end(self, sid: str) -> bool:
+        """Ask for a session to be ended (by the process serving it, within a second)."""
+        cur = self.store.db.execute(
+            "UPDATE live_sessions SET end_requested = 1 WHERE id = ?", [sid]
+        )
+        return cur.rowcount == 1
+
+    def poll(self) -> int:
+        """End this process's sessions that an operator asked to end; returns how many."""
+        rows = self.store.db.execute(
+            "SELECT id FROM live_sessions WHERE host = ? AND pid = ? AND end_requested = 1",
+            [self.host, self.pid],
+        ).fetchall()
+        for (sid,) in rows:
+            with self._lock:
+                closer = self._closers.pop(sid, None)
+            self.store.db.execute("DELETE FROM live_sessions WHERE id = ?", [sid])
+            if closer is not None:
+                try:
+                    closer()
+                except OSError:
+                    pass  # already gone
+        return len(rows)
+
+    def forget_dead(self) -> None:
+        """Drop the rows of processes on this host that no longer run."""
+        rows = self.store.db.execute(
+            "SELECT DISTINCT pid FROM live_sessions WHERE host = ?", [self.host]
+        ).fetchall()
+        for (pid,) in rows:
+            if pid != self.pid and not _alive(int(pid)):
+                self.store.db.execute(
+                    "DELETE FROM live_sessions WHERE host = ? AND pid = ?", [self.host, pid]
+                )
