@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 LOCALE := pool_server/http/locale
 
-.PHONY: i18n run test test-tools test-long lint bench-alerts bench-ftp bench-catalog bench-latency bench-provenance bench-previews bench-sftp bench-client bench-soak clean
+.PHONY: i18n run test test-tools test-long lint bench-alerts bench-ftp bench-http bench-catalog bench-latency bench-provenance bench-previews bench-sftp bench-client bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) tools/setup_test_tools.py --stage venv --quiet
@@ -40,6 +40,9 @@ lint: $(STAMP)
 bench-ftp: $(STAMP)
 	$(BIN)/python benchmarks/ftp_bench.py
 
+bench-http: $(STAMP)
+	$(BIN)/python benchmarks/http_bench.py
+
 bench-catalog: $(STAMP)
 	$(BIN)/python benchmarks/catalog_bench.py
 
@@ -68,7 +71,7 @@ bench-previews: $(STAMP)
 
 # Re-extract the web door's messages and merge them into every catalogue.
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=Ortak -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=Ortak -o $(LOCALE)/messages.pot pool_server/http
 	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching
 
 clean:

@@ -8,6 +8,8 @@ and mounts each area's routes (`routes/*.py`, each exporting `ROUTES`). Later ar
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import PoolError
 from ..invitations import Invitations
@@ -45,6 +47,9 @@ class Door:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.settings: dict[str, Any] = pool.config.section("http")
+        self.cache: dict[str, Any] = {}
+        """Values worth keeping between requests (e.g. the facets, by catalog seq)."""
+        self.cache_lock = threading.Lock()
         ensure_schema(pool.store)
         self.core = Core(pool)
         self.sessions = WebSessions(
@@ -182,6 +187,30 @@ def _reason(exc: Exception) -> str:
     return {404: "no such page", 405: "method not allowed"}.get(code, str(exc))
 
 
+class ServerTiming:
+    """Adds `Server-Timing: app;dur=MS` (time from the request to the response's first
+    line) to every response: what the benchmarks read, and browsers' devtools show."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - started) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={ms:.2f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed)
+
+
 class OriginGuard:
     """Refuses a state-changing request whose Origin is another site (defence in depth
     beside the CSRF tokens): browsers send Origin on every cross-site POST."""
@@ -247,7 +276,7 @@ def create_app(pool: Pool) -> Starlette:
     door = Door(pool)
     app = Starlette(
         routes=_areas(),
-        middleware=[Middleware(OriginGuard)],
+        middleware=[Middleware(ServerTiming), Middleware(OriginGuard)],
         exception_handlers={PoolError: pool_error, 404: not_found, 405: not_found},
     )
     app.state.door = door

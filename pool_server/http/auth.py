@@ -111,6 +111,7 @@ class WebSessions:
         sid = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         now = time.time()
+        self.sweep()  # ended sessions go as new ones come
         self.store.db["web_sessions"].insert(
             {
                 "id_hash": _hash(sid),
@@ -237,9 +238,12 @@ class Tokens:
             raise AuthenticationFailed("this API token was revoked")
         if datetime.fromisoformat(row["expires"]) <= datetime.now(UTC):
             raise AuthenticationFailed("this API token has expired")
-        self.store.db["api_tokens"].update(
-            row["id"], {"last_used": datetime.now(UTC).isoformat(timespec="seconds")}
-        )
+        now = datetime.now(UTC)
+        last = row["last_used"]
+        if not last or (now - datetime.fromisoformat(last)).total_seconds() > SEEN_EVERY:
+            self.store.db["api_tokens"].update(
+                row["id"], {"last_used": now.isoformat(timespec="seconds")}
+            )
         return str(row["user"])
 
 

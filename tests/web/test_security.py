@@ -204,3 +204,33 @@ def test_wrong_passwords_ban_the_address_on_all_three_doors(banning_server):
     assert sftp_try("news-secret-pw") is False
     bans = json.loads(run_cli(srv.data, "bans", "--json").output)
     assert [b["ip"] for b in bans] == ["127.0.0.1"]
+
+
+def test_a_trusted_proxy_passes_on_the_client_address_and_scheme(data, server_factory):
+    set_setting(data, "http", "trusted_proxies", '"127.0.0.1"')
+    srv = server_factory(sftp=False, http=True)
+    base = f"http://127.0.0.1:{srv.http_port}"
+    proxied = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+
+    def attempt(pw: str) -> httpx.Response:
+        with httpx.Client(base_url=base) as client:
+            page = client.get("/login")
+            token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            return client.post(
+                "/login",
+                data={"csrf_token": token, "username": "news", "password": pw},
+                headers=proxied,
+            )
+
+    assert attempt("nope").status_code == 401
+    ok = attempt("news-secret-pw")
+    assert ok.status_code == 303
+    assert "secure" in ok.headers["set-cookie"].lower()  # https at the proxy
+    import sqlite3
+
+    conn = sqlite3.connect(data / "pool.db")
+    rows = conn.execute(
+        "SELECT ip, protocol, status FROM audit WHERE action = 'login' ORDER BY id"
+    ).fetchall()
+    conn.close()
+    assert rows[-2:] == [("203.0.113.9", "https", "failed"), ("203.0.113.9", "https", "ok")]

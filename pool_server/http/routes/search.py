@@ -15,6 +15,7 @@ from starlette.routing import Route
 from catalog import browse
 from catalog.errors import QueryError
 from catalog.search import search as catalog_search
+from catalog.store import current_seq
 from catalog.units import iso_utc, parse_seconds, parse_when
 
 from ...errors import UsageError
@@ -155,6 +156,25 @@ def run_search(request: Request, query: SearchQuery) -> dict[str, Any]:
     }
 
 
+def facet_values(door: Any) -> dict[str, list[str]]:
+    """The members, categories and languages the facets offer, recomputed only when the
+    catalog changes (its journal sequence moves): they cost a scan of every item."""
+    db = door.pool.store.db
+    seq = current_seq(db)
+    with door.cache_lock:
+        cached = door.cache.get("facets")
+    if cached is not None and cached[0] == seq:
+        return cached[1]
+    values = {
+        "members": [m for m, _ in browse.counts(db)],
+        "categories": browse.categories(db),
+        "languages": browse.languages(db),
+    }
+    with door.cache_lock:
+        door.cache["facets"] = (seq, values)
+    return values
+
+
 def api_search(request: Request) -> Response:
     principal(request)
     query = parse_query(request.query_params, door_of(request).settings["page_size"])
@@ -166,17 +186,17 @@ def search_page(request: Request) -> Response:
     door = door_of(request)
     query = parse_query(request.query_params, door.settings["page_size"])
     result = run_search(request, query)
-    db = door.pool.store.db
     page_no = query.offset // query.limit + 1
+    facets = facet_values(door)
     return render(
         request,
         "search.html",
         {
             "query": query,
             "result": result,
-            "members": [m for m, _ in browse.counts(db)],
-            "categories": browse.categories(db),
-            "languages_found": browse.languages(db),
+            "members": facets["members"],
+            "categories": facets["categories"],
+            "languages_found": facets["languages"],
             "preview_states": PREVIEW_STATES,
             "page_no": page_no,
             "prev_qs": query_with(query.raw, page=page_no - 1) if page_no > 1 else None,
