@@ -72,7 +72,14 @@ class LiveSessions:
 
     def _write(self) -> None:
         """The writer thread: applies queued changes in order and polls in between, for
-        as long as this process has sessions to watch or changes to make."""
+        as long as this process has sessions to watch or changes to make. Its database
+        connection goes with it (a writer starts again with the next session)."""
+        try:
+            self._write_until_idle()
+        finally:
+            self.store.release()
+
+    def _write_until_idle(self) -> None:
         while True:
             with self._lock:
                 if self._changes.empty() and not self._closers:
