@@ -24,6 +24,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from catalog.supervise import pid_alive
+
 if TYPE_CHECKING:
     from ..store import Store
     from .session import Session
@@ -31,16 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("ortak.live")
 POLL_SECONDS = 1.0
 COMPLAIN_EVERY = 60.0  # seconds between log lines about a database that refuses writes
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LiveSessions:
@@ -185,7 +177,7 @@ class LiveSessions:
             "SELECT DISTINCT pid FROM live_sessions WHERE host = ?", [self.host]
         ).fetchall()
         for (pid,) in rows:
-            if pid != self.pid and not _alive(int(pid)):
+            if pid != self.pid and not pid_alive(int(pid)):
                 self.store.db.execute(
                     "DELETE FROM live_sessions WHERE host = ? AND pid = ?", [self.host, pid]
                 )
