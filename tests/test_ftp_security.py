@@ -58,6 +58,24 @@ def test_ftplib_tls_prot_p_round_trip(data, ftp_server):
     assert out.getvalue() == b"secure" * 1000
 
 
+def test_empty_listings_over_tls_end_cleanly(data, ftp_server):
+    """An empty listing closed its TLS data connection mid-handshake (the client failed
+    with SHUTDOWN_WHILE_IN_INIT about 1 time in 10), or wrote an empty TLS record (426)."""
+    (data / "pool" / "TRT" / "empty").mkdir()
+    with ftp_login(ftp_server.ftp_port, "trt-up", tls=True) as ftp:
+        for _ in range(40):  # the race needed a few tries to show
+            assert ftp.nlst("/TRT/empty") == []
+            assert list(ftp.mlsd("/TRT/empty", ["type"])) == []
+            lines: list[str] = []
+            ftp.retrlines("LIST /TRT/empty", lines.append)
+            assert lines == []
+        assert "empty" in ftp.nlst("/TRT")  # and a listing with something in it
+    base = f"ftp://127.0.0.1:{ftp_server.ftp_port}/TRT/empty/"
+    auth = ["-u", f"trt-up:{password('trt-up')}", "--ssl-reqd", "-k", "-sS"]
+    listing = subprocess.run(["curl", *auth, base], capture_output=True, timeout=30)
+    assert listing.returncode == 0 and listing.stdout == b"", listing.stderr
+
+
 def test_require_tls_refuses_plain_login(data, server_factory):
     set_setting(data, "ftp", "require_tls", "true")
     srv = server_factory(sftp=False)

@@ -146,6 +146,26 @@ class PoolDTPHandler(TLS_DTPHandler):
     _stopping_sender: DataThread | None = None
     _log_when_stopped: Callable[[int], None] | None = None
 
+    # -- TLS: an empty listing (NLST, LIST, MLSD of an empty folder)
+
+    def initiate_send(self) -> None:
+        """pyftpdlib sends (and, at the end of the data, closes) as soon as the data is
+        pushed, TLS handshake or not: an empty listing then closed the connection in the
+        middle of the handshake, and the client failed (SHUTDOWN_WHILE_IN_INIT). The
+        handshake is finished first (the channel stays writable and comes back here), so
+        that the end of the data is a TLS close."""
+        if self._ssl_accepting:
+            return
+        super().initiate_send()
+
+    def send(self, data: Any) -> int:
+        """Nothing to send is nothing sent: asynchat passes an empty listing on as an
+        empty write, which TLS fails ("Unexpected EOF", so a 426 for the client)."""
+        if not data:
+            return 0
+        result: int = super().send(data)
+        return result
+
     # -- transfers on a thread of their own
 
     def _workers_for(self, type_: str) -> Workers | None:
