@@ -111,6 +111,7 @@ class WebSessions:
         sid = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         now = time.time()
+        self.sweep()  # ended sessions go as new ones come
         self.store.db["web_sessions"].insert(
             {
                 "id_hash": _hash(sid),

@@ -10,6 +10,7 @@ import signal
 import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ..helpers import password, run_cli, set_setting
@@ -106,6 +107,13 @@ def test_https_pins_the_certificate(data: Path, server_factory, tmp_path: Path):
     pool.run("--profile", "web", "update", **_via(pool, "https", POOL_URL=""))
     [found] = pool.json("--profile", "web", "search", "kopru", **_via(pool, "https", POOL_URL=""))
     assert found["size"] == SIZE
+    # HTTP Basic is accepted over TLS
+    basic = httpx.get(
+        f"https://127.0.0.1:{pool.server.http_port}/api/v1/me",
+        auth=("news", password("news")),
+        verify=False,  # the pool's self-signed certificate; pinning is tested above
+    )
+    assert basic.status_code == 200 and basic.json()["auth"] == "basic"
     # a changed certificate is refused
     (home / "config" / "known_certs").write_text(f"127.0.0.1:{pool.server.http_port} {'0' * 64}\n")
     bad = pool.run("--profile", "web", "update", expect=None, **_via(pool, "https", POOL_URL=""))

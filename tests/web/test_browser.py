@@ -130,6 +130,19 @@ def test_login_search_play_scrub_take_logout(page: Page, web_data: Path):
     expect(page.get_by_role("heading", level=1)).to_have_text("Log in to the pool")
 
 
+def test_live_search_follows_typing(page: Page):
+    page.goto("/login")
+    page.get_by_label("User name").fill("news")
+    page.get_by_label("Password").fill("news-secret-pw")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/search")
+    page.get_by_label("Words").press_sequentially("qazaq", delay=30)  # no Enter
+    expect(page.get_by_role("link", name=TITLE)).to_be_visible()
+    page.wait_for_url("**/search?q=qazaq")
+    page.get_by_label("Words").fill("nothingmatchesthis")
+    expect(page.get_by_text("Nothing found.")).to_be_visible()
+
+
 def test_turkish_interface_and_browse(page: Page):
     page.goto("/lang/tr?next=/login")
     page.get_by_label("Kullanıcı adı").fill("news")

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from ..helpers import run_cli, wait_for
-from .conftest import add_file, wait_catalogued
+from .conftest import add_file, catalogued, wait_catalogued
 
 CURL = shutil.which("curl") or "curl"
 
@@ -112,3 +112,28 @@ def test_content_disposition_carries_the_utf8_name(base_url, web_data):
     assert (
         "filename*=UTF-8''Sel%20bask%C4%B1n%C4%B1%20%E2%80%9C%C4%B0zmir%E2%80%9D%202026.mp4" in disp
     )
+
+
+def test_if_range_after_the_file_changed_gets_the_whole_new_version(base_url, web_data, tmp_path):
+    token = _token(web_data)
+    h = {"Authorization": f"Bearer {token}"}
+    v1, v2 = tmp_path / "v1.mp4", tmp_path / "v2.mp4"
+    v1.write_bytes(b"version one " * 5000)
+    v2.write_bytes(b"version two, longer " * 5000)
+    add_file(web_data, "TRT/news/degisen.mp4", v1)
+    old = wait_catalogued(web_data, "TRT/news/degisen.mp4")
+    url = f"{base_url}/api/v1/items/{old['id']}/content"
+    first = httpx.get(url, headers={**h, "Range": "bytes=0-99"})
+    assert first.status_code == 206 and first.headers["etag"] == f'"{old["sha256"]}"'
+    add_file(web_data, "TRT/news/degisen.mp4", v2)  # a new version replaces it
+    new_sha = hashlib.sha256(v2.read_bytes()).hexdigest()
+    wait_for(
+        lambda: (catalogued(web_data, "TRT/news/degisen.mp4") or {}).get("sha256") == new_sha,
+        what="the new version catalogued",
+    )
+    resumed = httpx.get(
+        url, headers={**h, "Range": "bytes=100-", "If-Range": first.headers["etag"]}
+    )
+    assert resumed.status_code == 200  # not a range of the other version: all of the new one
+    assert resumed.content == v2.read_bytes()
+    assert resumed.headers["etag"] == f'"{new_sha}"'

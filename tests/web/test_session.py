@@ -79,6 +79,19 @@ def test_idle_and_absolute_expiry(base_url, web_data):
     conn.commit()
     conn.close()
     assert client2.get("/api/v1/me").status_code == 401  # past session_max_hours
+    # an ended session that is never presented again goes when the next one starts
+    client3 = login(base_url, "news")
+    conn = sqlite3.connect(web_data / "pool.db")
+    conn.execute("UPDATE web_sessions SET seen = ? WHERE user = 'news'", [time.time() - 7200])
+    conn.commit()
+    count = "SELECT count(*) FROM web_sessions WHERE user = 'news'"
+    assert conn.execute(count).fetchone()[0] == 1  # client3's, idle and not yet swept
+    client4 = login(base_url, "news")
+    assert conn.execute(count).fetchone()[0] == 1  # client4's only
+    assert client4.get("/api/v1/me").status_code == 200
+    conn.close()
+    client3.close()
+    client4.close()
     client.close()
     client2.close()
 

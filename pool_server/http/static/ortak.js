@@ -81,8 +81,36 @@ function setupPlayer(fig) {
   });
 }
 
+function setupLiveSearch(form) {
+  // results follow the words as they are typed (the URL too); Enter still submits
+  const results = document.getElementById("results");
+  if (!results) return;
+  let timer = null;
+  let asked = 0;
+  const refresh = () => {
+    const params = new URLSearchParams(new FormData(form));
+    for (const [k, v] of [...params]) if (!v) params.delete(k);
+    const url = `/search?${params}`;
+    const mine = ++asked;
+    fetch(url, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : null))
+      .then((html) => {
+        if (!html || mine !== asked) return;
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("results");
+        if (!fresh) return;
+        results.innerHTML = fresh.innerHTML;
+        history.replaceState(null, "", url);
+      });
+  };
+  form.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 300);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("figure.player").forEach(setupPlayer);
+  document.querySelectorAll("form.search").forEach(setupLiveSearch);
 });
 
 // Alerts page: a browser notification for each new match, where the user allows it.
