@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 LOCALE := pool_server/http/locale
 
-.PHONY: i18n run test test-tools test-long lint bench-alerts bench-ftp bench-http bench-catalog bench-latency bench-provenance bench-previews bench-sftp bench-client bench-soak clean
+.PHONY: i18n run test test-tools test-long lint bench-alerts bench-ftp bench-http bench-catalog bench-latency bench-provenance bench-previews bench-sftp bench-client bench-soak bench-tus clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) tools/setup_test_tools.py --stage venv --quiet
@@ -54,6 +54,9 @@ bench-client: $(STAMP)
 
 bench-soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py
+
+bench-tus: $(STAMP)
+	$(BIN)/python benchmarks/tus_bench.py --workdir /dev/shm
 
 bench-alerts: $(STAMP)
 	$(BIN)/python benchmarks/alerts_bench.py

@@ -9,6 +9,7 @@ death goes unnoticed.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -64,3 +65,15 @@ class Supervisor:
                 return
             for thread in threads:
                 thread.join()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (a lease or a row it left is stale
+    otherwise). A process of another user counts as running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

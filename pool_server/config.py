@@ -151,9 +151,10 @@ SETTINGS: list[Setting] = [
             ),
             (
                 "prelogin_max_per_ip",
-                8,
+                32,
                 "connections not yet logged in accepted at once from one address, per door "
-                "(0: no limit)",
+                "(0: no limit); room for a newsroom behind one NAT address starting many "
+                "transfers at once",
             ),
         ),
     ),

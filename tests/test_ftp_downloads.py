@@ -22,8 +22,10 @@ from .helpers import ftp_login, password, run_cli, set_setting, wait_for
 BIG = 64 << 20  # far more than loopback's socket buffers hold
 
 
-def _threads(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/task"))
+def _threads(pid: int) -> set[str]:
+    """The ids of the process's threads (counting them is not enough: the live session
+    list's writer thread comes and goes with the sessions)."""
+    return set(os.listdir(f"/proc/{pid}/task"))
 
 
 def _downloads(data: Path, count: int) -> list[dict]:
@@ -75,12 +77,14 @@ def test_abor_stops_a_download_and_the_session_goes_on(data, ftp_server):
         clip = io.BytesIO()
         ftp.retrbinary("RETR /TRT/clip.mp4", clip.write)
         assert clip.getvalue() == b"clip" * 1000
-    rows = _downloads(data, 2)
-    assert [(r["path"], r["status"]) for r in rows] == [
-        ("/TRT/long.mxf", "partial"),
-        ("/TRT/clip.mp4", "complete"),
-    ]
-    assert 0 < rows[0]["bytes"] < BIG
+    # The aborted download is recorded once its sender has stopped, with what it sent
+    # (at least what the client got): maybe after the next one.
+    rows = {r["path"]: r for r in _downloads(data, 2)}
+    assert {path: r["status"] for path, r in rows.items()} == {
+        "/TRT/long.mxf": "partial",
+        "/TRT/clip.mp4": "complete",
+    }
+    assert got <= rows["/TRT/long.mxf"]["bytes"] < BIG
 
 
 def test_a_killed_downloader_ends_its_sender_and_nothing_else(data, ftp_server, tmp_path):
@@ -106,13 +110,15 @@ def test_a_killed_downloader_ends_its_sender_and_nothing_else(data, ftp_server, 
     )
     try:
         wait_for(lambda: out.exists() and out.stat().st_size > 0, what="curl receiving")
-        assert _threads(ftp_server.pid) > before  # the sender
+        assert _threads(ftp_server.pid) - before  # the sender (among others, maybe)
         with ftp_login(ftp_server.ftp_port, "trt-up") as other:  # the loop is free
             assert "long.mxf" in other.nlst("/TRT")
     finally:
         curl.send_signal(signal.SIGKILL)
         curl.wait(10)
-    wait_for(lambda: _threads(ftp_server.pid) == before, what="the sender thread to end")
+    # Every thread started since (the sender, the live list's writer) ends: none is left
+    # behind by the killed client.
+    wait_for(lambda: not _threads(ftp_server.pid) - before, what="the sender thread to end")
     rows = _downloads(data, 1)
     assert rows[0]["status"] == "partial" and 0 < rows[0]["bytes"] < BIG
     with ftp_login(ftp_server.ftp_port, "news") as ftp:

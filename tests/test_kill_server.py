@@ -16,7 +16,7 @@ from pathlib import Path
 import paramiko
 
 from .catalog.checks import catalog_problems, disk_state
-from .helpers import ftp_login, password, payload, wait_for
+from .helpers import ftp_login, password, payload, set_setting, wait_for
 
 UP_SIZE, DOWN_SIZE, CHUNK = 2 << 20, 6 << 20, 32 << 10
 EACH = 10  # per protocol and direction
@@ -121,6 +121,9 @@ def test_sigkill_mid_transfers_loses_nothing(data, server_factory):
         for proto in ("ftp", "sftp")
     }
 
+    # All 40 clients come from 127.0.0.1 and log in at once (20 per door): room for them
+    # all in the pre-login slots, which this test is not about (tests/test_prelogin.py is).
+    set_setting(data, "security", "prelogin_max_per_ip", str(2 * EACH))
     srv = server_factory(sftp=True, indexer=True)
     Transfer.halt = threading.Event()
     transfers: dict[str, Transfer] = {}

@@ -33,6 +33,7 @@ from ..errors import CatalogError, PreviewError, PreviewInterrupted
 from ..items import new_preview, role_by_extension
 from ..schema import open_catalog
 from ..store import PreviewChanges, get_item_row, now_iso, set_preview, transaction
+from ..supervise import pid_alive
 from . import job, plan, status
 from .plan import PROXY_NAME
 from .queue import PreviewQueue, lane_of
@@ -49,16 +50,6 @@ another process, e.g. `pool-server previews retry`, are seen within this)."""
 
 def settings_with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
     return {**DEFAULTS, **(settings or {})}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class PreviewService:
@@ -127,7 +118,7 @@ class PreviewService:
             for item_id, host, pid in self.db.execute(
                 "SELECT item_id, host, pid FROM preview_jobs"
             ).fetchall():
-                if host == self.host and (pid == os.getpid() or not _pid_alive(int(pid or 0))):
+                if host == self.host and (pid == os.getpid() or not pid_alive(int(pid or 0))):
                     self.db.execute("DELETE FROM preview_jobs WHERE item_id = ?", [item_id])
             running = {r[0] for r in self.db.execute("SELECT item_id FROM preview_jobs")}
             pending = [

@@ -17,10 +17,14 @@ import os
 import queue
 import secrets
 import socket
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from catalog.supervise import pid_alive
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -28,16 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ortak.live")
 POLL_SECONDS = 1.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+COMPLAIN_EVERY = 60.0  # seconds between log lines about a database that refuses writes
 
 
 class LiveSessions:
@@ -49,6 +44,7 @@ class LiveSessions:
         self._lock = threading.Lock()
         self._changes: queue.SimpleQueue[tuple[str, tuple[Any, ...]]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._complained = -COMPLAIN_EVERY
 
     def _queue(self, sql: str, *args: Any) -> None:
         with self._lock:
@@ -68,7 +64,14 @@ class LiveSessions:
 
     def _write(self) -> None:
         """The writer thread: applies queued changes in order and polls in between, for
-        as long as this process has sessions to watch or changes to make."""
+        as long as this process has sessions to watch or changes to make. Its database
+        connection goes with it (a writer starts again with the next session)."""
+        try:
+            self._write_until_idle()
+        finally:
+            self.store.release()
+
+    def _write_until_idle(self) -> None:
         while True:
             with self._lock:
                 if self._changes.empty() and not self._closers:
@@ -87,6 +90,11 @@ class LiveSessions:
                     self.store.db.execute(sql, list(args))
                 else:
                     self.poll()
+            except sqlite3.Error as exc:  # a full disk, a locked database: no traceback
+                now = time.monotonic()
+                if now - self._complained >= COMPLAIN_EVERY:
+                    self._complained = now
+                    log.warning("the live session list cannot be updated: %s", exc)
             except Exception:  # the list is advisory: never take a door down for it
                 log.exception("updating the live session list failed")
 
@@ -169,7 +177,7 @@ class LiveSessions:
             "SELECT DISTINCT pid FROM live_sessions WHERE host = ?", [self.host]
         ).fetchall()
         for (pid,) in rows:
-            if pid != self.pid and not _alive(int(pid)):
+            if pid != self.pid and not pid_alive(int(pid)):
                 self.store.db.execute(
                     "DELETE FROM live_sessions WHERE host = ? AND pid = ?", [self.host, pid]
                 )

@@ -1,4 +1,4 @@
-"""The FTP/FTPS front door (pyftpdlib) over the shared `PoolFS` policy."""
+"""The FTP/FTPS front door (pyftpdlib) over the session core (`pool_server.core`)."""
 
 from .server import build_ftp_server
 

@@ -11,6 +11,7 @@ import functools
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +34,8 @@ from .workers import DataThread, FileReadError, FileWriteError, Workers
 
 if TYPE_CHECKING:
     from ..app import Pool
+
+_SENDERS_STOPPING = threading.Lock()  # a stopped sender's end vs. its transfer's log line
 
 
 class PoolAuthorizer(DummyAuthorizer):
@@ -138,6 +141,10 @@ class PoolDTPHandler(TLS_DTPHandler):
     data_threads = True
     _deciding = False
     _thread: DataThread | None = None
+    # A download's sender stopped by `close` (ABOR, the control connection lost): its
+    # count is final only once it has stopped, and the transfer is logged then.
+    _stopping_sender: DataThread | None = None
+    _log_when_stopped: Callable[[int], None] | None = None
 
     # -- transfers on a thread of their own
 
@@ -268,8 +275,30 @@ class PoolDTPHandler(TLS_DTPHandler):
             else:
                 self._end(upload, Outcome.CLIENT_GONE, "connection closed before the end")
         elif thread is not None:
-            thread.stop()
+            # Bytes the sender has handed to the kernel may have reached the client (and
+            # its ABOR us) before the sender counted them: the count is read once the
+            # sender has stopped (`log_transfer` waits for it), not now.
+            self._stopping_sender = thread
+            thread.stop(after=self._sender_stopped)
         super().close()
+
+    def _sender_stopped(self) -> None:
+        """The stopped sender is gone (on the event loop, or on its own thread if the
+        loop is gone): its count is final."""
+        with _SENDERS_STOPPING:
+            self._stopping_sender = None
+            log, self._log_when_stopped = self._log_when_stopped, None
+        if log is not None:
+            log(self.tot_bytes_sent)
+
+    def log_when_sender_stopped(self, log: Callable[[int], None]) -> bool:
+        """Have `log(bytes sent)` called once a sender stopped by `close` is gone; False
+        (and nothing done) if none is stopping."""
+        with _SENDERS_STOPPING:
+            if self._stopping_sender is None:
+                return False
+            self._log_when_stopped = log
+            return True
 
     def _gone(self, upload: Upload, why: str) -> None:
         self._end(upload, Outcome.CLIENT_GONE, why)
@@ -544,9 +573,23 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
         elapsed: float,
         bytes: int,
     ) -> None:
-        super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)
         if self.session is not None:
             self.session.transferring(None)
+        dtp = self.data_channel  # still set while the data channel closes
+        if (
+            not receive
+            and isinstance(dtp, PoolDTPHandler)
+            and dtp.log_when_sender_stopped(
+                functools.partial(self._log_transfer, cmd, filename, receive, completed, elapsed)
+            )
+        ):
+            return  # logged with the final count once the sender has stopped
+        self._log_transfer(cmd, filename, receive, completed, elapsed, bytes)
+
+    def _log_transfer(
+        self, cmd: str, filename: str, receive: bool, completed: bool, elapsed: float, bytes: int
+    ) -> None:
+        super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)
         if not receive and self.session is not None:
             try:
                 self.session.record_download(self.core.vpath_of(filename), bytes, completed)

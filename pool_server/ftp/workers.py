@@ -196,7 +196,8 @@ class DataThread(threading.Thread):
     def stop(self, after: Callable[[], None] | None = None) -> None:
         with self._lock:
             self._stopping = True
-            self._after = after
+            if after is not None:  # a later stop() without one (the server closing) keeps it
+                self._after = after
             if self._sock is None:  # done already (its `done` is queued): `after` now
                 if after is not None and not self._inbox.call(after):
                     after()
@@ -230,7 +231,10 @@ class DataThread(threading.Thread):
             if not stopped:
                 self._inbox.call(lambda: self._done(error))
             elif after is not None and not self._inbox.call(after):
-                after()
+                try:
+                    after()  # the loop is gone: here, then
+                except Exception:
+                    logger.exception("ending a stopped transfer failed")
             self._exited(self)
 
     def _move(self, sock: int) -> None:

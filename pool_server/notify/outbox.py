@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from catalog.supervise import pid_alive
+
 CHANNELS = ("email", "webhook")
 STATES = ("pending", "delivered", "failed", "cancelled")
 
@@ -223,16 +225,6 @@ def cancel(conn: sqlite3.Connection, where: str, args: list[Any], why: str) -> i
     return cur.rowcount
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def release_dead_leases(conn: sqlite3.Connection) -> int:
     """Release leases held by processes of this host that no longer run (a server killed
     mid-delivery): their rows are due again at once instead of after the lease."""
@@ -245,7 +237,7 @@ def release_dead_leases(conn: sqlite3.Connection) -> int:
         parts = str(owner).split(":")
         if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
             pid = int(parts[1])
-            if pid != os.getpid() and not _alive(pid):
+            if pid != os.getpid() and not pid_alive(pid):
                 dead.append(owner)
     released = 0
     for owner in dead:

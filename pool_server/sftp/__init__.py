@@ -1,4 +1,4 @@
-"""The SFTP front door (paramiko) over the shared `PoolFS` policy."""
+"""The SFTP front door (paramiko) over the session core (`pool_server.core`)."""
 
 from .server import build_sftp_server
 

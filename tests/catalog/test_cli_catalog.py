@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from catalog.settings import SETTINGS
+from pool_server.cli import PoolGroup
 from pool_server.cli_catalog import COMMANDS
 from pool_server.context import DataDir
 
@@ -35,7 +36,7 @@ class Obj:
 
 @pytest.fixture
 def cli(tmp_path: Path):
-    group = click.Group("pool-server")
+    group = PoolGroup("pool-server")  # pool-server's own: a PoolError is one "Error:" line
     for command in COMMANDS:
         group.add_command(command)
     data = DataDir(tmp_path / "data")
@@ -75,8 +76,10 @@ def test_report_usage_formats(cli):
 def test_errors_are_one_line(cli, tmp_path: Path):
     cli("index", "--once")
     result = cli("search", "x", "--since", "yesterday", expect=1)
-    assert "use a duration like 12h or 30d" in result.output
-    assert result.output.count("\n") == 1 and "Error:" in result.output
+    assert result.stdout == "" and result.stderr == (
+        "Error: --since 'yesterday': give a duration ago like 12h or 30d,"
+        " or a date like 2026-11-01 or 2026-11-01T14:30\n"
+    )
     assert "Traceback" not in result.output
     cli("report", "usage", "--json", "--csv", expect=2)
     result = cli("search", "x", "--lang", "??", expect=1)

@@ -15,16 +15,9 @@ from .conftest import Pool, wait_for
 SIZE = 6 * 1024 * 1024
 
 
-@pytest.mark.parametrize("scheme", ["ftp", "sftp"])
-def test_interrupted_put_resumes(pool: Pool, scheme: str, tmp_path: Path) -> None:
-    src = tmp_path / "long_report.mov"
-    data = os.urandom(SIZE)
-    src.write_bytes(data)
-    folder = pool.server.data / "pool" / "TRT" / "docs"
-    up = {"user": "trt-up", "scheme": scheme, "POOL_MEMBER": "TRT"}
-    proc = pool.spawn(
-        "put", str(src), "--category", "docs", "--title", "Uzun rapor", "--bwlimit", "2M", **up
-    )
+def _kill_mid_put(pool: Pool, folder: Path, *args: str, **up: object) -> None:
+    """Run `pool ARGS` slowly (--bwlimit 2M) and SIGKILL it once a MiB has arrived."""
+    proc = pool.spawn(*args, "--bwlimit", "2M", **up)
     try:
 
         def partial_size() -> int:
@@ -35,6 +28,18 @@ def test_interrupted_put_resumes(pool: Pool, scheme: str, tmp_path: Path) -> Non
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "sftp"])
+def test_interrupted_put_resumes(pool: Pool, scheme: str, tmp_path: Path) -> None:
+    src = tmp_path / "long_report.mov"
+    data = os.urandom(SIZE)
+    src.write_bytes(data)
+    folder = pool.server.data / "pool" / "TRT" / "docs"
+    up = {"user": "trt-up", "scheme": scheme, "POOL_MEMBER": "TRT"}
+    _kill_mid_put(
+        pool, folder, "put", str(src), "--category", "docs", "--title", "Uzun rapor", **up
+    )
     assert not (folder / "long_report.mov").exists()  # never visible half-done
 
     put = pool.json("put", str(src), "--category", "docs", "--title", "Uzun rapor", **up)
@@ -79,19 +84,7 @@ def test_interrupted_put_over_http_resumes_through_tus(data: Path, server_factor
     src.write_bytes(data_bytes)
     folder = pool.server.data / "pool" / "TRT" / "news"
     up = {"user": "trt-up", "scheme": "http", "port": pool.server.http_port}
-    proc = pool.spawn(
-        "put", str(src), "--category", "news", "--title", "Köprü", "--bwlimit", "2M", **up
-    )
-    try:
-
-        def partial_size() -> int:
-            parts = list(folder.glob(".ortak-part-*")) if folder.exists() else []
-            return max((p.stat().st_size for p in parts), default=0)
-
-        wait_for(lambda: partial_size() >= 1024 * 1024, 15, "the first MiB on the server")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=10)
+    _kill_mid_put(pool, folder, "put", str(src), "--category", "news", "--title", "Köprü", **up)
     assert not (folder / src.name).exists()
     put = pool.json("put", str(src), "--category", "news", "--title", "Köprü", **up)
     essence, sidecar = put["files"]

@@ -355,3 +355,39 @@ def test_sessions_on_every_door_are_listed_and_can_be_ended(admin, web_server):
     )
     ftp.close()
     transport.close()
+
+
+def test_previews_page_lists_failures_and_retries_them(admin, web_server, web_data):
+    import os as _os
+
+    ftp = ftp_login(web_server.ftp_port, "trt-up")
+    try:
+        ftp.mkd("/TRT/news")
+    except ftplib.error_perm:
+        pass
+    ftp.storbinary("STOR /TRT/news/broken-tape.mxf", io.BytesIO(_os.urandom(300_000)))
+    ftp.quit()
+
+    def failed_listed() -> bool:  # in the failed previews' table, with a retry button
+        page = admin.get("/console/previews").text
+        failed = page.split("<h2>Failed</h2>", 1)[-1].split("<h2>", 1)[0]
+        return "broken-tape.mxf" in failed and 'name="item"' in failed
+
+    wait_for(failed_listed, timeout=90, what="the broken file's preview failure listed")
+    page = admin.get("/console/previews")
+    assert "ready" in page.text  # the good clip's state is counted too
+    item = re.search(r'name="item" value="([^"]+)"', page.text).group(1)
+    said = _flash(
+        admin, admin.post("/console/previews/retry", data={"csrf_token": _csrf(page), "item": item})
+    )
+    assert said == "ok: 1 item(s) queued again"
+    audit = admin.get("/console/audit", params={"action": "admin", "since": "1h"}).text
+    assert f"previews retry {item}" in audit
+    # a retry of an item whose previews have not failed says so
+    said = _flash(
+        admin,
+        admin.post(
+            "/console/previews/retry", data={"csrf_token": _csrf(page), "item": "QAZAQ-nope"}
+        ),
+    )
+    assert said.startswith("error:")
