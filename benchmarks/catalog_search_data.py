@@ -55,7 +55,8 @@ def _folder() -> Callable[[str], str]:
     return fold
 
 
-def build(path: Path, n: int, seed: int = 11) -> None:
+def build(path: Path, n: int, seed: int = 11, first_rid: int = 1) -> None:
+    """N items with rids first_rid.. (after the items a catalog already holds)."""
     words, cum = vocabulary()
     fold = _folder()
     rng = random.Random(seed)
@@ -63,9 +64,10 @@ def build(path: Path, n: int, seed: int = 11) -> None:
     cols = list(ITEM_COLUMNS)
     insert_item = f"INSERT INTO items ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
     batch = 20_000
-    for start in range(1, n + 1, batch):
+    last = first_rid + n - 1
+    for start in range(first_rid, last + 1, batch):
         items, docs = [], []
-        for rid in range(start, min(start + batch, n + 1)):
+        for rid in range(start, min(start + batch, last + 1)):
             member = MEMBERS[rid % len(MEMBERS)]
             category = CATEGORIES[rid % len(CATEGORIES)]
             title = " ".join(rng.choices(words, cum_weights=cum, k=rng.randint(4, 9)))

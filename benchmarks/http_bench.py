@@ -53,6 +53,8 @@ MiB = 1024 * 1024
 NGINX = "/usr/sbin/nginx"
 TIMINGS = "%{http_code} %{size_download} %{time_pretransfer} %{time_total}"
 PASSWORD = "bench-password-123"
+FIRST_RID = 1000
+"""rid (and id number) of the first synthetic item."""
 
 
 def cli(data: Path, *args: str, input: str | None = None) -> str:
@@ -89,7 +91,7 @@ def write_file(path: Path, size: int) -> None:
 
 
 def bump_journal(db: Path, seq: int) -> None:
-    """Items written by the generator use rids 1..N; real indexing continues after them."""
+    """Continue the journal after the synthetic items, as if they had been indexed."""
     import sqlite3
 
     conn = sqlite3.connect(db)
@@ -260,6 +262,8 @@ def latency(base: str, paths: list[str], users: int, seconds: float) -> dict[str
                 with lock:
                     if r.status_code != 200 or not m:
                         errors += 1
+                        if errors == 1:
+                            log(f"first error: {r.status_code} {r.url} {r.text[:300]!r}")
                     else:
                         server.append(float(m.group(1)))
                         client.append(rt)
@@ -317,15 +321,17 @@ def main() -> None:
             "--password-stdin", input=PASSWORD + "\n")  # fmt: skip
         area = data / "pool" / "TRT" / "news"
         area.mkdir(parents=True)
-        if not args.skip_latency:
-            log(f"adding {args.items} synthetic items to the catalog")
-            catalog_search_data.build(data / "pool.db", args.items)
-            bump_journal(data / "pool.db", args.items)
         if not args.skip_downloads:
             log(f"writing {size // MiB} MiB and 64 MiB test files")
             write_file(area / "big.mxf", size)
             write_file(area / "small.mxf", small)
             cli(data, "index", "--once")
+        if not args.skip_latency:
+            # after the real files' items (the indexer keeps only items whose files
+            # exist, so the synthetic ones are added once indexing is done)
+            log(f"adding {args.items} synthetic items to the catalog")
+            catalog_search_data.build(data / "pool.db", args.items, first_rid=FIRST_RID)
+            bump_journal(data / "pool.db", FIRST_RID + args.items)
         # nginx's workers run as an unprivileged user: let them read the pool
         for folder in (tmp, data, data / "pool", data / "pool" / "TRT", area):
             folder.chmod(0o755)
@@ -384,7 +390,7 @@ def main() -> None:
             # ids as the generator makes them: member = MEMBERS[rid % 6]
             items = [
                 f"/items/{members[rid % 6]}-{rid:010x}"
-                for rid in (rng.randint(1, args.items) for _ in range(2000))
+                for rid in (rng.randint(FIRST_RID, FIRST_RID + args.items - 1) for _ in range(2000))
             ]
             results["latency"] = {}
             for label, paths in (("search page", search), ("search API", api),

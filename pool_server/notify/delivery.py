@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from . import mail, webhook
 from .errors import DeliveryError, TargetRefused
 from .outbox import Delivery, Retry, defer, fail, succeed, write
@@ -44,6 +46,7 @@ class Deliverer:
         self.mail = mail_settings
         self.webhooks = webhook_settings
         self.retry = retry
+        self._http: httpx.Client | None = None
 
     def deliver(self, conn: sqlite3.Connection, d: Delivery, owner: str) -> str:
         """Send `d` (leased to `owner`) and record it; returns the row's new state."""
@@ -64,7 +67,11 @@ class Deliverer:
                     d.target, self.webhooks.allow_private, allow_private=allow_private
                 )
                 body = json.dumps(d.payload, ensure_ascii=False, separators=(",", ":"))
-                webhook.post(target, body, d.msg_id, secret, self.webhooks.timeout)
+                if self._http is None:
+                    self._http = webhook.new_client(self.webhooks.timeout)
+                webhook.post(
+                    target, body, d.msg_id, secret, self.webhooks.timeout, client=self._http
+                )
         except DeliveryError as exc:
             with write(conn):
                 state = fail(conn, d.id, owner, str(exc), self.retry, permanent=exc.permanent)
@@ -74,6 +81,11 @@ class Deliverer:
             succeed(conn, d.id, owner)
         log.info("%s %s delivered to %s (%s)", d.event, d.channel, d.target, d.msg_id)
         return "delivered"
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def _secret(self, conn: sqlite3.Connection, d: Delivery) -> tuple[str, bool]:
         if d.endpoint_id is not None:

@@ -182,4 +182,5 @@ class NotifyService:
                 if self._wake.wait(wait):
                     self._wake.clear()
         finally:
+            deliverer.close()
             self.pool.store.release()

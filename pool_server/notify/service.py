@@ -366,5 +366,9 @@ class Notifications:
         row = self.conn.execute(
             f"SELECT {outbox.COLUMNS} FROM outbox WHERE msg_id = ?", [msg_id]
         ).fetchone()
-        deliverer_of(self.pool, self.settings).deliver(self.conn, outbox.row(row), owner)
+        deliverer = deliverer_of(self.pool, self.settings)
+        try:
+            deliverer.deliver(self.conn, outbox.row(row), owner)
+        finally:
+            deliverer.close()
         return outbox.deliveries(self.conn, endpoint_id=endpoint_id, limit=1)[0]

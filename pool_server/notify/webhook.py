@@ -133,6 +133,13 @@ def resolve(url: str, allowed: Sequence[Network] = (), *, allow_private: bool = 
     return Target(url, scheme, host, port, path, addresses[0])
 
 
+def new_client(timeout: float) -> httpx.Client:
+    """An HTTP client for deliveries: no proxies from the environment, no redirects. A
+    worker keeps one (making one costs a TLS context); `post` pins each request's
+    address itself."""
+    return httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False)
+
+
 @dataclass(frozen=True)
 class WebhookResult:
     status: int
@@ -147,6 +154,7 @@ def post(
     timeout: float,
     *,
     timestamp: int | None = None,
+    client: httpx.Client | None = None,
 ) -> WebhookResult:
     """POST a signed JSON body to the pinned address of `target`.
 
@@ -163,18 +171,22 @@ def post(
         "webhook-signature": sign(secret, msg_id, ts, body),
     }
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    own = client is None
+    http = new_client(timeout) if client is None else client
     try:
-        with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
-            response = client.post(
-                target.pinned_url(),
-                content=body.encode("utf-8"),
-                headers=headers,
-                extensions=extensions,
-            )
+        response = http.post(
+            target.pinned_url(),
+            content=body.encode("utf-8"),
+            headers=headers,
+            extensions=extensions,
+        )
     except httpx.TimeoutException:
         raise DeliveryError(f"{target.url}: no answer within {timeout:g} s") from None
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{target.url}: {type(exc).__name__}: {exc}") from None
+    finally:
+        if own:
+            http.close()
     text = response.text[:200]
     if 200 <= response.status_code < 300:
         return WebhookResult(response.status_code, text)
