@@ -37,4 +37,5 @@ def test_each_writer_thread_closes_its_database_connection(data, ftp_server):
         wait_for(lambda: not _threads(pid) - idle, what="the writer thread to end")
         if baseline is None:
             baseline = _db_descriptors(pid)
-    assert baseline is not None and _db_descriptors(pid) == baseline
+    # No more than after the first: each writer used to leave its connection behind.
+    assert baseline is not None and _db_descriptors(pid) <= baseline
