@@ -27,26 +27,24 @@ class Admin:
         """One audit row for an administrative change, naming the operator."""
         self.pool.audit.record(self.actor, "admin", detail=detail)
 
-    _done = record
-
     # --- members
 
     def add_member(self, code: str, name: str, country: str | None) -> dict[str, Any]:
         row = self.accounts.add_member(code, name, country)
-        self._done(f"member add {code}")
+        self.record(f"member add {code}")
         return row
 
     def edit_member(self, code: str, name: str, country: str | None) -> None:
         self.accounts.edit_member(code, name, country)
-        self._done(f"member edit {code} name={name.strip()!r} country={country or '-'}")
+        self.record(f"member edit {code} name={name.strip()!r} country={country or '-'}")
 
     def remove_member(self, code: str) -> None:
         self.accounts.remove_member(code)
-        self._done(f"member remove {code}")
+        self.record(f"member remove {code}")
 
     def set_quota(self, code: str, nbytes: int) -> None:
         self.accounts.set_quota(code, nbytes)
-        self._done(f"quota set {code} {nbytes}")
+        self.record(f"quota set {code} {nbytes}")
 
     # --- users
 
@@ -59,30 +57,30 @@ class Admin:
         display_name: str | None = None,
     ) -> None:
         self.accounts.add_user(name, role, member, password, display_name)
-        self._done(f"user add {name} role={role} member={member or '-'}")
+        self.record(f"user add {name} role={role} member={member or '-'}")
 
     def set_password(self, name: str, password: str) -> None:
         self.accounts.get_user(name)
         self.accounts.set_password(name, password)
-        self._done(f"user passwd {name}")
+        self.record(f"user passwd {name}")
 
     def set_disabled(self, name: str, disabled: bool) -> None:
         self.accounts.set_disabled(name, disabled)
-        self._done(f"user {'disable' if disabled else 'enable'} {name}")
+        self.record(f"user {'disable' if disabled else 'enable'} {name}")
 
     def set_role(self, name: str, role: str, member: str | None) -> None:
         self.accounts.set_role(name, role, member)
-        self._done(f"user set {name} role={role} member={member or '-'}")
+        self.record(f"user set {name} role={role} member={member or '-'}")
 
     def set_display_name(self, name: str, display_name: str | None) -> str | None:
         self.accounts.set_display_name(name, display_name)
         shown: str | None = self.accounts.user_info(name)["display_name"]
-        self._done(f"user set {name} display_name={shown or '-'}")
+        self.record(f"user set {name} display_name={shown or '-'}")
         return shown
 
     def remove_user(self, name: str) -> None:
         self.accounts.remove_user(name)
-        self._done(f"user remove {name}")
+        self.record(f"user remove {name}")
 
     # --- SSH keys
 
@@ -92,19 +90,19 @@ class Admin:
     def add_keys(self, name: str, text: str) -> list[dict[str, Any]]:
         added = self.keys().add(name, text)
         for k in added:
-            self._done(f"user key add {name} {k['fingerprint']}")
+            self.record(f"user key add {name} {k['fingerprint']}")
         return added
 
     def remove_key(self, name: str, fingerprint: str) -> None:
         self.keys().remove(name, fingerprint)
-        self._done(f"user key remove {name} {fingerprint}")
+        self.record(f"user key remove {name} {fingerprint}")
 
     # --- defence
 
     def unban(self, ip: str) -> None:
         self.pool.defender.unban(ip)
-        self._done(f"unban {ip}")
+        self.record(f"unban {ip}")
 
     def unlock(self, name: str) -> None:
         self.pool.defender.unlock(name)
-        self._done(f"unban --user {name}")
+        self.record(f"unban --user {name}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -187,11 +186,4 @@ def render(registry: CollectorRegistry) -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def scrape_time(registry: CollectorRegistry) -> float:
-    """Seconds one scrape takes (for the benchmark and the console)."""
-    start = time.perf_counter()
-    render(registry)
-    return time.perf_counter() - start
-
-
-__all__ = ["PoolCollector", "registry_for", "render", "scrape_time"]
+__all__ = ["PoolCollector", "registry_for", "render"]

@@ -130,17 +130,22 @@ class Notifications:
         alert["webhook_secret"] = secret
         return alert
 
-    def _alert_row(self, alert_id: int) -> dict[str, Any]:
-        cur = self.conn.execute(
-            "SELECT id, user, name, query, filters, email, webhook_url, mode, created, error"
-            " FROM alerts WHERE id = ?",
-            [alert_id],
-        )
+    def _one(self, sql: str, row_id: int, missing: str) -> dict[str, Any]:
+        """The one row `sql` selects for `row_id`, as a dict (NotFound: `missing`)."""
+        cur = self.conn.execute(sql, [row_id])
         names = [d[0] for d in cur.description]
         row = cur.fetchone()
         if row is None:
-            raise NotFound(f"no alert {alert_id}")
-        out = dict(zip(names, row, strict=True))
+            raise NotFound(missing)
+        return dict(zip(names, row, strict=True))
+
+    def _alert_row(self, alert_id: int) -> dict[str, Any]:
+        out = self._one(
+            "SELECT id, user, name, query, filters, email, webhook_url, mode, created, error"
+            " FROM alerts WHERE id = ?",
+            alert_id,
+            f"no alert {alert_id}",
+        )
         out["filters"] = json.loads(out["filters"] or "{}")
         return out
 
@@ -280,16 +285,12 @@ class Notifications:
         return endpoint
 
     def _endpoint_row(self, endpoint_id: int) -> dict[str, Any]:
-        cur = self.conn.execute(
+        out = self._one(
             "SELECT id, url, events, member, allow_private, description, created_by, created,"
             " disabled FROM endpoints WHERE id = ?",
-            [endpoint_id],
+            endpoint_id,
+            f"no webhook endpoint {endpoint_id}",
         )
-        names = [d[0] for d in cur.description]
-        row = cur.fetchone()
-        if row is None:
-            raise NotFound(f"no webhook endpoint {endpoint_id}")
-        out = dict(zip(names, row, strict=True))
         out["events"] = json.loads(out["events"])
         out["allow_private"] = bool(out["allow_private"])
         return out

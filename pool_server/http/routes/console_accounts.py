@@ -142,7 +142,7 @@ async def user_add(request: Request) -> Response:
         if not invite:
             return f"user {name} added"
         token = Invitations(admin.pool.store, admin.accounts).create(name, hours)
-        admin.pool.audit.record(admin.actor, "admin", detail=f"user invite {name}")
+        admin.record(f"user invite {name}")
         return f"user {name} added; send them this link (valid {hours} h): {base}/invite/{token}"
 
     return await act(request, "/console/users", run)
@@ -257,7 +257,7 @@ async def user_token_revoke(request: Request) -> Response:
         if not token_id.isdigit():
             raise UsageError("no such token")
         row = door.tokens.revoke(int(token_id))
-        admin.pool.audit.record(admin.actor, "admin", detail=f"token revoke {token_id} ({name})")
+        admin.record(f"token revoke {token_id} ({name})")
         return f"token {row.get('name') or token_id} revoked"
 
     return await act(request, where, run)
@@ -268,7 +268,7 @@ async def user_totp_reset(request: Request) -> Response:
 
     def run(admin: Admin, form: FormData) -> str:
         TwoFactor(admin.pool.store).reset(name)
-        admin.pool.audit.record(admin.actor, "admin", detail=f"user totp reset {name}")
+        admin.record(f"user totp reset {name}")
         return f"two-factor login of {name} removed; they enrol again at their next login"
 
     return await act(request, where, run)
@@ -281,7 +281,7 @@ async def user_invite(request: Request) -> Response:
 
     def run(admin: Admin, form: FormData) -> str:
         token = Invitations(admin.pool.store, admin.accounts).create(name, hours)
-        admin.pool.audit.record(admin.actor, "admin", detail=f"user invite {name}")
+        admin.record(f"user invite {name}")
         return f"new invitation for {name} (valid {hours} h): {base}/invite/{token}"
 
     return await act(request, where, run)

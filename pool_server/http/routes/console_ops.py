@@ -120,7 +120,7 @@ async def end_session(request: Request) -> Response:
             ended = admin.pool.core.live.end(sid)
         if not ended:
             raise UsageError("that session has already ended")
-        admin.pool.audit.record(admin.actor, "admin", detail=f"session end {sid}")
+        admin.record(f"session end {sid}")
         return f"session {sid} is being ended"
 
     return await act(request, "/console/security", run)

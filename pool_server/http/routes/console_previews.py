@@ -64,9 +64,7 @@ async def retry(request: Request) -> Response:
             queued = preview_status.requeue(db, queue, ids, force=False, express_max=express)
         if item and not queued:
             raise UsageError(f"{item}: its previews have not failed")
-        admin.pool.audit.record(
-            admin.actor, "admin", detail=f"previews retry {item or '--failed'} ({len(queued)})"
-        )
+        admin.record(f"previews retry {item or '--failed'} ({len(queued)})")
         return f"{len(queued)} item(s) queued again"
 
     return await act(request, "/console/previews", run)
