@@ -94,10 +94,28 @@ def _add_and_send(page: Page, clip: Path) -> None:
     page.locator(".uppy-StatusBar-actionBtn--upload").click()
 
 
+def test_upload_page_is_accessible_before_uppy_has_drawn(browser, up_server):
+    """axe on the page as served, before the script fills the drop zone (CI once ran axe
+    in that instant): the empty drop zone must already be a labelled region."""
+    base = f"http://127.0.0.1:{up_server.http_port}"
+    context = browser.new_context(base_url=base, locale="en-GB", bypass_csp=True)
+    context.route("**/static/upload.js", lambda route: route.abort())
+    page = context.new_page()
+    page.goto("/login?next=/upload")
+    page.get_by_label("User name").fill("trt-up")
+    page.get_by_label("Password").fill("trt-up-secret-pw")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Send to the pool")
+    assert page.locator("#uppy").inner_html() == ""
+    assert serious_violations(page) == []
+    context.close()
+
+
 def test_upload_with_metadata_survives_a_reload(browser, up_server, up_data, big_clip):
     base = f"http://127.0.0.1:{up_server.http_port}"
     context, page = _login(browser, base, "trt-up", "trt-up-secret-pw")
     expect(page.get_by_role("heading", level=1)).to_have_text("Send to the pool")
+    expect(page.locator(".uppy-Dashboard")).to_be_visible()
     assert serious_violations(page) == []
     page.get_by_label("Category").fill("news")
     page.get_by_label("Title").fill(TITLE)
