@@ -36,13 +36,13 @@ def folder(pool_root: Path, item_id: str) -> Path:
 
 class PublishedFolders:
     """The names of the item folders under `pool/.catalog/previews/`, listed again only
-    when the folder's mtime (or inode) moves: adding or removing an item's folder
-    changes it. One per door; safe to share between threads."""
+    when the folder's mtime, ctime or inode moves: adding or removing an item's folder
+    changes them. One per door; safe to share between threads."""
 
     def __init__(self, pool_root: Path) -> None:
         self.root = root_of(pool_root)
         self._lock = threading.Lock()
-        self._key: tuple[int, int] | None = None
+        self._key: tuple[int, int, int] | None = None
         self._names: frozenset[str] = frozenset()
 
     def names(self) -> frozenset[str]:
@@ -50,7 +50,7 @@ class PublishedFolders:
             st = os.stat(self.root)
         except OSError:
             return frozenset()
-        key = (st.st_ino, st.st_mtime_ns)
+        key = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)  # ctime: an mtime set back
         with self._lock:
             if self._key == key:
                 return self._names
