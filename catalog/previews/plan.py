@@ -168,7 +168,10 @@ def _font() -> str:
 
 def escape_filter_value(value: str) -> str:
     """Escape a value for a filter option inside a filtergraph (two levels of quoting)."""
-    return value.replace("\\", "\\\\\\\\").replace("'", "\\\\\\'").replace(":", "\\\\:")
+    value = value.replace("\\", "\\\\\\\\").replace("'", "\\\\\\'").replace(":", "\\\\:")
+    for special in ",;[]":  # the filtergraph's own separators
+        value = value.replace(special, "\\" + special)
+    return value
 
 
 def timecode_filter(timecode: str, rate: Fraction, height: int) -> str:

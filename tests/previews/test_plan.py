@@ -233,3 +233,21 @@ def _mean_rgb(image, x: int, y: int, w: int, h: int) -> tuple[float, float, floa
     ).stdout
     n = len(raw) // 3
     return tuple(sum(raw[c::3]) / n for c in range(3))  # type: ignore[return-value]
+
+
+def test_a_work_folder_with_filtergraph_characters(tmp_path):
+    """The cut log's path goes into the filter graph: a data folder named with the
+    graph's separators and quotes still works."""
+    clip = tmp_path / "small.mp4"
+    subprocess.run(
+        [*FF, "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:d=1", str(clip)],
+        check=True,
+        timeout=60,
+    )
+    tools = find_tools()
+    work = tmp_path / "a,b;[c]'d:e\\f"
+    work.mkdir()
+    opts = plan.Options(proxy_height=90, strip_interval_seconds=1.0)
+    names = job.make(tools, clip, work, job.JobSettings(opts, nice=0), threading.Event())
+    assert (work / plan.CUTS_LOG).exists()
+    assert all((work / n).stat().st_size > 0 for n in names)
