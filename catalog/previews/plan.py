@@ -243,6 +243,11 @@ def video_command(
     def resize(w: int, h: int) -> str:
         return f"scale={w}:{h}:flags=bilinear" if (w, h) != (bw, bh) else "null"
 
+    # Every sparse branch starts with its frame selection, then a scale of its own, even
+    # to the same size: a scale filter separates pixel format negotiation, so the JPEG
+    # encoder's full-range formats stay in its branch. Without it lavfi negotiates one
+    # format for the whole split (yuvj422p) and inserts a converter on the proxy's
+    # branch that runs on every frame (+18 % CPU on a 1080i MXF).
     proxy_chain = ["[base_p]" + resize(vw, vh)]
     tc = valid_timecode(src.timecode) if opts.burn_timecode else None
     if tc:
@@ -255,7 +260,7 @@ def video_command(
         f"[base_s]fps=1/{strip.interval:.6f}:eof_action=pass,"
         f"scale={strip.thumb_w}:{strip.thumb_h}:flags=bilinear,"
         f"tile={strip.columns}x{strip.rows}[strip]",
-        f"[base_c]fps=1/{every:.6f},{resize(pw, ph)},split=2[cand_j][cand_r0]",
+        f"[base_c]fps=1/{every:.6f},scale={pw}:{ph}:flags=bilinear,split=2[cand_j][cand_r0]",
         f"[cand_r0]scale={PROBE_W}:{PROBE_H}:flags=area,format=rgb24[cand_r]",
     ]
     audio = _audio_chain(src)

@@ -6,6 +6,8 @@ import subprocess
 import threading
 from fractions import Fraction
 
+import pytest
+
 from catalog.previews import job, plan
 from catalog.previews.tools import Source, find_tools, probe
 
@@ -53,8 +55,10 @@ def test_hostile_timecodes_never_reach_the_filter_graph():
         assert plan.valid_timecode(bad) is None
 
 
-def test_a_1080i_source_takes_the_field_path(tmp_path):
-    clip = tmp_path / "hd.mxf"
+@pytest.fixture(scope="module")
+def hd_clip(tmp_path_factory):
+    """One second of 1080i50 MPEG-2 4:2:2 in MXF, timecode 09:59:59:00."""
+    clip = tmp_path_factory.mktemp("hd") / "hd.mxf"
     subprocess.run(
         [
             *FF,
@@ -81,6 +85,11 @@ def test_a_1080i_source_takes_the_field_path(tmp_path):
         check=True,
         timeout=60,
     )
+    return clip
+
+
+def test_a_1080i_source_takes_the_field_path(tmp_path, hd_clip):
+    clip = hd_clip
     tools = find_tools()
     src = probe(tools, clip)
     assert src.field_order == "tt"
@@ -93,3 +102,37 @@ def test_a_1080i_source_takes_the_field_path(tmp_path):
     video = next(s for s in ffprobe(work / "proxy.mp4")["streams"] if s["codec_type"] == "video")
     assert (video["width"], video["height"]) == (640, 360)
     assert video.get("field_order", "progressive") == "progressive"
+
+
+@pytest.mark.parametrize("height", [1080, 576])
+def test_the_one_decode_converts_no_frame_it_does_not_need_to(tmp_path, hd_clip, height):
+    """The proxy branch of the one-decode graph is the bare command's: lavfi inserts no
+    pixel format converter anywhere (one on the proxy's branch ran on every frame when
+    the poster candidates' JPEG encoder could push its full-range format up the split),
+    and the shared scale outputs the encoder's yuv420p directly."""
+    tools = find_tools()
+    clip = hd_clip
+    if height != 1080:  # an anamorphic SD source through yadif, poster wider than proxy
+        clip = tmp_path / "sd.mxf"
+        sd = ["-vf", "scale=720:576,setsar=64/45", "-c:v", "mpeg2video", "-flags", "+ildct"]
+        subprocess.run([*FF, "-i", str(hd_clip), *sd, "-f", "mxf", str(clip)], check=True)
+    src = probe(tools, clip)
+    for opts in (plan.Options(), plan.Options(proxy_height=180, burn_timecode=False)):
+        work = tmp_path / f"work-{opts.proxy_height}"
+        work.mkdir()
+        cmd, _ = plan.video_command(tools.ffmpeg, clip, src, opts, work)
+        cmd[cmd.index("-loglevel") + 1] = "verbose"
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "auto_scale" not in run.stderr, [
+            line for line in run.stderr.splitlines() if "auto_scale" in line
+        ]
+        if plan.proxy_size(src, opts)[1] == 360:  # the proxy takes the shared picture as is
+            shared = next(
+                line
+                for line in run.stderr.splitlines()
+                if "Parsed_scale_1 " in line and "->" in line
+            )
+            assert "fmt:yuv420p" in shared.split("->")[1], shared
+        assert len(list(work.glob("cand-*.jpg"))) == plan.CANDIDATES
+        assert (work / plan.STRIP_NAME).stat().st_size > 0
