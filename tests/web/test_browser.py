@@ -49,7 +49,10 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
 
 
 def serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is now."""
+    """axe-core's serious and critical findings on the page once it has loaded: its
+    deferred and module scripts have run (an element a test waited for may be parsed
+    before them). What a script draws later, the caller waits for first."""
+    page.wait_for_function("document.readyState === 'complete'")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [
