@@ -2,9 +2,10 @@
 
 Pure functions: a probed `Source` and the settings in, an argument list out. A video
 item is decoded once: one filter graph deinterlaces and scales the picture, then splits
-it into the proxy (timecode burnt in), the strip (a tiled sprite) and the poster
-candidates (640-wide JPEGs plus tiny raw frames for choosing among them). An audio item
-gets its AAC proxy and waveform from one decode too.
+it into the proxy (timecode burnt in), the strip's thumbnails (one an interval, and the
+first frame after each scene cut, laid out in a sprite afterwards by a small ffmpeg run
+over them) and the poster candidates (640-wide JPEGs plus tiny raw frames for choosing
+among them). An audio item gets its AAC proxy and waveform from one decode too.
 """
 
 from __future__ import annotations
