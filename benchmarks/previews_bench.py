@@ -292,7 +292,7 @@ def bench_ftp(mxf: Path, reps: int) -> dict[str, object]:
 def bench_latency(clip: Path, runs: int) -> dict[str, object]:
     """Each upload's latency, and where it goes: 226 → the item catalogued (hash,
     MediaInfo), → its preview job started (queue), → its proxy published (the job)."""
-    latencies, indexed, queued, jobs = [], [], [], []
+    latencies, indexed, queued, jobs, cpu = [], [], [], [], []
     with tempfile.TemporaryDirectory(dir=clip.parent) as tmp:
         data = Path(tmp) / "data"
         proc, port = start_server(data, previews=True)
@@ -304,6 +304,7 @@ def bench_latency(clip: Path, runs: int) -> dict[str, object]:
                 with login(port) as ftp, open(clip, "rb") as f:
                     ftp.storbinary(f"STOR {path}", f, blocksize=1 << 20)
                 done = time.perf_counter()
+                cpu0 = _server_children_cpu(proc.pid)
                 seen = started = None
                 deadline = done + 300
                 while time.perf_counter() < deadline:
@@ -321,6 +322,7 @@ def bench_latency(clip: Path, runs: int) -> dict[str, object]:
                 if state != "ready":
                     raise SystemExit(f"{path}: previews failed")
                 end = time.perf_counter()
+                cpu.append(_server_children_cpu(proc.pid) - cpu0)
                 assert seen is not None and started is not None
                 latencies.append(end - done)
                 indexed.append(seen - done)
@@ -328,7 +330,7 @@ def bench_latency(clip: Path, runs: int) -> dict[str, object]:
                 jobs.append(end - started)
                 print(
                     f"  {path}: {latencies[-1]:.1f} s (catalogued {indexed[-1]:.2f} s, "
-                    f"queue {queued[-1]:.2f} s, job {jobs[-1]:.1f} s)",
+                    f"queue {queued[-1]:.2f} s, job {jobs[-1]:.1f} s; ffmpeg CPU {cpu[-1]:.1f} s)",
                     flush=True,
                 )
         finally:
@@ -347,7 +349,17 @@ def bench_latency(clip: Path, runs: int) -> dict[str, object]:
         "catalogued_p50_s": round(statistics.median(indexed), 2),
         "queue_p50_s": round(statistics.median(queued), 2),
         "job_p50_s": round(statistics.median(jobs), 1),
+        "ffmpeg_cpu_p50_s": round(statistics.median(cpu), 1),
     }
+
+
+def _server_children_cpu(pid: int) -> float:
+    """CPU seconds of the server's finished children (its ffmpeg runs), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def watch(db: Path, path: str) -> tuple[bool, str | None, bool]:
