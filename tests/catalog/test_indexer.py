@@ -52,7 +52,7 @@ def test_upload_with_sidecar_becomes_one_item(indexer: Indexer, pool: Path, medi
     shutil.copy(media["mxf"], part)
     put(pool, "/TRT/news/TRT-0042.xml", (FIXTURES / "newsml_video.xml").read_bytes())
     assert wait_for(lambda: item(indexer, "/TRT/news/TRT-0042"))
-    assert indexer.wait_idle(5)
+    assert indexer.wait_idle(30)
     assert [r["path"] for r in find(indexer, "")] == ["/TRT/news/TRT-0042.xml"]
     part.replace(pool / "TRT/news/TRT-0042.mxf")
     row = wait_for(
@@ -133,7 +133,7 @@ def test_ignored_places(indexer: Indexer, pool: Path):
     (pool / ".catalog/x.json").write_text('{"title": "feed"}')
     put(pool, "/TRT/news/ok.json", '{"title": "ok"}')
     assert wait_for(lambda: item(indexer, "/TRT/news/ok"))
-    assert indexer.wait_idle(5)
+    assert indexer.wait_idle(30)
     with indexer.lock:
         assert indexer.db.execute("SELECT count(*) FROM items").fetchone()[0] == 1
 
