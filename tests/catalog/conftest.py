@@ -134,7 +134,7 @@ def indexer(pool: Path, db_path: Path, settings: dict[str, Any]) -> Iterator[Ind
     ix = Indexer(pool, db_path, settings)
     ix.start()
     try:
-        assert ix.wait_idle(10)
+        assert ix.wait_idle(30)
         yield ix
     finally:
         ix.stop()

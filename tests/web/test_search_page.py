@@ -120,3 +120,23 @@ def test_published_folders_are_listed_again_when_the_folder_changes(tmp_path):
     (root / "A").rmdir()
     os.utime(root, (HOUR_AGO, HOUR_AGO))
     assert folders.names() == {"B", "C"}
+
+
+def test_result_cards_follow_each_requests_language(plain_data, plain_server):
+    """The cards are a macro of a template imported once: their labels are still
+    translated per request, in the language of that request."""
+    catalogue(plain_data, "TRT/news/zlanguage.txt")
+    web = login(f"http://127.0.0.1:{plain_server.http_port}", "news")
+    try:
+        for lang, label in (
+            ("tr", "<dt>Üye</dt>"),
+            ("en", "<dt>Member</dt>"),
+            ("tr", "<dt>Üye</dt>"),
+        ):
+            web.cookies.set("ortak_lang", lang)
+            page = web.get("/search", params={"q": "zlanguage"}).text
+            assert 'class="card"' in page and label in page, lang
+            other = "<dt>Member</dt>" if lang == "tr" else "<dt>Üye</dt>"
+            assert other not in page, lang
+    finally:
+        web.close()
