@@ -11,7 +11,9 @@ a news clip's proxy is out.
    Goal: ≥ 0.8x.
 3. `latency`: `pool-server serve` with previews on; a 60-second 1080i50 news clip is
    uploaded over FTP --runs times; from each upload's 226 reply to the item's preview
-   being `ready` (its proxy published). Goal: p50 < 20 s on a 2-core machine.
+   being `ready` (its proxy published). Goal: p50 < 20 s on a 2-core machine. Each
+   upload's time is split into catalogued (hash, MediaInfo), queued (until its job
+   runs) and the job, with the CPU its ffmpeg runs took.
 
 The sources are generated once into benchmarks/.cache/ (the 10-minute MXF is ~3.8 GB
 and takes a while on two cores).
