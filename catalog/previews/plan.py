@@ -298,8 +298,18 @@ def video_command(
 
 
 def cut_times(log: str) -> list[float]:
-    """The times of the scene cuts, from the `metadata=mode=print` log of the cut branch."""
-    return [float(m) for m in re.findall(r"pts_time:(-?[0-9.]+(?:e-?\d+)?)", log)]
+    """The times of the scene cuts, from the `metadata=mode=print` log of the cut branch:
+    one a frame, in order (NaN for a frame without a time: never chosen, and the frames
+    after it keep their places)."""
+    times = []
+    for line in log.splitlines():
+        if line.startswith("frame:"):
+            m = re.search(r"pts_time:(\S+)", line)
+            try:
+                times.append(float(m.group(1)) if m else math.nan)
+            except ValueError:
+                times.append(math.nan)
+    return times
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import threading
@@ -251,3 +252,19 @@ def test_a_work_folder_with_filtergraph_characters(tmp_path):
     names = job.make(tools, clip, work, job.JobSettings(opts, nice=0), threading.Event())
     assert (work / plan.CUTS_LOG).exists()
     assert all((work / n).stat().st_size > 0 for n in names)
+
+
+def test_cut_times_keep_one_place_a_frame():
+    log = (
+        "frame:0    pts:NOPTS   pts_time:NOPTS\nlavfi.scene_score=0.5\n"
+        "frame:1    pts:200     pts_time:8\nlavfi.scene_score=0.6\n"
+        "frame:2    pts:290     pts_time:11.6\nlavfi.scene_score=0.812\n"
+    )
+    times = plan.cut_times(log)
+    assert math.isnan(times[0]) and times[1:] == [8.0, 11.6]
+    tiles = plan.strip_choice(_strip(3, 5.0), 3, times, Fraction(25))
+    assert [(t.cut, t.index, t.time) for t in tiles] == [
+        (False, 0, 0.0),
+        (True, 1, 8.0),  # the second cut frame, not the first (which has no time)
+        (True, 2, 11.6),
+    ]
