@@ -42,9 +42,34 @@ def counts(
     return [(str(r[0]), int(r[1])) for r in conn.execute(sql, args).fetchall()]
 
 
+_MEMBERS = """
+    WITH RECURSIVE m(name) AS (
+        SELECT min(member) FROM items
+        UNION ALL
+        SELECT (SELECT min(member) FROM items WHERE member > m.name) FROM m
+        WHERE m.name IS NOT NULL)
+"""
+"""Every member, each found by one step down the (member, category) index (a "skip
+scan": a few index seeks per member instead of a read of every item)."""
+
+
+def members(db: sqlite_utils.Database | sqlite3.Connection) -> list[str]:
+    """The members with items, by name."""
+    rows = _conn(db).execute(f"{_MEMBERS} SELECT name FROM m WHERE name IS NOT NULL")
+    return [str(r[0]) for r in rows.fetchall()]
+
+
 def categories(db: sqlite_utils.Database | sqlite3.Connection) -> list[str]:
+    """Every category in use, by name (a skip scan of the (member, category) index)."""
     rows = _conn(db).execute(
-        "SELECT DISTINCT category FROM items WHERE category IS NOT NULL ORDER BY 1"
+        f"""{_MEMBERS}, c(member, name) AS (
+            SELECT name, (SELECT min(category) FROM items WHERE member = m.name)
+            FROM m WHERE name IS NOT NULL
+            UNION ALL
+            SELECT member,
+                   (SELECT min(category) FROM items WHERE member = c.member AND category > c.name)
+            FROM c WHERE name IS NOT NULL)
+        SELECT DISTINCT name FROM c WHERE name IS NOT NULL ORDER BY 1"""
     )
     return [str(r[0]) for r in rows.fetchall()]
 

@@ -77,14 +77,17 @@ def test_disk_full_fails_552_keeps_nothing_and_keeps_serving(data, server_factor
 
 
 def test_silent_connections_are_cut_by_the_idle_timeout(data, server_factory):
-    set_setting(data, "server", "idle_timeout", "1")
+    set_setting(data, "server", "idle_timeout", "2")
     srv = server_factory(sftp=False)
     silent = [socket.create_connection(("127.0.0.1", srv.ftp_port), timeout=10) for _ in range(5)]
     try:
         with ftp_login(srv.ftp_port, "news") as busy:
-            for _ in range(3):
+            # busy past the idle timeout, a command every 0.2 s: 1.8 s to spare for a
+            # loaded machine between two of them (0.5 s of 1 s left too little)
+            until = time.monotonic() + 3
+            while time.monotonic() < until:
                 busy.nlst("/")
-                time.sleep(0.5)
+                time.sleep(0.2)  # the pace of the client under test
         for s in silent:
             replies = b""
             while chunk := s.recv(4096):

@@ -11,7 +11,6 @@ import socket
 import sqlite3
 import struct
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -118,7 +117,9 @@ def test_dropped_connection_leaves_nothing_visible_and_ftplib_resumes(ftp_server
     assert partials(area) == []
 
 
-def _kill_when_partial(proc: subprocess.Popen, area: Path, at_least: int) -> int:
+def _kill_when_partial(proc: subprocess.Popen, area: Path, name: str, at_least: int) -> int:
+    """SIGKILL the client uploading `name` once `at_least` bytes arrived; the size of the
+    partial once the server has ended that upload (it drains what was in flight first)."""
     wait_for(
         lambda: partials(area) and partials(area)[0].stat().st_size >= at_least,
         timeout=20,
@@ -126,11 +127,11 @@ def _kill_when_partial(proc: subprocess.Popen, area: Path, at_least: int) -> int
     )
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(5)
-    name = proc.args[-1].rsplit("/", 1)[-1] if "ftp://" in proc.args[-1] else None
-    if name:
-        wait_for(lambda: audit_statuses(area.parents[2], name) == ["partial"], what="partial")
-    else:
-        time.sleep(0.5)
+    wait_for(
+        lambda: audit_statuses(area.parents[2], name) == ["partial"],
+        timeout=30,
+        what="the server to end the killed upload",
+    )
     return partials(area)[0].stat().st_size
 
 
@@ -162,7 +163,7 @@ def test_curl_killed_mid_upload_then_resumes_byte_identical(ftp_server, area, tm
     url = f"ftp://127.0.0.1:{ftp_server.ftp_port}/TRT/news/interview.mxf"
     auth = ["-u", f"{USER}:{password(USER)}"]
     proc = subprocess.Popen(["curl", "-sS", "--limit-rate", "1M", *auth, "-T", str(src), url])
-    have = _kill_when_partial(proc, area, 1024 * 1024)
+    have = _kill_when_partial(proc, area, "interview.mxf", 1024 * 1024)
     assert 0 < have < len(body)
     assert not (area / "interview.mxf").exists()
     subprocess.run(["curl", "-sS", "-C", "-", *auth, "-T", str(src), url], check=True, timeout=60)
@@ -185,7 +186,7 @@ def test_lftp_killed_mid_upload_then_put_c_resumes(ftp_server, area, tmp_path):
         ]
 
     proc = subprocess.Popen(lftp(f"set net:limit-rate 1000000; put -O /TRT/news {src}"))
-    have = _kill_when_partial(proc, area, 1024 * 1024)
+    have = _kill_when_partial(proc, area, "doc.mov", 1024 * 1024)
     assert 0 < have < len(body)
     assert not (area / "doc.mov").exists()
     subprocess.run(lftp(f"put -c -O /TRT/news {src}"), check=True, timeout=60)

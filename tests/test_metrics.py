@@ -79,17 +79,19 @@ def _token(data: Path, user: str) -> str:
 
 
 def test_metrics_over_http_for_admin_tokens_and_on_metrics_bind(data: Path, server_factory):
-    import socket
+    import re
 
     import httpx
 
     from .helpers import set_setting
 
-    with socket.socket() as s:  # a free port for the separate metrics listener
-        s.bind(("127.0.0.1", 0))
-        free = s.getsockname()[1]
-    set_setting(data, "http", "metrics_bind", f'"127.0.0.1:{free}"')
+    # port 0: the kernel's pick, as the server says in its log (a port found free by the
+    # test and bound later by the server could be taken by anyone in between)
+    set_setting(data, "http", "metrics_bind", '"127.0.0.1:0"')
     srv = server_factory(sftp=False, http=True)
+    said = re.search(r"metrics on 127\.0\.0\.1:(\d+)", srv.log())
+    assert said, srv.log()
+    side_port = int(said.group(1))
     base = f"http://127.0.0.1:{srv.http_port}"
     admin = {"Authorization": f"Bearer {_token(data, 'admin')}"}
     reader = {"Authorization": f"Bearer {_token(data, 'news')}"}
@@ -114,5 +116,5 @@ def test_metrics_over_http_for_admin_tokens_and_on_metrics_bind(data: Path, serv
     )
     r = httpx.get(f"{base}/metrics", headers=admin)
     assert r.headers["content-type"].startswith("text/plain")
-    side = httpx.get(f"http://127.0.0.1:{free}/metrics")
+    side = httpx.get(f"http://127.0.0.1:{side_port}/metrics")
     assert side.status_code == 200 and families(side.text)[key] == len(body)

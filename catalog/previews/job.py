@@ -73,6 +73,43 @@ def _check_complete(work: Path, src: Source) -> None:
         )
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def _lay_out_strip(
+    tools: Tools,
+    strip: plan.Strip,
+    src: Source,
+    work: Path,
+    settings: JobSettings,
+    stop: threading.Event,
+) -> list[float]:
+    """Choose the strip's tiles among the thumbnails the decode made (one an interval,
+    one at each cut), lay them out in strip.jpg (a small ffmpeg run over a few hundred
+    KB); returns the tiles' times."""
+    size = strip.thumb_w * strip.thumb_h * 3 // 2
+    regular = _read(work / plan.THUMBS_RAW)
+    cut_frames = _read(work / plan.CUTS_RAW)
+    cuts = plan.cut_times(_read(work / plan.CUTS_LOG).decode("utf-8", "replace"))
+    cuts = cuts[: len(cut_frames) // size]
+    tiles = plan.strip_choice(strip, len(regular) // size, cuts, src.frame_rate)
+    if not tiles:
+        raise PreviewError("ffmpeg made no strip thumbnail")
+    with open(work / plan.CHOSEN_RAW, "wb") as out:
+        for tile in tiles:
+            frames = cut_frames if tile.cut else regular
+            out.write(frames[tile.index * size : (tile.index + 1) * size])
+    cmd = plan.strip_command(tools.ffmpeg, strip, work)
+    log = work / "strip.log"
+    runner.run(cmd, timeout=MIN_TIMEOUT, nice=settings.nice, log_path=log, stop=stop)
+    _nonempty(work / plan.STRIP_NAME)
+    return [tile.time for tile in tiles]
+
+
 def make(
     tools: Tools,
     source: Path,
@@ -93,18 +130,14 @@ def make(
         runner.run(cmd, timeout=timeout, nice=settings.nice, log_path=log, stop=stop, gate=gate)
         _check_complete(work, src)
         _nonempty(work / plan.PROXY_NAME)
-        _nonempty(work / plan.STRIP_NAME)
-        raw = (
-            (work / plan.CANDIDATE_RAW).read_bytes()
-            if (work / plan.CANDIDATE_RAW).exists()
-            else b""
-        )
+        raw = _read(work / plan.CANDIDATE_RAW)
         made = sorted(work.glob("cand-*.jpg"))
         if not made:
             raise PreviewError("ffmpeg decoded no picture")
         pick = plan.choose_poster(raw, len(made), src.duration)
         os.replace(made[min(pick, len(made) - 1)], work / plan.POSTER_NAME)
-        (work / plan.VTT_NAME).write_text(plan.strip_vtt(strip, src.duration), "utf-8")
+        times = _lay_out_strip(tools, strip, src, work, settings, stop)
+        (work / plan.VTT_NAME).write_text(plan.strip_vtt(strip, src.duration, times=times), "utf-8")
         return list(plan.VIDEO_FILES)
     cmd = plan.audio_command(tools.ffmpeg, source, src, work)
     runner.run(cmd, timeout=timeout, nice=settings.nice, log_path=log, stop=stop, gate=gate)

@@ -2,9 +2,10 @@
 
 Pure functions: a probed `Source` and the settings in, an argument list out. A video
 item is decoded once: one filter graph deinterlaces and scales the picture, then splits
-it into the proxy (timecode burnt in), the strip (a tiled sprite) and the poster
-candidates (640-wide JPEGs plus tiny raw frames for choosing among them). An audio item
-gets its AAC proxy and waveform from one decode too.
+it into the proxy (timecode burnt in), the strip's thumbnails (one an interval, and the
+first frame after each scene cut, laid out in a sprite afterwards by a small ffmpeg run
+over them) and the poster candidates (640-wide JPEGs plus tiny raw frames for choosing
+among them). An audio item gets its AAC proxy and waveform from one decode too.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ PROBE_W, PROBE_H = 32, 18
 """Size of the raw copy of each candidate the poster is chosen by."""
 CANDIDATE_PATTERN = "cand-%03d.jpg"
 CANDIDATE_RAW = "cand.rgb"
+THUMBS_RAW = "thumbs.yuv"
+"""The strip's thumbnails one every interval (raw yuv420p), from the one decode."""
+CUTS_RAW = "cuts.yuv"
+CUTS_LOG = "cuts.txt"
+"""Thumbnails of the first frame after each scene cut, and their times."""
+CHOSEN_RAW = "chosen.yuv"
+SCENE_THRESHOLD = 0.35
+"""lavfi's scene score (0-1, luma difference with the previous frame) that is a cut."""
 PROGRESS = "progress.txt"
 """ffmpeg's -progress output: how far the decode really got (a truncated file stops short)."""
 WAVEFORM_SIZE = "1280x240"
@@ -160,7 +169,10 @@ def _font() -> str:
 
 def escape_filter_value(value: str) -> str:
     """Escape a value for a filter option inside a filtergraph (two levels of quoting)."""
-    return value.replace("\\", "\\\\\\\\").replace("'", "\\\\\\'").replace(":", "\\\\:")
+    value = value.replace("\\", "\\\\\\\\").replace("'", "\\\\\\'").replace(":", "\\\\:")
+    for special in ",;[]":  # the filtergraph's own separators
+        value = value.replace(special, "\\" + special)
+    return value
 
 
 def timecode_filter(timecode: str, rate: Fraction, height: int) -> str:
@@ -237,12 +249,18 @@ def video_command(
     strip = strip_layout(src, opts)
     every = max(src.duration, 0.04) / CANDIDATES
     bw, bh = (pw, ph) if ph >= vh else (vw, vh)  # the larger: scaled once, then down
+    thumb = f"scale={strip.thumb_w}:{strip.thumb_h}:flags=bilinear,format=yuv420p"
     head = deinterlace(src, bh)
     head += [f"scale={bw}:{bh}:flags=bilinear", "setsar=1", "split=3[base_p][base_s][base_c]"]
 
     def resize(w: int, h: int) -> str:
         return f"scale={w}:{h}:flags=bilinear" if (w, h) != (bw, bh) else "null"
 
+    # Every sparse branch starts with its frame selection, then a scale of its own, even
+    # to the same size: a scale filter separates pixel format negotiation, so the JPEG
+    # encoder's full-range formats stay in its branch. Without it lavfi negotiates one
+    # format for the whole split (yuvj422p) and inserts a converter on the proxy's
+    # branch that runs on every frame (+18 % CPU on a 1080i MXF).
     proxy_chain = ["[base_p]" + resize(vw, vh)]
     tc = valid_timecode(src.timecode) if opts.burn_timecode else None
     if tc:
@@ -250,12 +268,18 @@ def video_command(
     graph = [
         "[0:v:0]" + ",".join(head),
         ",".join(proxy_chain) + "[proxy_v]",
+        # the strip: a thumbnail every interval, and one at each scene cut (at most two
+        # an interval); strip_choice() picks the tiles, strip_command() lays them out.
         # eof_action=pass: a thumbnail due in the last, partial interval is kept (the
         # candidates do without: they tell how far the decode got, see job.py)
-        f"[base_s]fps=1/{strip.interval:.6f}:eof_action=pass,"
-        f"scale={strip.thumb_w}:{strip.thumb_h}:flags=bilinear,"
-        f"tile={strip.columns}x{strip.rows}[strip]",
-        f"[base_c]fps=1/{every:.6f},{resize(pw, ph)},split=2[cand_j][cand_r0]",
+        "[base_s]split=2[s_reg][s_cut]",
+        f"[s_reg]fps=1/{strip.interval:.6f}:eof_action=pass,{thumb}[strip_reg]",
+        # the scene score is a SAD of the luma with the previous frame: cheap at this size
+        f"[s_cut]select='gt(scene\\,{SCENE_THRESHOLD})"
+        f"*(isnan(prev_selected_t)+gte(t-prev_selected_t\\,{strip.interval / 2:.6f}))',"
+        f"metadata=mode=print:file={escape_filter_value(str(work / CUTS_LOG))},"
+        f"{thumb}[strip_cut]",
+        f"[base_c]fps=1/{every:.6f},scale={pw}:{ph}:flags=bilinear,split=2[cand_j][cand_r0]",
         f"[cand_r0]scale={PROBE_W}:{PROBE_H}:flags=area,format=rgb24[cand_r]",
     ]
     audio = _audio_chain(src)
@@ -265,11 +289,86 @@ def video_command(
     cmd += ["-map", "[proxy_v]"] + (["-map", "[proxy_a]"] if audio else [])
     cmd += x264_args(opts, src) + (AAC_ARGS if audio else [])
     cmd += ["-movflags", "+faststart", "-f", "mp4", str(work / PROXY_NAME)]
-    cmd += ["-map", "[strip]", "-frames:v", "1", "-q:v", "4", "-f", "image2", "-update", "1"]
-    cmd += [str(work / STRIP_NAME)]
+    passthrough = ["-fps_mode", "passthrough", "-f", "rawvideo"]  # the frames as they come
+    cmd += ["-map", "[strip_reg]", *passthrough, str(work / THUMBS_RAW)]
+    cmd += ["-map", "[strip_cut]", *passthrough, str(work / CUTS_RAW)]
     cmd += ["-map", "[cand_j]", "-q:v", "3", "-f", "image2", str(work / CANDIDATE_PATTERN)]
     cmd += ["-map", "[cand_r]", "-f", "rawvideo", str(work / CANDIDATE_RAW)]
     return cmd, strip
+
+
+def cut_times(log: str) -> list[float]:
+    """The times of the scene cuts, from the `metadata=mode=print` log of the cut branch:
+    one a frame, in order (NaN for a frame without a time: never chosen, and the frames
+    after it keep their places)."""
+    times = []
+    for line in log.splitlines():
+        if line.startswith("frame:"):
+            m = re.search(r"pts_time:(\S+)", line)
+            try:
+                times.append(float(m.group(1)) if m else math.nan)
+            except ValueError:
+                times.append(math.nan)
+    return times
+
+
+@dataclass(frozen=True)
+class Tile:
+    cut: bool
+    """From the cut thumbnails (else the regular ones)."""
+    index: int
+    time: float
+    """When the thumbnail's frame is in the item: where its cue starts."""
+
+
+def strip_choice(strip: Strip, regular: int, cuts: list[float], rate: Fraction) -> list[Tile]:
+    """The strip's tiles, one an interval: the frame at the interval's start, unless that
+    frame is of the same shot as the tile before (no cut in between) and a new shot
+    starts within the interval: then the first frame of that shot. So a strip shows
+    every shot that lasts past an interval's start or starts inside one, and no tile
+    repeats a shot when a new one was there to show."""
+    half_frame = 0.5 / float(rate) if rate > 0 else 0.02
+    tiles: list[Tile] = []
+    for i in range(min(strip.count, regular)):
+        start = i * strip.interval
+        end = start + strip.interval
+        tile = Tile(False, i, start)
+        if tiles:
+            before = tiles[-1].time
+            new_shot = any(before + half_frame < c <= start + half_frame for c in cuts)
+            inside = [j for j, c in enumerate(cuts) if start + half_frame < c < end - half_frame]
+            if not new_shot and inside:
+                tile = Tile(True, inside[0], cuts[inside[0]])
+        tiles.append(tile)
+    return tiles
+
+
+def strip_command(ffmpeg: str, strip: Strip, work: Path) -> list[str]:
+    """The chosen thumbnails (CHOSEN_RAW) laid out as the sprite."""
+    return [
+        *_start(ffmpeg, work, progress=False),
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-video_size",
+        f"{strip.thumb_w}x{strip.thumb_h}",
+        "-framerate",
+        "1",
+        "-i",
+        str(work / CHOSEN_RAW),
+        "-vf",
+        f"tile={strip.columns}x{strip.rows}",
+        "-frames:v",
+        "1",
+        "-q:v",
+        "4",
+        "-f",
+        "image2",
+        "-update",
+        "1",
+        str(work / STRIP_NAME),
+    ]
 
 
 def bare_proxy_command(
@@ -307,18 +406,9 @@ def audio_command(ffmpeg: str, source: Path, src: Source, work: Path) -> list[st
     return cmd
 
 
-def _start(ffmpeg: str, work: Path) -> list[str]:
-    return [
-        ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-nostats",
-        "-loglevel",
-        "error",
-        "-y",
-        "-progress",
-        str(work / PROGRESS),
-    ]
+def _start(ffmpeg: str, work: Path, progress: bool = True) -> list[str]:
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"]
+    return [*cmd, "-progress", str(work / PROGRESS)] if progress else cmd
 
 
 def decoded_seconds(progress: str) -> float | None:
@@ -340,13 +430,19 @@ def _ts(seconds: float) -> str:
     return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
-def strip_vtt(strip: Strip, duration: float, image: str = STRIP_NAME) -> str:
-    """The WebVTT thumbnails track: one cue per tile, `strip.jpg#xywh=x,y,w,h`."""
+def strip_vtt(
+    strip: Strip, duration: float, image: str = STRIP_NAME, times: list[float] | None = None
+) -> str:
+    """The WebVTT thumbnails track: one cue per tile, `strip.jpg#xywh=x,y,w,h`, from
+    the tile's time (`times`, default one every interval) to the next tile's."""
     lines = ["WEBVTT", ""]
     end_all = max(duration, strip.interval * (strip.count - 1) + 0.04)
+    starts = [i * strip.interval for i in range(strip.count)]
+    for i, t in enumerate((times or [])[: strip.count]):
+        starts[i] = 0.0 if i == 0 else t
     for i in range(strip.count):
-        start = i * strip.interval
-        end = min((i + 1) * strip.interval, end_all)
+        start = starts[i]
+        end = min(starts[i + 1] if i + 1 < strip.count else end_all, end_all)
         x, y = (i % strip.columns) * strip.thumb_w, (i // strip.columns) * strip.thumb_h
         lines += [
             f"{_ts(start)} --> {_ts(end)}",

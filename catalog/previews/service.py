@@ -170,7 +170,17 @@ class PreviewService:
         with self.lock, transaction(self.db):
             self.db.execute("DELETE FROM preview_jobs WHERE item_id = ?", [item_id])
 
-    def _record(self, item_id: str, preview: dict[str, Any], sha: str | None) -> None:
+    def _record(
+        self,
+        item_id: str,
+        preview: dict[str, Any],
+        sha: str | None,
+        work: Path | None = None,
+    ) -> None:
+        """Set the item's preview state; the job's `work` folder goes first, so that whoever
+        sees `ready` or `failed` finds nothing of the job left behind."""
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
         with self.lock, transaction(self.db):
             set_preview(self.db, item_id, preview, source_sha256=sha)
 
@@ -248,8 +258,8 @@ class PreviewService:
                 target = delivery_path(self.pool_root, item_id, source.name)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(delivery, target)
-            self._record(item_id, new_preview("ready", sha, files=files), sha)
-            self.done += 1
+            self.done += 1  # counted before it is told, like a failure
+            self._record(item_id, new_preview("ready", sha, files=files), sha, work)
             log.info("previews of %s ready (%s)", item_id, ", ".join(sorted(files)))
         except PreviewError as exc:
             self.failed += 1
@@ -258,6 +268,7 @@ class PreviewService:
                 item_id,
                 new_preview("failed", sha, files=self._published(item_id), error=str(exc)),
                 sha,
+                work,
             )
         except PreviewInterrupted as exc:
             if self._stop.is_set():
@@ -268,6 +279,7 @@ class PreviewService:
                 item_id,
                 new_preview("failed", sha, files=self._published(item_id), error=str(exc)),
                 sha,
+                work,
             )
         except Exception as exc:  # a bug or a disk error: say so on the item, never hang
             self.failed += 1
@@ -277,6 +289,7 @@ class PreviewService:
                 item_id,
                 new_preview("failed", sha, files=self._published(item_id), error=error),
                 sha,
+                work,
             )
         finally:
             if work is not None:

@@ -32,6 +32,8 @@ from . import i18n
 from .auth import Authenticator, Principal, Tokens, WebSessions, ensure_schema
 from .core import Core
 from .errors import EnrolmentRequired, HttpError, LoginRequired, public_message, status_for
+from .facets import Facets
+from .previews import PublishedFolders
 from .tus import TusUploads
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ class Door:
         self.cache: dict[str, Any] = {}
         """Values worth keeping between requests (e.g. the facets, by catalog seq)."""
         self.cache_lock = threading.Lock()
+        self.facets = Facets()
+        self.preview_folders = PublishedFolders(pool.data.pool_root)
         ensure_schema(pool.store)
         self.core = Core(pool)
         self.sessions = WebSessions(
@@ -71,6 +75,9 @@ class Door:
             extensions=["jinja2.ext.i18n"],
             trim_blocks=True,
             lstrip_blocks=True,
+            # the templates are the package's own files: compiled once, not checked
+            # against the disk on every render (each `include` of a card did a stat)
+            auto_reload=False,
         )
         self.templates.install_gettext_callables(  # type: ignore[attr-defined]
             i18n.gettext_, i18n.ngettext_, newstyle=True

@@ -130,12 +130,16 @@ class WebSessions:
         """The live session of a cookie value (expired ones are deleted on sight)."""
         db = self.store.db
         key = _hash(sid)
-        rows = list(db["web_sessions"].rows_where("id_hash = ?", [key]))
-        if not rows:
+        # plain SQL: sqlite-utils' `db[table].rows_where` reads the schema twice first
+        # (view and table names), which cost more than the lookup on every request
+        cur = db.execute("SELECT * FROM web_sessions WHERE id_hash = ?", [key])
+        found = cur.fetchone()
+        if found is None:
             return None
-        row, now = rows[0], time.time()
+        row = dict(zip([d[0] for d in cur.description], found, strict=True))
+        now = time.time()
         if not _expiry_ok(row, now, self.idle, self.absolute):
-            db["web_sessions"].delete(key)
+            db.execute("DELETE FROM web_sessions WHERE id_hash = ?", [key])
             return None
         if now - row["seen"] > SEEN_EVERY:
             db.execute("UPDATE web_sessions SET seen = ? WHERE id_hash = ?", [now, key])
@@ -230,10 +234,12 @@ class Tokens:
 
     def check(self, secret: str) -> str:
         """The user a token belongs to; AuthenticationFailed if unknown, revoked or expired."""
-        rows = list(self.store.db["api_tokens"].rows_where("hash = ?", [_hash(secret)]))
-        if not rows:
+        db = self.store.db
+        cur = db.execute("SELECT * FROM api_tokens WHERE hash = ?", [_hash(secret)])
+        found = cur.fetchone()  # plain SQL on every request: see WebSessions.lookup
+        if found is None:
             raise AuthenticationFailed("unknown API token", known_user=False)
-        row = rows[0]
+        row = dict(zip([d[0] for d in cur.description], found, strict=True))
         if row["revoked"]:
             raise AuthenticationFailed("this API token was revoked")
         if datetime.fromisoformat(row["expires"]) <= datetime.now(UTC):
@@ -241,8 +247,9 @@ class Tokens:
         now = datetime.now(UTC)
         last = row["last_used"]
         if not last or (now - datetime.fromisoformat(last)).total_seconds() > SEEN_EVERY:
-            self.store.db["api_tokens"].update(
-                row["id"], {"last_used": now.isoformat(timespec="seconds")}
+            db.execute(
+                "UPDATE api_tokens SET last_used = ? WHERE id = ?",
+                [now.isoformat(timespec="seconds"), row["id"]],
             )
         return str(row["user"])
 

@@ -28,8 +28,10 @@ def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, step: float = 0.02) -> Any:
-    """Poll `condition` until truthy or `timeout` seconds pass; returns its last value."""
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, step: float = 0.02) -> Any:
+    """Poll `condition` until truthy or `timeout` seconds pass; returns its last value.
+    The default bound is generous (a loaded 2-core machine indexes slowly); a hang still
+    fails."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -132,7 +134,7 @@ def indexer(pool: Path, db_path: Path, settings: dict[str, Any]) -> Iterator[Ind
     ix = Indexer(pool, db_path, settings)
     ix.start()
     try:
-        assert ix.wait_idle(10)
+        assert ix.wait_idle(30)
         yield ix
     finally:
         ix.stop()

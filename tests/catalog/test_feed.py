@@ -124,7 +124,7 @@ def test_torn_lines_gaps_and_replays(pool: Path, db_path: Path, settings, tmp_pa
     settings["snapshot_every_changes"] = 1000
     with Indexer(pool, db_path, settings) as ix:
         ix.start()
-        assert ix.wait_idle(10)
+        assert ix.wait_idle(30)
         ix.feed.publish()
         put(pool, "/TRT/news/t9.json", '{"title": "t9"}')
         put(pool, "/TRT/news/t8.json", '{"title": "t8"}')

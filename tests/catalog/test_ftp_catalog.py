@@ -107,7 +107,7 @@ def test_partial_upload_never_appears(served, media: dict[str, Path]):
     with login(server.ftp_port) as again:
         again.storbinary("STOR /TRT/news/ok.json", io.BytesIO(b'{"title": "sonra"}'))
     assert wait_for(lambda: item(ix, "/TRT/news/ok"))
-    assert ix.wait_idle(5)
+    assert ix.wait_idle(30)
     with ix.lock:
         paths = [p for (p,) in ix.db.execute("SELECT path FROM item_files")]
     assert paths == ["/TRT/news/ok.json"]

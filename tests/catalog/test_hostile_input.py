@@ -136,7 +136,7 @@ def test_a_dead_worker_is_replaced_and_logged(
         for i in range(6):
             put(pool, f"/TRT/news/after{i}.json", f'{{"title": "sonra {i}"}}')
         assert wait_for(lambda: all(item(ix, f"/TRT/news/after{i}") for i in range(6)), 20)
-        assert wait_for(lambda: len([t for t in workers() if t.is_alive()]) == alive, 5)
+        assert wait_for(lambda: len([t for t in workers() if t.is_alive()]) == alive, 30)
     assert any("died; starting it again" in r.getMessage() for r in caplog.records)
 
 

@@ -52,7 +52,7 @@ def test_upload_with_sidecar_becomes_one_item(indexer: Indexer, pool: Path, medi
     shutil.copy(media["mxf"], part)
     put(pool, "/TRT/news/TRT-0042.xml", (FIXTURES / "newsml_video.xml").read_bytes())
     assert wait_for(lambda: item(indexer, "/TRT/news/TRT-0042"))
-    assert indexer.wait_idle(5)
+    assert indexer.wait_idle(30)
     assert [r["path"] for r in find(indexer, "")] == ["/TRT/news/TRT-0042.xml"]
     part.replace(pool / "TRT/news/TRT-0042.mxf")
     row = wait_for(
@@ -133,7 +133,7 @@ def test_ignored_places(indexer: Indexer, pool: Path):
     (pool / ".catalog/x.json").write_text('{"title": "feed"}')
     put(pool, "/TRT/news/ok.json", '{"title": "ok"}')
     assert wait_for(lambda: item(indexer, "/TRT/news/ok"))
-    assert indexer.wait_idle(5)
+    assert indexer.wait_idle(30)
     with indexer.lock:
         assert indexer.db.execute("SELECT count(*) FROM items").fetchone()[0] == 1
 
@@ -212,9 +212,11 @@ class _BlockingIndexer(Indexer):
     """Fault injection: extracting a '.big' file blocks until released."""
 
     release = threading.Event()
+    entered = threading.Event()  # a '.big' file is being extracted (and held)
 
     def _process_file(self, rel: str) -> None:
         if "big" in rel:
+            self.entered.set()
             assert self.release.wait(20)
         super()._process_file(rel)
 
@@ -223,13 +225,16 @@ def test_small_files_do_not_wait_behind_large_ones(pool: Path, db_path: Path, se
     settings.update({"large_file_bytes": 4096, "index_workers": 2})
     ix = _BlockingIndexer(pool, db_path, settings)
     ix.release.clear()
+    ix.entered.clear()
     ix.start()
     try:
         put(pool, "/TRT/news/big1.mxf", b"\x00" * 10000)
         put(pool, "/TRT/news/big2.mxf", b"\x00" * 10000)
-        time.sleep(0.2)
+        # a large file holds a worker before the small one arrives (a fixed 0.2 s was
+        # shorter than the settle time: the small file could come first on a slow machine)
+        assert ix.entered.wait(30), "no large file was taken"
         put(pool, "/TRT/news/small.json", '{"title": "acil haber"}')
-        assert wait_for(lambda: find(ix, "acil"), timeout=5)
+        assert wait_for(lambda: find(ix, "acil"), timeout=15)  # the big ones wait 20 s
         assert item(ix, "/TRT/news/big1") is None
         ix.release.set()
         assert wait_for(lambda: item(ix, "/TRT/news/big1") and item(ix, "/TRT/news/big2"))
@@ -262,7 +267,7 @@ def test_stop_does_not_wait_for_a_huge_file_to_be_hashed(pool: Path, db_path: Pa
         with open(part, "wb") as f:
             f.truncate(40 * 1024**3)  # sparse: reads as zeros, takes ~20 s to hash
         part.replace(pool / "TRT/news/huge.mxf")
-        assert wait_for(lambda: not ix.is_idle(), timeout=5)
+        assert wait_for(lambda: not ix.is_idle(), timeout=30)
         time.sleep(0.3)
     finally:
         started = time.monotonic()

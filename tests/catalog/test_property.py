@@ -69,15 +69,15 @@ def check_sequence(sequence: list[tuple[str, str, Any]], restart_midway: bool) -
                 apply(pool, op)
             with Indexer(pool, db_path, values) as ix:
                 ix.start()
-                assert ix.wait_idle(10)
+                assert ix.wait_idle(30)
         else:
             with Indexer(pool, db_path, values) as ix:
                 ix.start()
-                assert ix.wait_idle(10)
+                assert ix.wait_idle(30)
                 for op in sequence:
                     apply(pool, op)
                 wait_for(lambda: not catalog_problems(db_path, disk_state(pool)), timeout=10)
-                assert ix.wait_idle(10)
+                assert ix.wait_idle(30)
         assert catalog_problems(db_path, disk_state(pool)) == []
 
 

@@ -120,7 +120,7 @@ class Pool:
             ftp.quit()
 
     def wait_indexed(
-        self, predicate: Callable[[dict], bool], timeout: float = 20, what: str = ""
+        self, predicate: Callable[[dict], bool], timeout: float = 60, what: str = ""
     ) -> None:
         """Wait until the published feed's index satisfies `predicate`."""
 
@@ -132,7 +132,7 @@ class Pool:
 
         wait_for(check, timeout, what or "the feed")
 
-    def wait_items(self, n: int, timeout: float = 20, where: str = "1") -> None:
+    def wait_items(self, n: int, timeout: float = 60, where: str = "1") -> None:
         """Wait until the feed lists `n` items (counted from the server's catalog) for
         which the SQL condition `where` holds."""
         import sqlite3

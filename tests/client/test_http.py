@@ -37,6 +37,18 @@ def _uploaded(pool: Pool) -> bytes:
     return payload
 
 
+def _takes(pool: Pool) -> list[tuple[str, str]]:
+    """(status, detail) of the HTTP downloads of the test file in the audit."""
+    conn = sqlite3.connect(pool.server.data / "pool.db")
+    try:
+        return conn.execute(
+            "SELECT status, detail FROM audit WHERE action = 'download' AND protocol = 'http'"
+            " AND path LIKE '%Köprü%' ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
 def test_update_search_get_resume_and_sync_over_http(web_pool: Pool, tmp_path: Path):
     pool = web_pool
     payload = _uploaded(pool)
@@ -59,13 +71,11 @@ def test_update_search_get_resume_and_sync_over_http(web_pool: Pool, tmp_path: P
     got = pool.json("get", found["id"], "--dest", str(dest), **via)["files"][0]
     assert got["ok"] and got["resumed_from"] == had and got["transferred"] == SIZE - had
     assert (dest / "Köprü_açılışı.mxf").read_bytes() == payload
-    conn = sqlite3.connect(pool.server.data / "pool.db")
-    takes = conn.execute(
-        "SELECT status, detail FROM audit WHERE action = 'download' AND protocol = 'http'"
-        " AND path LIKE '%Köprü%' ORDER BY id"
-    ).fetchall()
-    conn.close()
-    assert takes[-1] == ("complete", f"from offset {had}")
+    # The server audits a take once it has sent the last byte, after the client may have
+    # it all: wait (bounded) for the rows of both takes, the killed one and the resumed one.
+    wait_for(lambda: len(_takes(pool)) >= 2, 30, "both takes in the audit")
+    takes = _takes(pool)
+    assert len(takes) == 2 and takes[-1] == ("complete", f"from offset {had}"), takes
     # sync fetches the matching item, then is a no-op
     hot = tmp_path / "hot"
     first = pool.json("sync", "--dest", str(hot), "--category", "news", **via)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import signal
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,13 +119,13 @@ def test_watch_picks_up_a_new_upload(pool: Pool, tmp_path: Path) -> None:
         "sync", "--dest", str(hot), "--lang", "tr", "--watch", "--interval", str(interval), "--json"
     )
     try:
-        wait_for(lambda: (hot / "first.mp4").exists(), 15, "the first round")
+        wait_for(lambda: (hot / "first.mp4").exists(), 60, "the first round")
         data = os.urandom(20_000)
         _put(pool, "/TRT/news/second.mp4", "trt-up", ["tr"], data)
         pool.wait_items(2, where=SIDECAR_READ)
-        published = time.monotonic()
-        wait_for(lambda: (hot / "second.mp4").exists(), interval + 2, "the new upload")
-        assert time.monotonic() - published <= interval + 2
+        # a later round of the same watch takes it (bounded generously: a round on a loaded
+        # machine may take longer than the interval; how soon is a benchmark's business)
+        wait_for(lambda: (hot / "second.mp4").exists(), 60, "the new upload")
         assert (
             hashlib.sha256((hot / "second.mp4").read_bytes()).digest()
             == hashlib.sha256(data).digest()
@@ -135,7 +135,9 @@ def test_watch_picks_up_a_new_upload(pool: Pool, tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=15)
     assert proc.returncode == 130, err
     rounds = [json.loads(line) for line in out.splitlines() if line.strip()]
-    assert len(rounds) >= 1 and "stopped" in err and "Traceback" not in err, (out, err)
+    fetched = [[f["name"] for f in r["fetched"]] for r in rounds]
+    assert fetched[0] == ["first.mp4"] and ["second.mp4"] in fetched[1:], fetched
+    assert "stopped" in err and "Traceback" not in err, (out, err)
 
 
 def test_watch_outlives_a_server_outage(pool: Pool, tmp_path: Path) -> None:
@@ -143,13 +145,28 @@ def test_watch_outlives_a_server_outage(pool: Pool, tmp_path: Path) -> None:
     pool.wait_items(1, where=SIDECAR_READ)
     hot = tmp_path / "hot"
     proc = pool.spawn("sync", "--dest", str(hot), "--watch", "--interval", "0.5", POOL_RETRIES="0")
+    said: list[str] = []  # its standard error, line by line as it comes
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            said.append(line)
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     try:
-        wait_for(lambda: (hot / "first.mp4").exists(), 15, "the first round")
+        wait_for(lambda: (hot / "first.mp4").exists(), 60, "the first round")
         pool.server.stop()
-        time.sleep(2)
+        wait_for(
+            lambda: sum("trying again in 0.5 s" in line for line in list(said)) >= 2,
+            60,
+            "two rounds failing while the server is down",
+        )
         assert proc.poll() is None  # still watching
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=15)
+        proc.wait(15)
+        reader.join(15)
+    err = "".join(said)
     assert proc.returncode == 130, err
-    assert "trying again in 0.5 s" in err and "Traceback" not in err
+    assert "stopped" in err and "Traceback" not in err, err

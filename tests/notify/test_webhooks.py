@@ -60,7 +60,7 @@ def test_item_published_signed(pool_data: Path, server_factory, clip: Path):
         with pytest.raises(Exception, match="signature"):
             Webhook(endpoint["secret"]).verify(req["body"].replace("TRT", "XXX"), req["headers"])
         # the previews made by the server: preview.ready, once, with the poster
-        wait_for(lambda: rx.of_type("preview.ready"), 30, "preview.ready")
+        wait_for(lambda: rx.of_type("preview.ready"), 90, "preview.ready")
         [ready] = rx.of_type("preview.ready")
         data = Webhook(endpoint["secret"]).verify(ready["body"], ready["headers"])["data"]
         assert data["item"]["id"] == payload["data"]["id"] and "poster.jpg" in data["files"]

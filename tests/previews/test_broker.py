@@ -28,7 +28,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert wait_for(sock.exists, timeout=10), "redis-server did not start"
+        assert wait_for(sock.exists, timeout=30), "redis-server did not start"
         yield f"unix://{sock}"
     finally:
         proc.terminate()

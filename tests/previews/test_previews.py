@@ -4,13 +4,13 @@ deletions follow; news jumps the queue."""
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+from catalog.feed_reader import announced_part, parse_records, read_index
 from catalog.previews import plan
 from catalog.previews.tools import find_tools
 
@@ -225,12 +225,18 @@ def test_preview_field_reaches_the_feed(rig_factory, media):
     journal = rig.pool / ".catalog"
 
     def published() -> list[dict]:
+        """The records the feed has published, read as a client would (FEED.md rule 3:
+        each journal up to the size index.json announces; the indexer may be appending)."""
+        if not (journal / "index.json").exists():
+            return []
+        index = read_index((journal / "index.json").read_bytes())
         records = []
-        for seg in sorted(journal.glob("journal-*.jsonl")):
-            records += [json.loads(line) for line in seg.read_text().splitlines()]
+        for seg in index["journals"]:
+            data = (journal / seg["file"]).read_bytes()
+            records += [rec for _, rec in parse_records(announced_part(data, 0, seg["size"]))]
         return [r["item"]["preview"] for r in records if r.get("item", {}).get("key") == key]
 
-    assert wait_for(lambda: ready in published(), timeout=10), published()
+    assert wait_for(lambda: ready in published(), timeout=30), published()
 
 
 def test_start_up_makes_what_is_missing_and_sweeps_what_is_left(rig_factory, media):

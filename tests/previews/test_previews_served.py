@@ -46,7 +46,7 @@ def preview_of(data: Path, path: str) -> dict[str, Any] | None:
     return {"id": row[0], **json.loads(row[1] or "{}")}
 
 
-def wait_state(data: Path, path: str, *states: str, timeout: float = 60) -> dict[str, Any]:
+def wait_state(data: Path, path: str, *states: str, timeout: float = 90) -> dict[str, Any]:
     wait_for(
         lambda: (preview_of(data, path) or {}).get("state") in states,
         timeout,
@@ -117,7 +117,7 @@ def test_sigkill_of_server_and_of_ffmpeg_mid_transcode(data, server_factory, med
     marker = f".ortak-work-{item_id}-"
     wait_for(lambda: ffmpeg_children(marker), 30, "ffmpeg to start")
     server.kill()  # SIGKILL: no clean-up at all
-    wait_for(lambda: not ffmpeg_children(marker), 10, "ffmpeg to die with its server")
+    wait_for(lambda: not ffmpeg_children(marker), 30, "ffmpeg to die with its server")
     assert preview_of(data, path)["state"] == "pending"
 
     server = server_factory(sftp=False, indexer=True)  # the job runs again
@@ -184,7 +184,7 @@ def test_pool_preview_and_the_operator_commands(served: Pool, media, tmp_path):
     assert "queued" in run_cli(data, "previews", "retry", "--failed").output
     again = wait_for_value(
         lambda: (p := preview_of(data, "/AZTV/news/noise.mxf"))["state"] == "failed" and p,
-        30,
+        90,
         "the retry to fail again",
     )
     assert again["error"] == failed["error"]
@@ -195,7 +195,7 @@ def test_pool_preview_and_the_operator_commands(served: Pool, media, tmp_path):
             (data / "pool/.catalog/previews" / ready["id"] / "proxy.mp4").stat().st_ino != before
             and preview_of(data, "/AZTV/news/flood.mp4")["state"] == "ready"
         ),
-        30,
+        90,
         "the rebuilt proxy",
     )
     assert "ffmpeg" in run_cli(data, "info").output

@@ -136,7 +136,9 @@ def test_upload_with_metadata_survives_a_reload(browser, up_server, up_data, big
     held = _partial_bytes(area)
     assert 0 < held < SIZE and not (area / "ankara-kis.mp4").exists()
     # Golden retriever restored the queue, the page its form; the same file is picked
-    # again and resumes.
+    # again and resumes. Waited for: the restored file is drawn by the script after the
+    # page has loaded, and `_add_and_send` looks for "Add more" only once.
+    expect(page.locator(".uppy-Dashboard-Item")).to_have_count(1)
     expect(page.get_by_label("Title")).to_have_value(TITLE)
     expect(page.get_by_label("Location")).to_have_value("Ankara")
     _add_and_send(page, big_clip)

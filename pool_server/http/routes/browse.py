@@ -34,8 +34,9 @@ def listing(request: Request) -> dict:
     if member is not None and category is not None and series is not None:
         real_series = "" if series == "-" else series
         items = browse.series_items(db, member, category, real_series)
+        folders = door.preview_folders.names()
         for item in items:
-            item["preview"] = preview_of(door.pool.data.pool_root, item)
+            item["preview"] = preview_of(door.pool.data.pool_root, item, folders)
         level["listing"] = items
     else:
         level["entries"] = [{"name": n, "count": c} for n, c in browse.counts(db, member, category)]

@@ -12,10 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from catalog import browse
 from catalog.errors import QueryError
 from catalog.search import search as catalog_search
-from catalog.store import current_seq
 from catalog.units import iso_utc, parse_seconds, parse_when
 
 from ...errors import UsageError
@@ -144,8 +142,9 @@ def run_search(request: Request, query: SearchQuery) -> dict[str, Any]:
         limit=fetch,
     )
     root = door.pool.data.pool_root
+    folders = door.preview_folders.names()
     for row in rows:
-        row["preview"] = preview_of(root, row)
+        row["preview"] = preview_of(root, row, folders)
     if query.preview is not None:
         rows = [r for r in rows if r["preview"]["state"] == query.preview]
     page = rows[query.offset : query.offset + query.limit]
@@ -154,25 +153,6 @@ def run_search(request: Request, query: SearchQuery) -> dict[str, Any]:
         "items": page,
         "next": encode_cursor(query.offset + query.limit) if more else None,
     }
-
-
-def facet_values(door: Any) -> dict[str, list[str]]:
-    """The members, categories and languages the facets offer, recomputed only when the
-    catalog changes (its journal sequence moves): they cost a scan of every item."""
-    db = door.pool.store.db
-    seq = current_seq(db)
-    with door.cache_lock:
-        cached = door.cache.get("facets")
-    if cached is not None and cached[0] == seq:
-        return cached[1]
-    values = {
-        "members": [m for m, _ in browse.counts(db)],
-        "categories": browse.categories(db),
-        "languages": browse.languages(db),
-    }
-    with door.cache_lock:
-        door.cache["facets"] = (seq, values)
-    return values
 
 
 def api_search(request: Request) -> Response:
@@ -187,7 +167,7 @@ def search_page(request: Request) -> Response:
     query = parse_query(request.query_params, door.settings["page_size"])
     result = run_search(request, query)
     page_no = query.offset // query.limit + 1
-    facets = facet_values(door)
+    facets = door.facets.get(door.pool.store.db)
     return render(
         request,
         "search.html",
