@@ -7,9 +7,9 @@ half SFTP (paramiko). Each session loops until the end: log in, then a few opera
 — list a folder, download a seed file (1–50 MB, sha256 checked), upload a file
 (1–50 MB, size checked, then deleted) — with a think time between them, then log out
 and in again. Reported: transfers done and failed, MB moved, login times (p50, p99),
-and the server's resident memory sampled every 5 s (growth after warm-up must stay
-under 10 %). Then the FTP half alone runs against vsftpd (fetched as in
-benchmarks/ftp_bench.py; needs root) for the same time, for ratios.
+the server's CPU time (per GB moved), and its resident memory sampled every 5 s
+(growth after warm-up must stay under 10 %). Then the FTP half alone runs against
+vsftpd (fetched as in benchmarks/ftp_bench.py; needs root) for the same time, for ratios.
 
 Every loop is bounded by the deadline; every server is stopped by PID.
 """
@@ -197,6 +197,20 @@ def rss_kib(pid: int) -> int:
     return ftp_bench.memory_kib(ftp_bench.process_tree(pid))[0]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server's process tree so far: what the server
+    spends for the bytes it moves, which other load on the machine skews far less than
+    its MB/s (the soak's think times bound those, and a loaded machine slows both)."""
+    ticks = 0
+    for p in ftp_bench.process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def summary(stats: Stats, seconds: float) -> dict[str, Any]:
     logins = sorted(stats.logins)
 
@@ -240,12 +254,14 @@ def run_soak(
         t.start()
     samples: list[tuple[float, int]] = []
     began = time.monotonic()
+    cpu_began = cpu_seconds(pid)
     while time.monotonic() < deadline:
         samples.append((time.monotonic() - began, rss_kib(pid)))
         time.sleep(5)
     for t in threads:
         t.join(max(5.0, deadline + 120 - time.monotonic()))
     stuck = sum(t.is_alive() for t in threads)
+    cpu = cpu_seconds(pid) - cpu_began
     stats = Stats(
         transfers=sum(k.transfers for k in per_kind.values()),
         failures=[f for k in per_kind.values() for f in k.failures],
@@ -263,6 +279,8 @@ def run_soak(
         "seconds": seconds,
         **summary(stats, seconds),
         "by_protocol": {kind: summary(k, seconds) for kind, k in per_kind.items()},
+        "server_cpu_s": round(cpu, 1),
+        "server_cpu_s_per_gb": round(cpu / max(stats.bytes / 1e9, 1e-9), 2),
         "rss_mb_after_warmup": round(statistics.mean(after_warmup) / 1024, 1),
         "rss_mb_at_end": round(statistics.mean(last) / 1024, 1),
         "rss_growth": round(statistics.mean(last) / statistics.mean(after_warmup) - 1, 3),
