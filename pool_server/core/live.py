@@ -8,6 +8,8 @@ that died are dropped when seen.
 
 Doors call `open`, `close` and `transfer` from their event loops: those only queue the
 change for one writer thread, which also polls, so no door ever waits on the database.
+The writer applies what has queued up in one transaction (one commit, however many
+sessions came and went meanwhile) and polls once a second even while changes keep coming.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("ortak.live")
 POLL_SECONDS = 1.0
 COMPLAIN_EVERY = 60.0  # seconds between log lines about a database that refuses writes
+MAX_BATCH = 1000
+"""Most queued changes applied in one transaction."""
 
 
 class LiveSessions:
@@ -72,31 +76,71 @@ class LiveSessions:
             self.store.release()
 
     def _write_until_idle(self) -> None:
+        next_poll = time.monotonic() + POLL_SECONDS
         while True:
             with self._lock:
                 if self._changes.empty() and not self._closers:
                     self._writer = None
                     return
-            try:
-                sql, args = self._changes.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                sql, args = "", ()
-            if args == ("stop",):
+            batch, stop = self._take(max(0.0, next_poll - time.monotonic()))
+            if batch:
+                self._guarded(self._apply, batch)
+            # End requests are polled on time even while changes keep arriving (a busy
+            # server would otherwise never look, and never end the session asked for).
+            if not stop and time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + POLL_SECONDS
+                self._guarded(self.poll)
+            if stop:
                 with self._lock:
                     self._writer = None
                 return
+
+    def _take(self, timeout: float) -> tuple[list[tuple[str, tuple[Any, ...]]], bool]:
+        """The changes queued now (waiting up to `timeout` for the first), at most
+        `MAX_BATCH`, and whether `stop` was asked for after them."""
+        batch: list[tuple[str, tuple[Any, ...]]] = []
+        try:
+            change = self._changes.get(timeout=timeout) if timeout > 0 else None
+            if change is None:
+                change = self._changes.get_nowait()
+            while True:
+                if change[1] == ("stop",):
+                    return batch, True
+                batch.append(change)
+                if len(batch) >= MAX_BATCH:
+                    return batch, False
+                change = self._changes.get_nowait()
+        except queue.Empty:
+            return batch, False
+
+    def _apply(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Apply `batch` in one transaction: one commit for all the logins, logouts and
+        transfers queued since the last (each its own commit took the database's write
+        lock from the doors' audit writes once per change). Should the transaction
+        fail, each change is tried on its own, so one bad change loses no other."""
+        db = self.store.db
+        if len(batch) > 1:
             try:
-                if sql:
-                    self.store.db.execute(sql, list(args))
-                else:
-                    self.poll()
-            except sqlite3.Error as exc:  # a full disk, a locked database: no traceback
-                now = time.monotonic()
-                if now - self._complained >= COMPLAIN_EVERY:
-                    self._complained = now
-                    log.warning("the live session list cannot be updated: %s", exc)
-            except Exception:  # the list is advisory: never take a door down for it
-                log.exception("updating the live session list failed")
+                with db.conn:  # BEGIN ... COMMIT, or ROLLBACK on an error
+                    db.conn.execute("BEGIN IMMEDIATE")
+                    for sql, args in batch:
+                        db.conn.execute(sql, list(args))
+                return
+            except sqlite3.Error:
+                pass  # the changes one by one below; the last error is reported
+        for sql, args in batch:
+            self._guarded(db.execute, sql, list(args))
+
+    def _guarded(self, work: Callable[..., Any], *args: Any) -> None:
+        try:
+            work(*args)
+        except sqlite3.Error as exc:  # a full disk, a locked database: no traceback
+            now = time.monotonic()
+            if now - self._complained >= COMPLAIN_EVERY:
+                self._complained = now
+                log.warning("the live session list cannot be updated: %s", exc)
+        except Exception:  # the list is advisory: never take a door down for it
+            log.exception("updating the live session list failed")
 
     def create_schema(self) -> None:
         self.store.db["live_sessions"].create(
