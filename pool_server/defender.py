@@ -106,13 +106,23 @@ class Defender:
 
     def _attempt(self, ip: str, name: str | None, check_name: bool) -> Attempt:
         deadline = time.monotonic() + ROOM_WAIT
+        checked = name if check_name else None
         while True:
-            self.check(ip, name if check_name else None)  # pool.db: bans of any process
+            self.check(ip, checked)  # pool.db: bans of any process
             with self._settled:
                 attempt = self._score(ip, name, check_name, deadline)
-                if attempt is not None:
-                    return attempt
-                self._settled.wait(max(0.0, deadline - time.monotonic()))
+                if attempt is None:
+                    self._settled.wait(max(0.0, deadline - time.monotonic()))
+                    continue
+            # Once more now that it is scored: a failure may have banned the address and
+            # forgotten its scores between the check above and the scoring (the ban is
+            # written before the scores go, so a ban that emptied them is seen here).
+            try:
+                self.check(ip, checked)
+            except Banned:
+                self._withdraw(attempt)
+                raise
+            return attempt
 
     def _score(
         self, ip: str, name: str | None, check_name: bool, deadline: float
@@ -160,12 +170,13 @@ class Defender:
             if attempt.settled:
                 return False
             attempt.settled = True
-            ip_score = sum(a.score for a in self._scored(self._by_ip, attempt.ip, now))
-            ban_ip = ip_score >= self.threshold
+            # Failures alone ban: an attempt still in flight may yet succeed.
+            by_ip = self._scored(self._by_ip, attempt.ip, now)
+            ban_ip = sum(a.score for a in by_ip if a.settled) >= self.threshold
             lock_name = False
             if attempt.name is not None:
                 by_name = self._scored(self._by_name, attempt.name, now)
-                lock_name = sum(a.score for a in by_name) >= self.name_threshold
+                lock_name = sum(a.score for a in by_name if a.settled) >= self.name_threshold
         # The scores are forgotten once the ban is in pool.db, not before: attempts racing
         # with its write are refused by them meanwhile. (Forgotten, so that lifting the
         # ban, by `unban` in another process or by its end, lifts it.)
@@ -183,6 +194,10 @@ class Defender:
 
     def success(self, attempt: Attempt) -> None:
         """The attempt succeeded: take back its own score (and nothing else)."""
+        self._withdraw(attempt)
+
+    def _withdraw(self, attempt: Attempt) -> None:
+        """Take the attempt's score back and wake the attempts waiting for room."""
         with self._lock:
             attempt.settled = True
             for table, key in ((self._by_ip, attempt.ip), (self._by_name, attempt.name)):
