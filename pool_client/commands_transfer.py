@@ -245,7 +245,7 @@ def sync(
     """Keep DEST holding exactly the items matching QUERY and the filters."""
     import json as jsonlib
 
-    from .sync import SyncResult, sync_once
+    from .sync import SyncInterrupted, SyncResult, sync_once
     from .sync import watch as watch_loop
 
     app = app_of(ctx)
@@ -289,14 +289,18 @@ def sync(
                     output.echo(f"{label:>13}  {row['id']}  {row['name']}")
             for row in result.failed:
                 output.echo(f"pool: {row['name']}: {row['error']}", err=True)
-            if result.nothing_to_do:
+            if result.nothing_to_do and not result.interrupted:
                 output.echo(f"in sync: {result.matched} items (catalog seq {result.update.seq})")
             elif result.withdrawn and not delete:
                 output.echo("withdrawn items are kept; --delete removes them")
         sys.stdout.flush()
 
     if not watch:
-        result = run()
+        try:
+            result = run()
+        except SyncInterrupted as stop:
+            report(stop.result)  # what it finished, then "interrupted" (exit 130)
+            raise
         report(result)
         _fail_worst(result.errors)
         return

@@ -110,6 +110,8 @@ class SyncResult:
     failed: list[dict[str, Any]] = field(default_factory=list)
     errors: list[ClientError] = field(default_factory=list)
     dry_run: bool = False
+    interrupted: bool = False
+    """Ctrl-C stopped the round: the lists say what it finished before."""
 
     @property
     def nothing_to_do(self) -> bool:
@@ -126,7 +128,18 @@ class SyncResult:
             "deleted": self.deleted,
             "failed": self.failed,
             "dry_run": self.dry_run,
+            "interrupted": self.interrupted,
         }
+
+
+class SyncInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a round's downloads; `result` says what the round finished first
+    (files already in DEST must still be reported, or a script reading the report would
+    never learn of them: the next round finds them in sync)."""
+
+    def __init__(self, result: SyncResult) -> None:
+        super().__init__()
+        self.result = result
 
 
 def _names(wanted: dict[str, dict[str, Any]], have: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -257,15 +270,19 @@ def sync_once(
             state.put(info["id"], info["name"], info["path"], out.result.sha256, out.result.size)
             getattr(result, kind).append({**info, "transferred": out.result.transferred})
 
-        run_downloads(
-            remote,
-            jobs,
-            parallel=parallel,
-            limiter=limiter or RateLimiter(None),
-            display=display,
-            on_retry=on_retry,
-            on_done=done,
-        )
+        try:
+            run_downloads(
+                remote,
+                jobs,
+                parallel=parallel,
+                limiter=limiter or RateLimiter(None),
+                display=display,
+                on_retry=on_retry,
+                on_done=done,
+            )
+        except KeyboardInterrupt as exc:
+            result.interrupted = True
+            raise SyncInterrupted(result) from exc
         if delete:
             for gone in result.withdrawn:
                 (dest / gone["name"]).unlink(missing_ok=True)
@@ -289,7 +306,13 @@ def watch(
     on_result: Callable[[SyncResult | None], None],
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Run and report every `interval` seconds until interrupted (Ctrl-C)."""
+    """Run and report every `interval` seconds until interrupted (Ctrl-C); a round that
+    Ctrl-C stops is reported with what it finished."""
     while True:
-        on_result(run())
+        try:
+            result = run()
+        except SyncInterrupted as stop:
+            on_result(stop.result)
+            raise
+        on_result(result)
         sleep(interval)

@@ -110,6 +110,23 @@ def test_noop_sync_reads_only_the_index(pool: Pool, scheme: str, tmp_path: Path)
     assert again["requests"] == {"read": 1} and again["fetched"] == []
 
 
+def _read_lines(stream, into: list[str]) -> threading.Thread:
+    """Collect a child's output line by line as it comes."""
+
+    def read() -> None:
+        for line in stream:
+            into.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+def _fetched(lines: list[str]) -> list[list[str]]:
+    rounds = [json.loads(line) for line in list(lines) if line.strip()]
+    return [[f["name"] for f in r["fetched"]] for r in rounds]
+
+
 def test_watch_picks_up_a_new_upload(pool: Pool, tmp_path: Path) -> None:
     _put(pool, "/TRT/news/first.mp4", "trt-up", ["tr"], os.urandom(10_000))
     pool.wait_items(1, where=SIDECAR_READ)
@@ -118,26 +135,63 @@ def test_watch_picks_up_a_new_upload(pool: Pool, tmp_path: Path) -> None:
     proc = pool.spawn(
         "sync", "--dest", str(hot), "--lang", "tr", "--watch", "--interval", str(interval), "--json"
     )
+    lines: list[str] = []
+    reader = _read_lines(proc.stdout, lines)
     try:
-        wait_for(lambda: (hot / "first.mp4").exists(), 60, "the first round")
+        wait_for(lambda: ["first.mp4"] in _fetched(lines), 60, "the first round's report")
         data = os.urandom(20_000)
         _put(pool, "/TRT/news/second.mp4", "trt-up", ["tr"], data)
         pool.wait_items(2, where=SIDECAR_READ)
-        # a later round of the same watch takes it (bounded generously: a round on a loaded
-        # machine may take longer than the interval; how soon is a benchmark's business)
-        wait_for(lambda: (hot / "second.mp4").exists(), 60, "the new upload")
+        # a later round of the same watch takes it and says so (bounded generously: a round
+        # on a loaded machine may take longer than the interval; how soon is a benchmark's)
+        wait_for(lambda: ["second.mp4"] in _fetched(lines), 60, "the new upload's report")
         assert (
             hashlib.sha256((hot / "second.mp4").read_bytes()).digest()
             == hashlib.sha256(data).digest()
         )
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+        _, err = proc.communicate(timeout=15)
+        reader.join(timeout=15)
     assert proc.returncode == 130, err
-    rounds = [json.loads(line) for line in out.splitlines() if line.strip()]
-    fetched = [[f["name"] for f in r["fetched"]] for r in rounds]
+    fetched = _fetched(lines)
     assert fetched[0] == ["first.mp4"] and ["second.mp4"] in fetched[1:], fetched
-    assert "stopped" in err and "Traceback" not in err, (out, err)
+    assert "stopped" in err and "Traceback" not in err, err
+
+
+def test_a_round_stopped_by_ctrl_c_reports_what_it_finished(pool: Pool, tmp_path: Path) -> None:
+    """Before: a file the interrupted round had finished was in DEST but in no report, and
+    the next round, finding it in sync, never reported it either."""
+    _put(pool, "/TRT/news/a_small.mp4", "trt-up", ["tr"], os.urandom(10_000))
+    pool.wait_items(1, where=SIDECAR_READ)  # the older: sync takes it first
+    _put(pool, "/TRT/news/b_large.mp4", "trt-up", ["tr"], os.urandom(4_000_000))
+    pool.wait_items(2, where=SIDECAR_READ)
+    hot = tmp_path / "hot"
+    # one at a time, the large one at 200 kB/s: Ctrl-C comes while it is under way
+    args = ("sync", "--dest", str(hot), "--lang", "tr", "--parallel", "1", "--bwlimit", "200k")
+    proc = pool.spawn(*args, "--watch", "--json")
+    lines: list[str] = []
+    reader = _read_lines(proc.stdout, lines)
+    try:
+        wait_for(
+            lambda: (hot / "a_small.mp4").exists() and any(hot.glob("b_large.mp4*.part")),
+            60,
+            "the small file done and the large one under way",
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+        reader.join(timeout=15)
+    assert proc.returncode == 130, err
+    rounds = [json.loads(line) for line in lines if line.strip()]
+    assert len(rounds) == 1, rounds
+    assert rounds[0]["interrupted"] is True
+    assert [f["name"] for f in rounds[0]["fetched"]] == ["a_small.mp4"], rounds
+    assert not (hot / "b_large.mp4").exists() and "stopped" in err, err
+    # the next run (no watch) fetches the rest and does not report the small one again
+    again = pool.json(*args[:-2])
+    assert [f["name"] for f in again["fetched"]] == ["b_large.mp4"]
+    assert again["interrupted"] is False
 
 
 def test_watch_outlives_a_server_outage(pool: Pool, tmp_path: Path) -> None:
