@@ -151,8 +151,10 @@ def test_watch_picks_up_a_new_upload(pool: Pool, tmp_path: Path) -> None:
         )
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=15)
+        proc.wait(timeout=15)  # not communicate(): it would read stdout beside the reader
         reader.join(timeout=15)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
     assert proc.returncode == 130, err
     fetched = _fetched(lines)
     assert fetched[0] == ["first.mp4"] and ["second.mp4"] in fetched[1:], fetched
@@ -180,11 +182,13 @@ def test_a_round_stopped_by_ctrl_c_reports_what_it_finished(pool: Pool, tmp_path
         )
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=15)
+        proc.wait(timeout=15)  # not communicate(): it would read stdout beside the reader
         reader.join(timeout=15)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
     assert proc.returncode == 130, err
     rounds = [json.loads(line) for line in lines if line.strip()]
-    assert len(rounds) == 1, rounds
+    assert len(rounds) == 1, (rounds, err)
     assert rounds[0]["interrupted"] is True
     assert [f["name"] for f in rounds[0]["fetched"]] == ["a_small.mp4"], rounds
     assert not (hot / "b_large.mp4").exists() and "stopped" in err, err
