@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
 import threading
 from pathlib import Path
 
@@ -122,6 +123,16 @@ def _read_lines(stream, into: list[str]) -> threading.Thread:
     return reader
 
 
+def _interrupt(proc: subprocess.Popen, reader: threading.Thread) -> str:
+    """Ctrl-C to the child; its standard error once it has ended. Not communicate(): that
+    would read stdout beside the line reader."""
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=15)
+    reader.join(timeout=15)
+    assert proc.stderr is not None
+    return proc.stderr.read()
+
+
 def _fetched(lines: list[str]) -> list[list[str]]:
     rounds = [json.loads(line) for line in list(lines) if line.strip()]
     return [[f["name"] for f in r["fetched"]] for r in rounds]
@@ -150,11 +161,7 @@ def test_watch_picks_up_a_new_upload(pool: Pool, tmp_path: Path) -> None:
             == hashlib.sha256(data).digest()
         )
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)  # not communicate(): it would read stdout beside the reader
-        reader.join(timeout=15)
-        assert proc.stderr is not None
-        err = proc.stderr.read()
+        err = _interrupt(proc, reader)
     assert proc.returncode == 130, err
     fetched = _fetched(lines)
     assert fetched[0] == ["first.mp4"] and ["second.mp4"] in fetched[1:], fetched
@@ -181,11 +188,7 @@ def test_a_round_stopped_by_ctrl_c_reports_what_it_finished(pool: Pool, tmp_path
             "the small file done and the large one under way",
         )
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)  # not communicate(): it would read stdout beside the reader
-        reader.join(timeout=15)
-        assert proc.stderr is not None
-        err = proc.stderr.read()
+        err = _interrupt(proc, reader)
     assert proc.returncode == 130, err
     rounds = [json.loads(line) for line in lines if line.strip()]
     assert len(rounds) == 1, (rounds, err)
