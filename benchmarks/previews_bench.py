@@ -7,7 +7,10 @@ a news clip's proxy is out.
    proxy alone (plan.bare_proxy_command), alternating, in the same run. Goal: job ≥ 0.9x
    the speed of the bare proxy. Also the job's speed as a multiple of real time.
 2. `ftp`: an FTP download of a 1 GiB file from `pool-server serve` (ftplib, to memory)
-   with no preview job, and while a job (niced, as configured) transcodes the MXF.
+   with no preview job, and while the server's own job transcodes the MXF (put in the
+   pool as a documentary), once per `--shares` value of `[previews] transfer_share`
+   (1.0: niceness alone; the default yields to transfers). Also the CPU the job's
+   ffmpeg got per second during the downloads and in as long again after them.
    Goal: ≥ 0.8x.
 3. `latency`: `pool-server serve` with previews on; a 60-second 1080i50 news clip is
    uploaded over FTP --runs times; from each upload's 226 reply to the item's preview
@@ -19,7 +22,7 @@ The sources are generated once into benchmarks/.cache/ (the 10-minute MXF is ~3.
 and takes a while on two cores).
 
     .venv/bin/python benchmarks/previews_bench.py [onedecode|ftp|latency|all]
-        [--reps 1] [--runs 10] [--cache benchmarks/.cache]
+        [--reps 1] [--runs 10] [--shares 1.0 0.25] [--cache benchmarks/.cache]
 """
 
 from __future__ import annotations
@@ -180,15 +183,24 @@ def _children_cpu() -> float:
 # -- a server ---------------------------------------------------------------------
 
 
-def start_server(data: Path, previews: bool) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    data: Path, previews: bool, share: float | None = None, big: int = 0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`share`: `[previews] transfer_share`; `big`: a file of this many bytes at
+    /TRT/news/big.bin before the server starts."""
     run = [str(BIN / "pool-server"), "--data", str(data)]
     subprocess.run([*run, "init"], check=True, capture_output=True)
     toml = data / "pool.toml"
     text = toml.read_text()
+    at = text.index("[previews]")
+    head, section = text[:at], text[at:]
     if not previews:
-        at = text.index("[previews]")
-        text = text[:at] + text[at:].replace("\nenabled = true\n", "\nenabled = false\n", 1)
-    toml.write_text(text)
+        section = section.replace("\nenabled = true\n", "\nenabled = false\n", 1)
+    if share is not None:
+        default = f"\ntransfer_share = {DEFAULTS['transfer_share']}\n"
+        assert default in section, "pool.toml has no transfer_share to set"
+        section = section.replace(default, f"\ntransfer_share = {share}\n", 1)
+    toml.write_text(head + section)
     subprocess.run([*run, "member", "add", "TRT", "--name", "TRT"], check=True, capture_output=True)
     subprocess.run(
         [*run, "user", "add", "bench", "--role", "contributor", "--member", "TRT", *STDIN],
@@ -196,6 +208,13 @@ def start_server(data: Path, previews: bool) -> tuple[subprocess.Popen[bytes], i
         check=True,
         capture_output=True,
     )
+    if big:
+        folder = data / "pool" / "TRT" / "news"
+        folder.mkdir(parents=True, exist_ok=True)
+        block = os.urandom(1 << 20)
+        with open(folder / "big.bin", "wb") as f:
+            for _ in range(big >> 20):
+                f.write(block)
     proc = subprocess.Popen(
         [*run, "serve", "--ftp-port", "0", "--no-sftp"], stderr=subprocess.DEVNULL
     )
@@ -219,18 +238,46 @@ def login(port: int) -> ftplib.FTP:
 # -- 2. FTP throughput while a job runs ---------------------------------------------
 
 
-def bench_ftp(mxf: Path, reps: int) -> dict[str, object]:
+def _job_ffmpeg(server_pid: int) -> int | None:
+    """The pid of the server's preview ffmpeg (a child working in an .ortak-work- folder)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == server_pid and b".ortak-work-" in cmdline and b"ffmpeg" in cmdline:
+            return int(entry.name)
+    return None
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds a running process has used (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _catalogued(db: Path, path: str) -> bool:
+    return watch(db, path)[0]
+
+
+def _ftp_with_a_job(mxf: Path, reps: int, share: float) -> dict[str, object]:
+    """One server with `transfer_share = share`: `reps` downloads with no job, then the
+    MXF goes into the pool (a documentary: the main lane) and, once its job's ffmpeg
+    runs, `reps` downloads again; and how fast the job went with and without them."""
     size = 1 << 30
     with tempfile.TemporaryDirectory(dir=mxf.parent) as tmp:
         data = Path(tmp) / "data"
-        proc, port = start_server(data, previews=False)
+        proc, port = start_server(data, previews=True, share=share, big=size)
         try:
-            folder = data / "pool" / "TRT" / "news"
-            folder.mkdir(parents=True, exist_ok=True)
-            block = os.urandom(1 << 20)
-            with open(folder / "big.bin", "wb") as f:
-                for _ in range(size >> 20):
-                    f.write(block)
+            deadline = time.monotonic() + 120
+            while not _catalogued(data / "pool.db", "/TRT/news/big.bin"):
+                if time.monotonic() > deadline:
+                    raise SystemExit("big.bin was not catalogued in 120 s")
+                time.sleep(0.1)
 
             def download() -> float:
                 got = 0
@@ -248,44 +295,48 @@ def bench_ftp(mxf: Path, reps: int) -> dict[str, object]:
 
             download()  # warm the page cache
             idle = [download() for _ in range(reps)]
-            stop = threading.Event()
-            settings = job.JobSettings(
-                plan.Options.from_settings(DEFAULTS),
-                nice=int(DEFAULTS["nice"]),  # type: ignore[call-overload]
-                timeout_factor=10,
-            )
-            work = Path(tmp) / "work"
-            work.mkdir()
-            errors: list[BaseException] = []
-
-            def transcode() -> None:
-                try:
-                    job.make(find_tools(), mxf, work, settings, stop)
-                except BaseException as exc:
-                    errors.append(exc)
-
-            t = threading.Thread(target=transcode)
-            t.start()
+            docs = data / "pool" / "TRT" / "documentaries"
+            docs.mkdir(parents=True, exist_ok=True)
+            os.link(mxf, docs / mxf.name)  # no copy: the indexer hashes it, then the job runs
+            deadline = time.monotonic() + 300
+            pid = None
+            while pid is None:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the preview job did not start in 300 s")
+                time.sleep(0.1)
+                pid = _job_ffmpeg(proc.pid)
             time.sleep(3)  # let ffmpeg get going
+            t0, cpu0 = time.perf_counter(), _cpu_of(pid)
             busy = [download() for _ in range(reps)]
-            still_running = t.is_alive()
-            stop.set()
-            t.join()
-            idle += [download() for _ in range(reps)]
+            t1, cpu1 = time.perf_counter(), _cpu_of(pid)
+            time.sleep(t1 - t0)  # the same time with no download, for the job's own pace
+            t2, cpu2 = time.perf_counter(), _cpu_of(pid)
+            still_running = _job_ffmpeg(proc.pid) == pid
         finally:
             proc.terminate()
-            proc.wait(30)
+            proc.wait(60)
     if not still_running:
-        raise SystemExit(f"the preview job ended before the downloads did: {errors}")
+        raise SystemExit("the preview job ended before the downloads did")
     idle_mb, busy_mb = statistics.median(idle), statistics.median(busy)
     return {
-        "file": "1 GiB",
-        "reps": reps,
+        "transfer_share": share,
         "idle_MBps": round(idle_mb),
         "with_job_MBps": round(busy_mb),
         "ratio": round(busy_mb / idle_mb, 3),
-        "job_nice": DEFAULTS["nice"],
+        "ratios_each": [round(b / idle_mb, 2) for b in busy],
+        "job_cpu_per_s_during_downloads": round((cpu1 - cpu0) / (t1 - t0), 2),
+        "job_cpu_per_s_after": round((cpu2 - cpu1) / (t2 - t1), 2),
     }
+
+
+def bench_ftp(mxf: Path, reps: int, shares: list[float]) -> dict[str, object]:
+    """An FTP download of 1 GiB while the server's own preview job transcodes the MXF,
+    against the same download from the same server before the job: once per
+    `transfer_share` (1.0 is niceness alone, the default yields to transfers)."""
+    runs = [_ftp_with_a_job(mxf, reps, share) for share in shares]
+    for run in runs:
+        print(f"  {json.dumps(run)}", flush=True)
+    return {"file": "1 GiB", "reps": reps, "job_nice": DEFAULTS["nice"], "runs": runs}
 
 
 # -- 3. upload to published proxy ----------------------------------------------------
@@ -393,6 +444,13 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=HERE / ".cache")
     parser.add_argument("--reps", type=int, default=1, help="repetitions of each measure")
     parser.add_argument("--runs", type=int, default=10, help="uploads in the latency run")
+    parser.add_argument(
+        "--shares",
+        type=float,
+        nargs="+",
+        default=[1.0, float(DEFAULTS["transfer_share"])],  # type: ignore[arg-type]
+        help="ftp: the transfer_share values to run the server with",
+    )
     parser.add_argument("--prepare", action="store_true", help="only generate the sources")
     parser.add_argument(
         "--minutes", type=int, default=10, help="length of the long MXF (a quick check: 1)"
@@ -411,7 +469,7 @@ def main() -> int:
         results["onedecode"] = bench_onedecode(long_mxf, args.reps)
         print(json.dumps(results["onedecode"]), flush=True)
     if args.what in ("ftp", "all"):
-        results["ftp"] = bench_ftp(long_mxf, max(3, args.reps))
+        results["ftp"] = bench_ftp(long_mxf, max(3, args.reps), args.shares)
         print(json.dumps(results["ftp"]), flush=True)
     if args.what in ("latency", "all"):
         results["latency"] = bench_latency(clip, args.runs)

@@ -90,6 +90,7 @@ def preview_service(pool: Pool) -> Any:
     except CatalogError as exc:  # e.g. no ffmpeg: serve the pool, without previews
         log.error("previews disabled: %s", exc)
         return None
+    pool.core.transfers.listen(service.gate.transfers)  # transfers first
     log.info(
         "previews: %d worker(s), ffmpeg %s (%s)",
         settings["workers"],

@@ -44,31 +44,75 @@ def low_priority(cmd: list[str]) -> list[str]:
     return [ionice, "-c", "2", "-n", "7", *cmd] if ionice else cmd
 
 
-class Gate:
-    """Lets long jobs be paused while express work runs (SIGSTOP/SIGCONT of the group)."""
+DUTY_PERIOD = 1.0
+"""Seconds of one pause-and-run cycle while transfers are under way."""
 
-    def __init__(self) -> None:
+
+class Gate:
+    """When a long job's ffmpeg may run (it is paused by SIGSTOP/SIGCONT of its group):
+    never while express work runs, and while the pool moves files (transfers first)
+    only `share` of each `DUTY_PERIOD`, starting with a pause. `transfers(active)` is
+    the door's listener; `wait` wakes a runner as soon as either changes."""
+
+    def __init__(self, share: float = 1.0) -> None:
+        self.share = min(1.0, max(0.0, share))
         self._express = 0
-        self._lock = threading.Lock()
+        self._busy_since: float | None = None
+        self._generation = 0
+        self._cond = threading.Condition()
 
     def express(self) -> contextlib.AbstractContextManager[None]:
         gate = self
 
         class _Hold(contextlib.AbstractContextManager[None]):
             def __enter__(self) -> None:
-                with gate._lock:
-                    gate._express += 1
+                gate._change(express=+1)
 
             def __exit__(self, *exc: object) -> None:
-                with gate._lock:
-                    gate._express -= 1
+                gate._change(express=-1)
 
         return _Hold()
 
+    def transfers(self, active: bool) -> None:
+        """Files are moving (True) or no longer (False)."""
+        self._change(busy=active)
+
+    def _change(self, express: int = 0, busy: bool | None = None) -> None:
+        with self._cond:
+            self._express += express
+            if busy is not None:
+                self._busy_since = time.monotonic() if busy else None
+            self._generation += 1
+            self._cond.notify_all()
+
     @property
     def closed(self) -> bool:
-        with self._lock:
+        """Whether express work is running (long jobs are paused throughout)."""
+        with self._cond:
             return self._express > 0
+
+    def state(self, now: float) -> tuple[bool, float]:
+        """(pause now?, seconds until that may change unless `wait` wakes first)."""
+        with self._cond:
+            if self._express > 0:
+                return True, POLL
+            since = self._busy_since
+        if since is None or self.share >= 1.0:
+            return False, POLL
+        phase = (now - since) % DUTY_PERIOD
+        off = (1.0 - self.share) * DUTY_PERIOD
+        if phase < off:
+            return True, off - phase
+        return False, DUTY_PERIOD - phase
+
+    def generation(self) -> int:
+        with self._cond:
+            return self._generation
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Up to `timeout` seconds, or until the gate changes after generation `seen`."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._generation != seen, timeout)
 
 
 def run(
@@ -84,7 +128,7 @@ def run(
     """Run `cmd` to its end. PreviewError when it fails or takes longer than `timeout`
     seconds of running time (paused time does not count); PreviewInterrupted when
     `stop` is set or the child is killed by a signal not of our making (the job should
-    run again). `gate`: pause while express work runs."""
+    run again). `gate`: when to pause (express work, transfers)."""
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             low_priority(cmd),
@@ -116,14 +160,16 @@ def run(
                 _signal(proc, signal.SIGKILL)
                 proc.wait()
                 raise PreviewError(f"ffmpeg took more than {timeout:.0f} s; stopped")
-            want_pause = gate is not None and gate.closed
+            if gate is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(POLL)
+                continue
+            seen = gate.generation()
+            want_pause, for_how_long = gate.state(now)
             if want_pause != paused:
                 _signal(proc, signal.SIGSTOP if want_pause else signal.SIGCONT)
                 paused = want_pause
-            try:
-                proc.wait(POLL)
-            except subprocess.TimeoutExpired:
-                pass
+            gate.wait(seen, min(POLL, for_how_long))
     finally:
         if proc.poll() is None:
             _signal(proc, signal.SIGKILL)

@@ -78,7 +78,9 @@ class PreviewService:
         self.db = open_catalog(db_path)
         self.lock = threading.Lock()
         self.queue = PreviewQueue(Path(data_dir), str(self.settings["broker"]), self._task)
-        self.gate = Gate()
+        self.gate = Gate(share=float(self.settings["transfer_share"]))
+        """Pauses long jobs while express work runs and, in part, while files move:
+        `pool-server serve` tells it of its transfers (`gate.transfers`)."""
         self.host = socket.gethostname()
         self._stop = threading.Event()
         self._wake = threading.Event()

@@ -11,6 +11,12 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
     ("strip_interval_seconds", 10.0, "one strip thumbnail every this many seconds (at most 100)"),
     ("burn_timecode", True, "burn the source's start timecode into the proxy"),
     ("nice", 10, "niceness added to ffmpeg (0-19); its I/O runs in the lowest best-effort class"),
+    (
+        "transfer_share",
+        0.25,
+        "while the pool is sending or receiving files, long jobs run this share of the "
+        "time (0-1; 1: never yield); news and short items are not held back",
+    ),
     ("timeout_factor", 4.0, "a job may run this many times the item's duration (at least 60 s)"),
     ("ffmpeg", "", "ffmpeg to use; empty: the system's, else the one imageio-ffmpeg ships"),
     (

@@ -18,6 +18,7 @@ from ..userkeys import UserKeys, fingerprint
 from .limits import Limits
 from .live import LiveSessions
 from .session import Session
+from .transfers import Transfers
 from .uploads import Uploads
 
 log = logging.getLogger("ortak.core")
@@ -58,6 +59,8 @@ class Core:
         self.uploads = Uploads(self)
         self.live = LiveSessions(audit.store)
         self.live.create_schema()
+        self.transfers = Transfers()
+        """Transfers under way in this process (the preview workers yield to them)."""
 
     # --- paths, rules, audit
 

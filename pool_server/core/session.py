@@ -41,6 +41,7 @@ class Session:
         self.cwd = "/"
         self.actor = Actor(user.name, user.member, ip, protocol)
         self.live_id: str | None = None
+        self._moving = 0  # transfers this session has under way (see `transferring`)
 
     # --- connected (FTP, SFTP): listed in the console, which may end the session
 
@@ -53,9 +54,19 @@ class Session:
         live_id, self.live_id = self.live_id, None
         if live_id is not None:
             self.core.live.close(live_id)
+        while self._moving:
+            self._moving -= 1
+            self.core.transfers.end()
 
     def transferring(self, what: str | None) -> None:
-        """What the connection is moving now ('upload /TRT/a.mxf'), or None."""
+        """A transfer starts ('upload /TRT/a.mxf'), or one ends (None): shown in the
+        console, and counted in `core.transfers` until it ends or the session does."""
+        if what is not None:
+            self._moving += 1
+            self.core.transfers.begin()
+        elif self._moving:
+            self._moving -= 1
+            self.core.transfers.end()
         if self.live_id is not None:
             self.core.live.transfer(self.live_id, what)
 

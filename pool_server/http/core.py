@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..accounts import User
 from ..core import Session
+from ..core.transfers import Transfers
 from ..errors import InvalidPath, PoolError
 from ..paths import Target
 from ..policy import Action
@@ -39,6 +40,11 @@ class Core:
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+
+    @property
+    def transfers(self) -> Transfers:
+        """Transfers under way: a download or upload counts while its bytes move."""
+        return self.pool.core.transfers
 
     # --- login
 

@@ -6,6 +6,7 @@ that a complete download is audited as a take exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,8 @@ import anyio
 import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
+
+from ..core.transfers import Transfers
 
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
@@ -70,10 +73,13 @@ class FileSend:
         inline: bool = False,
         on_done: Done | None = None,
         headers: dict[str, str] | None = None,
+        transfers: Transfers | None = None,
     ) -> None:
         self.path, self.size, self.etag, self.media_type = path, size, etag, media_type
         self.filename, self.inline, self.on_done = filename, inline, on_done
         self.extra = headers or {}
+        self.transfers = transfers
+        """Counted in while the body is sent (for a take, not for a poster)."""
 
     def _headers(self, length: int) -> list[tuple[bytes, bytes]]:
         out = {
@@ -120,7 +126,8 @@ class FileSend:
         if head:
             await send({"type": "http.response.body", "body": b""})
             return
-        sent, complete = await self._body(receive, send, start, end)
+        with self.transfers.running() if self.transfers else contextlib.nullcontext():
+            sent, complete = await self._body(receive, send, start, end)
         if self.on_done is not None:
             result = self.on_done(sent, complete and end == self.size, start)
             if result is not None:

@@ -87,3 +87,66 @@ def test_a_failing_ffmpeg_says_why(tmp_path):
             log_path=tmp_path / "log",
             stop=threading.Event(),
         )
+
+
+def test_while_files_move_the_child_runs_a_share_of_each_second(tmp_path):
+    """Paused at once when a transfer starts, then run 0.1 of each second: 3 s of
+    transfers cost ~0.3 s of the 1-s limit; once they end, the limit is reached."""
+    gate = runner.Gate(share=0.1)
+    pids: list[int] = []
+    errors: list[Exception] = []
+
+    def work() -> None:
+        try:
+            runner.run(
+                ENDLESS,
+                timeout=1.0,
+                nice=5,
+                log_path=tmp_path / "log",
+                stop=threading.Event(),
+                gate=gate,
+                on_start=pids.append,
+            )
+        except Exception as exc:
+            errors.append(exc)
+
+    gate.transfers(True)
+    t = threading.Thread(target=work)
+    t.start()
+    assert wait_for(lambda: pids, timeout=30)
+
+    def state() -> str:
+        return Path(f"/proc/{pids[0]}/stat").read_text().rsplit(") ", 1)[1][0]
+
+    assert wait_for(lambda: state() == "T", timeout=5), "ffmpeg was not paused"
+    assert wait_for(lambda: state() != "T", timeout=5), "ffmpeg never ran its share"
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 3:  # longer than the limit, but mostly paused
+        assert t.is_alive(), errors
+        time.sleep(0.05)
+    gate.transfers(False)
+    t.join(10)
+    assert not t.is_alive()
+    assert len(errors) == 1 and "took more than" in str(errors[0])
+
+
+def test_the_gate_changes_at_once_and_wakes_waiters():
+    gate = runner.Gate(share=0.25)
+    assert gate.state(time.monotonic()) == (False, runner.POLL)
+    seen = gate.generation()
+    woke: list[float] = []
+    waiter = threading.Thread(target=lambda: (gate.wait(seen, 30), woke.append(1.0)))
+    waiter.start()
+    gate.transfers(True)
+    waiter.join(5)
+    assert woke, "a waiter slept through the change"
+    now = time.monotonic()
+    paused, left = gate.state(now)
+    assert paused and 0 < left <= 0.75 * runner.DUTY_PERIOD
+    paused, left = gate.state(now + 0.8 * runner.DUTY_PERIOD)  # in the share it runs
+    assert not paused and 0 < left <= 0.25 * runner.DUTY_PERIOD
+    with gate.express():
+        assert gate.state(now)[0] and gate.closed
+    gate.transfers(False)
+    assert gate.state(now + 0.1) == (False, runner.POLL)
+    assert runner.Gate(share=1.0).state(now)[0] is False

@@ -40,7 +40,15 @@ def _serve(request: Request, path: str) -> Any:
 
         await run_in_threadpool(core.record_download, who.session, dl, nbytes, complete, offset)
 
-    return FileSend(dl.real, dl.size, etag, media, filename=dl.target.name, on_done=done)
+    return FileSend(
+        dl.real,
+        dl.size,
+        etag,
+        media,
+        filename=dl.target.name,
+        on_done=done,
+        transfers=core.transfers,
+    )
 
 
 def _plain(path: str) -> str:

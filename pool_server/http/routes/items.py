@@ -79,6 +79,7 @@ def _take(request: Request, who: Principal, item: dict[str, Any], dl: Download, 
         media,
         filename=dl.target.name,
         on_done=done,
+        transfers=door.core.transfers,
     )
 
 

@@ -202,7 +202,8 @@ async def patch(request: Request) -> Response:
     upload: Upload = await run_in_threadpool(
         who.session.open_upload, up.vpath, offset, False, up.length, up.id
     )
-    new_offset = await _receive(request, upload, up, checksum)
+    with door_of(request).core.transfers.running():
+        new_offset = await _receive(request, upload, up, checksum)
     headers = {"Upload-Offset": str(new_offset), "Upload-Expires": up.expires_http()}
     item = _item_of(up.vpath)
     if item and new_offset == up.length:
