@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ class Session:
         self.actor = Actor(user.name, user.member, ip, protocol)
         self.live_id: str | None = None
         self._moving = 0  # transfers this session has under way (see `transferring`)
+        self._moving_lock = threading.Lock()  # SFTP channels of one session have threads
 
     # --- connected (FTP, SFTP): listed in the console, which may end the session
 
@@ -54,19 +56,21 @@ class Session:
         live_id, self.live_id = self.live_id, None
         if live_id is not None:
             self.core.live.close(live_id)
-        while self._moving:
-            self._moving -= 1
-            self.core.transfers.end()
+        with self._moving_lock:
+            for _ in range(self._moving):
+                self.core.transfers.end()
+            self._moving = 0
 
     def transferring(self, what: str | None) -> None:
         """A transfer starts ('upload /TRT/a.mxf'), or one ends (None): shown in the
         console, and counted in `core.transfers` until it ends or the session does."""
-        if what is not None:
-            self._moving += 1
-            self.core.transfers.begin()
-        elif self._moving:
-            self._moving -= 1
-            self.core.transfers.end()
+        with self._moving_lock:  # begin and end in the order the door's threads made them
+            if what is not None:
+                self._moving += 1
+                self.core.transfers.begin()
+            elif self._moving:
+                self._moving -= 1
+                self.core.transfers.end()
         if self.live_id is not None:
             self.core.live.transfer(self.live_id, what)
 

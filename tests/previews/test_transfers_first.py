@@ -84,11 +84,10 @@ def sftp_held(server, path: str) -> Iterator[None]:
     sftp = paramiko.SFTPClient.from_transport(transport)
     assert sftp is not None
     try:
-        with sftp.open(path, "rb") as f:
-            assert f.read(65536)
-            yield
-    finally:
-        sftp.close()
+        f = sftp.open(path, "rb")  # kept: paramiko closes a file it collects
+        assert f.read(65536)
+        yield
+    finally:  # dropped with the file still open, as a killed client would
         transport.close()
 
 
