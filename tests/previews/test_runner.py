@@ -28,40 +28,47 @@ def test_a_job_past_its_time_limit_is_stopped(tmp_path):
     assert time.monotonic() - t0 < 5
 
 
-def test_paused_time_does_not_count_and_the_child_is_stopped_while_paused(tmp_path):
-    gate = runner.Gate()
-    pids: list[int] = []
-    errors: list[Exception] = []
+class Job(threading.Thread):
+    """`ENDLESS` under `gate` with a 1-s limit of running time, on a thread."""
 
-    def work() -> None:
+    def __init__(self, tmp_path: Path, gate: runner.Gate) -> None:
+        super().__init__()
+        self.log, self.gate = tmp_path / "log", gate
+        self.pids: list[int] = []
+        self.errors: list[Exception] = []
+
+    def run(self) -> None:
         try:
             runner.run(
                 ENDLESS,
                 timeout=1.0,
                 nice=5,
-                log_path=tmp_path / "log",
+                log_path=self.log,
                 stop=threading.Event(),
-                gate=gate,
-                on_start=pids.append,
+                gate=self.gate,
+                on_start=self.pids.append,
             )
         except Exception as exc:
-            errors.append(exc)
+            self.errors.append(exc)
 
+    def state(self) -> str:
+        """The child's state letter ('T': stopped)."""
+        return Path(f"/proc/{self.pids[0]}/stat").read_text().rsplit(") ", 1)[1][0]
+
+
+def test_paused_time_does_not_count_and_the_child_is_stopped_while_paused(tmp_path):
+    gate = runner.Gate()
     with gate.express():
-        t = threading.Thread(target=work)
+        t = Job(tmp_path, gate)
         t0 = time.monotonic()
         t.start()
-        assert wait_for(lambda: pids, timeout=30)
-
-        def state() -> str:
-            return Path(f"/proc/{pids[0]}/stat").read_text().split(") ")[1][0]
-
-        assert wait_for(lambda: state() == "T", timeout=30), "ffmpeg was not paused"
+        assert wait_for(lambda: t.pids, timeout=30)
+        assert wait_for(lambda: t.state() == "T", timeout=30), "ffmpeg was not paused"
         time.sleep(1.5)  # paused longer than the time limit: must not count
         assert t.is_alive()
     t.join(10)
     assert time.monotonic() - t0 > 2.4  # ~1.5 s paused + 1 s of running time
-    assert len(errors) == 1 and "took more than" in str(errors[0])
+    assert len(t.errors) == 1 and "took more than" in str(t.errors[0])
 
 
 def test_a_child_killed_from_outside_means_run_again(tmp_path):
@@ -93,41 +100,20 @@ def test_while_files_move_the_child_runs_a_share_of_each_second(tmp_path):
     """Paused at once when a transfer starts, then run 0.1 of each second: 3 s of
     transfers cost ~0.3 s of the 1-s limit; once they end, the limit is reached."""
     gate = runner.Gate(share=0.1)
-    pids: list[int] = []
-    errors: list[Exception] = []
-
-    def work() -> None:
-        try:
-            runner.run(
-                ENDLESS,
-                timeout=1.0,
-                nice=5,
-                log_path=tmp_path / "log",
-                stop=threading.Event(),
-                gate=gate,
-                on_start=pids.append,
-            )
-        except Exception as exc:
-            errors.append(exc)
-
     gate.transfers(True)
-    t = threading.Thread(target=work)
+    t = Job(tmp_path, gate)
     t.start()
-    assert wait_for(lambda: pids, timeout=30)
-
-    def state() -> str:
-        return Path(f"/proc/{pids[0]}/stat").read_text().rsplit(") ", 1)[1][0]
-
-    assert wait_for(lambda: state() == "T", timeout=5), "ffmpeg was not paused"
-    assert wait_for(lambda: state() != "T", timeout=5), "ffmpeg never ran its share"
+    assert wait_for(lambda: t.pids, timeout=30)
+    assert wait_for(lambda: t.state() == "T", timeout=5), "ffmpeg was not paused"
+    assert wait_for(lambda: t.state() != "T", timeout=5), "ffmpeg never ran its share"
     t0 = time.monotonic()
     while time.monotonic() - t0 < 3:  # longer than the limit, but mostly paused
-        assert t.is_alive(), errors
+        assert t.is_alive(), t.errors
         time.sleep(0.05)
     gate.transfers(False)
     t.join(10)
     assert not t.is_alive()
-    assert len(errors) == 1 and "took more than" in str(errors[0])
+    assert len(t.errors) == 1 and "took more than" in str(t.errors[0])
 
 
 def test_the_gate_changes_at_once_and_wakes_waiters():
