@@ -1,12 +1,14 @@
 """Transfers first: while `pool-server serve` moves a file on any door, a long preview
 job's ffmpeg runs only `transfer_share` of each second (SIGSTOP/SIGCONT), and runs freely
 again once the last transfer ends. Observed on the real ffmpeg of a real job, from /proc,
-while real clients hold a download open on FTP, SFTP and HTTP."""
+while real clients hold a download open on FTP, SFTP and HTTP and a tus upload."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +108,48 @@ def http_held(server, path: str) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def tus_held(server, path: str) -> Iterator[None]:
+    """A tus PATCH whose body stops coming after its first 64 KiB, until released."""
+    made = json.loads(run_cli(server.data, "token", "create", "trt-up", "--json").output)
+    headers = {"Authorization": f"Bearer {made['token']}", "Tus-Resumable": "1.0.0"}
+    base = f"http://127.0.0.1:{server.http_port}"
+    meta = base64.b64encode(path.encode()).decode()
+    release, sent = threading.Event(), threading.Event()
+    answers: list[int] = []
+
+    def body() -> Iterator[bytes]:
+        yield payload(65536)
+        sent.set()
+        release.wait(60)
+
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        made_up = client.post(
+            "/api/v1/uploads/",
+            headers={"Upload-Length": str(1 << 20), "Upload-Metadata": f"path {meta}"},
+        )
+        assert made_up.status_code == 201, made_up.text
+        patch_headers = {
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        }
+        patching = threading.Thread(
+            target=lambda: answers.append(
+                client.patch(
+                    made_up.headers["location"], content=body(), headers=patch_headers
+                ).status_code
+            )
+        )
+        patching.start()
+        try:
+            assert sent.wait(30)
+            yield
+        finally:
+            release.set()
+            patching.join(60)
+    assert answers == [204]  # the 64 KiB kept; the upload can resume
+
+
 def test_long_jobs_yield_to_transfers_on_every_door(data, server_factory, media):
     # A share of 0.2 and a 360-line proxy: the job outlasts the throttled part (its
     # ffmpeg runs ~0.3 s of each 1.5 s observed), even on a fast machine.
@@ -116,24 +160,27 @@ def test_long_jobs_yield_to_transfers_on_every_door(data, server_factory, media)
     (data / "pool" / "TRT" / "documentaries").mkdir(parents=True, exist_ok=True)
     server = server_factory(sftp=True, http=True, indexer=True)
     big, path = "/TRT/news/big.bin", "/TRT/documentaries/epic.mp4"  # 40 s: not express
-    with contextlib.ExitStack() as holds:
-        holds.enter_context(ftp_held(server, big))  # before the job, so it starts throttled
+    holds = [contextlib.ExitStack()]  # the transfer held now (one at a time, overlapping)
+    try:
+        holds[0].enter_context(ftp_held(server, big))  # before the job: it starts throttled
         with ftp_login(server.ftp_port, "trt-up") as ftp, open(media["long.mp4"], "rb") as f:
             ftp.storbinary(f"STOR {path}", f)
         marker = f".ortak-work-{wait_for_id(data, path)}-"
         [pid] = value_of(lambda: ffmpeg_children(marker), 30, "the job's ffmpeg to start")
-        for door, held in (("ftp", None), ("sftp", sftp_held), ("http", http_held)):
+        doors = (("ftp", None), ("sftp", sftp_held), ("http", http_held), ("tus", tus_held))
+        for door, held in doors:
             if held is not None:  # the next door's transfer starts, then the last one ends
-                nxt = contextlib.ExitStack()
-                nxt.enter_context(held(server, big))
-                holds.close()
-                holds = nxt
+                holds.append(contextlib.ExitStack())
+                holds[-1].enter_context(held(server, "/TRT/news/tus.bin" if door == "tus" else big))
+                holds.pop(0).close()
             states, first_stop = sample_held(pid)
             paused = states.count("T") / len(states)
             assert first_stop < 1.0, f"{door}: paused only after {first_stop:.2f} s"
             # 0.8 of each second paused; the share it runs shows as other states.
             assert 0.5 <= paused < 1.0, f"{door}: paused {paused:.0%} of {len(states)} samples"
-        holds.close()
+    finally:
+        for hold in holds:
+            hold.close()
     assert_runs_freely(pid)
     done = wait_state(data, path, "ready", "failed", timeout=120)
     assert done["state"] == "ready", done
