@@ -140,6 +140,29 @@ def test_mkd_rmd_dele_rnto_answer_from_the_reply_table(srv, data):
         assert ftp_reply(ftp, "MKD /AZTV/mine").startswith("550 ")  # AccessDenied
 
 
+def test_sftp_statuses_come_from_the_status_table(srv, data):
+    """Busy and a move into itself are FAILURE with the core's message (SFTP v3 has no
+    code of their own); refusals are PERMISSION_DENIED, missing paths NO_SUCH_FILE."""
+    (data / "pool" / "TRT" / "busy").mkdir()
+    with sftp_client(srv, "trt-up") as sftp, sftp_client(srv, "trt-up") as up:
+        upload = up.open("/TRT/busy/clip.mxf", "wb")  # an upload into it, in flight
+        upload.write(b"x" * 1000)
+        upload.flush()
+        try:
+            with pytest.raises(OSError, match="an upload into it is in progress") as caught:
+                sftp.rmdir("/TRT/busy")
+            assert type(caught.value) is OSError  # FAILURE: not a refusal, not missing
+        finally:
+            upload.close()
+        with pytest.raises(OSError, match="into itself") as caught:
+            sftp.rename("/TRT/busy", "/TRT/busy/inner")
+        assert type(caught.value) is OSError
+        with pytest.raises(PermissionError):
+            sftp.mkdir("/AZTV/mine")
+        with pytest.raises(FileNotFoundError):
+            sftp.stat("/TRT/none")
+
+
 # --- replies name virtual paths only
 
 

@@ -72,3 +72,36 @@ def test_update_behind_the_journal_window_takes_a_snapshot(server_factory, data,
     assert upd["snapshot"] and upd["added"] == 10 and upd["removed"] == 0
     assert upd["seq"] == index["seq"]
     assert "up to date" in pool.run("update").stdout
+
+
+def test_update_applies_the_journal_only_to_the_announced_size(
+    server_factory, data, tmp_path
+) -> None:
+    """FEED.md reading rule 3, on the client's side: a complete record appended to the
+    journal after index.json was written (the indexer between its append and its index)
+    is not applied by `pool update`, over FTP and SFTP alike; the copy is at the index's
+    seq and still holds the item that record would delete."""
+    home = tmp_path / "client"
+    home.mkdir()
+    pool = Pool(server_factory(sftp=True, indexer=True), home)
+    _upload_many(pool, ["first"])  # the first item starts the feed with a snapshot
+    pool.wait_indexed(lambda index: index["seq"] >= 1, what="the first snapshot")
+    _upload_many(pool, ["kept"])  # this one is a journal record
+    pool.wait_indexed(lambda index: bool(index["journals"]), what="the item's journal record")
+    pool.wait_items(2)
+    pool.server.stop()  # no indexer from here on: the feed stays as it is now
+    pool = Pool(server_factory(sftp=True, indexer=False), home)
+    index = json.loads((pool.feed_dir / "index.json").read_text())
+    journal = index["journals"][-1]
+    assert (pool.feed_dir / journal["file"]).stat().st_size == journal["size"]
+    assert pool.json("update")["seq"] == index["seq"]
+    [item] = pool.json("search", "kept", "--member", "TRT")
+    ahead = {"seq": index["seq"] + 1, "time": "t", "op": "delete", "id": item["id"]}
+    with open(pool.feed_dir / journal["file"], "ab") as f:
+        f.write(json.dumps(ahead).encode() + b"\n")  # complete, but not announced
+    for scheme in ("ftp", "sftp"):
+        cache = f"fresh-{scheme}"  # a new client reads the whole journal
+        upd = pool.json("update", scheme=scheme, cache=cache)
+        assert upd["seq"] == index["seq"] and upd["journal_bytes"] == journal["size"], upd
+        found = pool.json("search", "kept", scheme=scheme, cache=cache)
+        assert [i["id"] for i in found] == [item["id"]]
