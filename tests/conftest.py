@@ -7,6 +7,16 @@ import pytest
 
 from .helpers import ServerProcess, copy_template, make_template, start_server
 
+SLOW_TIMEOUT = 1800
+"""Seconds a `slow` test may take (10,000 cases each; ~1-2 min on a quiet 2-core machine,
+several times that under load): the suite's 120-s limit is for hangs in normal tests."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+
 
 @pytest.fixture(scope="session")
 def template_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
