@@ -43,8 +43,15 @@ def test_each_writer_thread_closes_its_database_connection(data, ftp_server):
         wait_for(lambda: not _threads(pid) - idle, what="the writer thread to end")
         if baseline is None:
             baseline = _db_descriptors(pid)
-    # No more than after the first: each writer used to leave its connection behind.
-    assert baseline is not None and _db_descriptors(pid) <= baseline
+    # No more than after the first: each writer used to leave its connection behind
+    # (five more pairs by now). The server's periodic services (housekeeping, the alert
+    # outbox) open pool.db for a moment too: wait out such a one, never a leak.
+    assert baseline is not None
+    wait_for(
+        lambda: _db_descriptors(pid) <= baseline,
+        timeout=15,
+        what=f"at most {baseline} descriptors on pool.db (a leak never goes back)",
+    )
 
 
 def _rows_of(live: LiveSessions, user: str) -> list[dict]:
