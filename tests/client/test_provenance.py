@@ -208,6 +208,9 @@ def test_put_sign_is_recorded_and_a_revoked_key_is_invalid(pool: Pool, tmp_path:
     assert _manifest(pool, "/TRT/news/imza2.mp4")["member_signature"]["status"] == (
         "signature invalid"
     )
+    # The catalog records the signature before the feed publishes it: the client reads
+    # the feed, so wait for it to carry every change so far (a run read it in between).
+    pool.wait_items(2, where="path LIKE '/TRT/news/imza%.mp4'")
     _login(pool)
     pool.run("update")
     item = pool.json("show", "/TRT/news/imza.mp4")
