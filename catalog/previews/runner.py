@@ -51,13 +51,16 @@ DUTY_PERIOD = 1.0
 class Gate:
     """When a long job's ffmpeg may run (it is paused by SIGSTOP/SIGCONT of its group):
     never while express work runs, and while the pool moves files (transfers first)
-    only `share` of each `DUTY_PERIOD`, starting with a pause. `transfers(active)` is
-    the door's listener; `wait` wakes a runner as soon as either changes."""
+    only in the last `share` of each `DUTY_PERIOD`. The periods run on one clock from
+    the gate's start, so transfers that start and stop all the time (a sync of many
+    small files) cannot keep a job paused: it still gets its share. `transfers(active)`
+    is the door's listener; `wait` wakes a runner as soon as either changes."""
 
     def __init__(self, share: float = 1.0) -> None:
         self.share = min(1.0, max(0.0, share))
         self._express = 0
-        self._busy_since: float | None = None
+        self._busy = False
+        self._origin = time.monotonic()
         self._generation = 0
         self._cond = threading.Condition()
 
@@ -81,7 +84,7 @@ class Gate:
         with self._cond:
             self._express += express
             if busy is not None:
-                self._busy_since = time.monotonic() if busy else None
+                self._busy = busy
             self._generation += 1
             self._cond.notify_all()
 
@@ -96,10 +99,10 @@ class Gate:
         with self._cond:
             if self._express > 0:
                 return True, POLL
-            since = self._busy_since
-        if since is None or self.share >= 1.0:
+            busy = self._busy
+        if not busy or self.share >= 1.0:
             return False, POLL
-        phase = (now - since) % DUTY_PERIOD
+        phase = (now - self._origin) % DUTY_PERIOD
         off = (1.0 - self.share) * DUTY_PERIOD
         if phase < off:
             return True, off - phase

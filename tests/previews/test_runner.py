@@ -126,13 +126,20 @@ def test_the_gate_changes_at_once_and_wakes_waiters():
     gate.transfers(True)
     waiter.join(5)
     assert woke, "a waiter slept through the change"
-    now = time.monotonic()
-    paused, left = gate.state(now)
-    assert paused and 0 < left <= 0.75 * runner.DUTY_PERIOD
-    paused, left = gate.state(now + 0.8 * runner.DUTY_PERIOD)  # in the share it runs
-    assert not paused and 0 < left <= 0.25 * runner.DUTY_PERIOD
-    with gate.express():
-        assert gate.state(now)[0] and gate.closed
+    t0 = time.monotonic()
+    grid = [t0 + i * runner.DUTY_PERIOD / 100 for i in range(100)]
+    states = [gate.state(t) for t in grid]
+    paused = sum(p for p, _ in states)
+    assert 74 <= paused <= 76  # 0.75 of each period
+    assert all(0 < left <= 0.75 * runner.DUTY_PERIOD for _, left in states)
+    # Transfers that stop and start again do not start the period again: the job
+    # keeps its share however often they come and go (many small files).
     gate.transfers(False)
-    assert gate.state(now + 0.1) == (False, runner.POLL)
-    assert runner.Gate(share=1.0).state(now)[0] is False
+    assert gate.state(t0) == (False, runner.POLL)
+    gate.transfers(True)
+    assert [gate.state(t) for t in grid] == states
+    with gate.express():
+        assert gate.state(t0)[0] and gate.closed
+    gate.transfers(False)
+    assert gate.state(t0 + 0.1) == (False, runner.POLL)
+    assert runner.Gate(share=1.0).state(t0)[0] is False
