@@ -46,6 +46,8 @@ def low_priority(cmd: list[str]) -> list[str]:
 
 DUTY_PERIOD = 1.0
 """Seconds of one pause-and-run cycle while transfers are under way."""
+MIN_SHARE = 0.05
+"""The least share a job runs while transfers are under way: it always moves on."""
 
 
 class Gate:
@@ -57,7 +59,7 @@ class Gate:
     is the door's listener; `wait` wakes a runner as soon as either changes."""
 
     def __init__(self, share: float = 1.0) -> None:
-        self.share = min(1.0, max(0.0, share))
+        self.share = min(1.0, max(MIN_SHARE, share))
         self._express = 0
         self._busy = False
         self._origin = time.monotonic()

@@ -15,7 +15,7 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
         "transfer_share",
         0.25,
         "while the pool is sending or receiving files, long jobs run this share of the "
-        "time (0-1; 1: never yield); news and short items are not held back",
+        "time (0.05-1; 1: never yield); news and short items are not held back",
     ),
     ("timeout_factor", 4.0, "a job may run this many times the item's duration (at least 60 s)"),
     ("ffmpeg", "", "ffmpeg to use; empty: the system's, else the one imageio-ffmpeg ships"),

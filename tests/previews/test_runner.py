@@ -143,3 +143,7 @@ def test_the_gate_changes_at_once_and_wakes_waiters():
     gate.transfers(False)
     assert gate.state(t0 + 0.1) == (False, runner.POLL)
     assert runner.Gate(share=1.0).state(t0)[0] is False
+    starved = runner.Gate(share=0.0)  # never below the least share: a job always moves on
+    starved.transfers(True)
+    assert starved.share == runner.MIN_SHARE
+    assert not all(starved.state(t)[0] for t in grid)
