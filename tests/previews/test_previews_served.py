@@ -95,7 +95,9 @@ class Watch(threading.Thread):
 
 
 def test_sigkill_of_server_and_of_ffmpeg_mid_transcode(data, server_factory, media):
-    enable_previews(data)
+    # A 360-line proxy: 2-4 s of ffmpeg, so the SIGKILL lands while it runs (with the
+    # smaller proxy, a loaded run once saw the job end before the kill and no retry).
+    enable_previews(data, proxy_height="360")
     (data / "pool" / "TRT" / "documentaries").mkdir(parents=True, exist_ok=True)
     server = server_factory(sftp=False, indexer=True)
     path = "/TRT/documentaries/epic.mp4"

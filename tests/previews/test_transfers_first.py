@@ -151,9 +151,10 @@ def tus_held(server, path: str) -> Iterator[None]:
 
 
 def test_long_jobs_yield_to_transfers_on_every_door(data, server_factory, media):
-    # A share of 0.2 and a 360-line proxy: the job outlasts the throttled part (its
-    # ffmpeg runs ~0.3 s of each 1.5 s observed), even on a fast machine.
-    enable_previews(data, proxy_height="360", transfer_share="0.2")
+    # A share of 0.1 and a 360-line proxy: the job (2-4 s of ffmpeg) outlasts the
+    # throttled part, where it runs 0.1 s of each second (a loop run with 0.2 saw the
+    # job end before the last door's turn).
+    enable_previews(data, proxy_height="360", transfer_share="0.1")
     folder = data / "pool" / "TRT" / "news"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "big.bin").write_bytes(payload(BIG))
@@ -176,7 +177,7 @@ def test_long_jobs_yield_to_transfers_on_every_door(data, server_factory, media)
             states, first_stop = sample_held(pid)
             paused = states.count("T") / len(states)
             assert first_stop < 1.0, f"{door}: paused only after {first_stop:.2f} s"
-            # 0.8 of each second paused; the share it runs shows as other states.
+            # 0.9 of each second paused; the share it runs shows as other states.
             assert 0.5 <= paused < 1.0, f"{door}: paused {paused:.0%} of {len(states)} samples"
     finally:
         for hold in holds:
