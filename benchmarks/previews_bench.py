@@ -254,10 +254,15 @@ def _job_ffmpeg(server_pid: int) -> int | None:
     return None
 
 
-def _cpu_of(pid: int) -> float:
-    """CPU seconds a running process has used (user + system), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _cpu_of(pid: int, children: bool = False) -> float:
+    """CPU seconds (user + system) a process has used, or with `children` its finished
+    children have (a server's ffmpeg runs), from /proc; 0 once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    at = 13 if children else 11
+    return (int(fields[at]) + int(fields[at + 1])) / os.sysconf("SC_CLK_TCK")
 
 
 def _catalogued(db: Path, path: str) -> bool:
@@ -357,7 +362,7 @@ def bench_latency(clip: Path, runs: int) -> dict[str, object]:
                 with login(port) as ftp, open(clip, "rb") as f:
                     ftp.storbinary(f"STOR {path}", f, blocksize=1 << 20)
                 done = time.perf_counter()
-                cpu0 = _server_children_cpu(proc.pid)
+                cpu0 = _cpu_of(proc.pid, children=True)
                 seen = started = None
                 deadline = done + 300
                 while time.perf_counter() < deadline:
@@ -375,7 +380,7 @@ def bench_latency(clip: Path, runs: int) -> dict[str, object]:
                 if state != "ready":
                     raise SystemExit(f"{path}: previews failed")
                 end = time.perf_counter()
-                cpu.append(_server_children_cpu(proc.pid) - cpu0)
+                cpu.append(_cpu_of(proc.pid, children=True) - cpu0)
                 assert seen is not None and started is not None
                 latencies.append(end - done)
                 indexed.append(seen - done)
@@ -404,15 +409,6 @@ def bench_latency(clip: Path, runs: int) -> dict[str, object]:
         "job_p50_s": round(statistics.median(jobs), 1),
         "ffmpeg_cpu_p50_s": round(statistics.median(cpu), 1),
     }
-
-
-def _server_children_cpu(pid: int) -> float:
-    """CPU seconds of the server's finished children (its ffmpeg runs), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def watch(db: Path, path: str) -> tuple[bool, str | None, bool]:
