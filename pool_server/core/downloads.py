@@ -2,6 +2,9 @@
 
 A download is a "take" (counted in the usage report) when the bytes read cover the file
 to its end in one run: a client that resumes, or reads in ranges, is counted once.
+The audit's bytes are the bytes of the file the client got, each counted once: a client
+that reads a range twice (paramiko's prefetch does, under load) is not counted twice, and
+the detail says how much it read in all.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ class Download:
         self.file = file
         self.size = os.fstat(file.fileno()).st_size
         self.ranges: list[list[int]] = []  # disjoint [start, end) runs read, sorted
-        self.nbytes = 0
+        self.tracked = True  # False once reads left more than MAX_RANGES runs
+        self.nbytes = 0  # every byte read, re-reads included
         self.opened_only = True
         self.finished = False
 
@@ -42,8 +46,9 @@ class Download:
         """`n` bytes from `offset` were read (by the door itself, e.g. a sendfile)."""
         self.opened_only = False
         self.nbytes += n
-        if n and len(self.ranges) <= MAX_RANGES:
+        if n and self.tracked:
             self._add(offset, offset + n)
+            self.tracked = len(self.ranges) <= MAX_RANGES
 
     def _add(self, start: int, end: int) -> None:
         ranges = self.ranges
@@ -72,6 +77,10 @@ class Download:
             self.file.close()
         except OSError:
             pass
+        if self.tracked:
+            got = sum(end - start for start, end in self.ranges)
+        else:  # random access beyond tracking: at most the file, once
+            got = min(self.nbytes, self.size)
         to_end = [run for run in self.ranges if run[1] >= self.size]
         if self.size == 0:
             complete, offset = not self.opened_only, 0
@@ -79,4 +88,4 @@ class Download:
             complete, offset = True, to_end[0][0]
         else:
             complete, offset = False, self.ranges[0][0] if self.ranges else 0
-        self.session.record_download(self.target, self.nbytes, complete, offset)
+        self.session.record_download(self.target, got, complete, offset, read=self.nbytes)

@@ -145,15 +145,22 @@ class Session:
         except OSError as exc:
             raise os_error(exc, target.vpath) from None
 
-    def record_download(self, path: PathLike, nbytes: int, complete: bool, offset: int = 0) -> None:
-        """A complete download is a "take" (counted in the usage report)."""
+    def record_download(
+        self, path: PathLike, nbytes: int, complete: bool, offset: int = 0, read: int = 0
+    ) -> None:
+        """A complete download is a "take" (counted in the usage report). `nbytes` is
+        how much of the file the client got; `read`, when larger, what was read in all
+        (some ranges more than once)."""
+        notes = [f"from offset {offset}"] if offset else []
+        if read > nbytes:
+            notes.append(f"{read} bytes read, some more than once")
         self.core.record(
             self,
             "download",
             path=self.target(path).vpath,
             nbytes=nbytes,
             status="complete" if complete else "partial",
-            detail=f"from offset {offset}" if offset else None,
+            detail="; ".join(notes) or None,
         )
 
     # --- uploads

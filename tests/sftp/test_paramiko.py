@@ -42,6 +42,33 @@ def test_operations_and_audit(sftp_env: SftpEnv) -> None:
     assert {"mkdir", "upload", "download", "rename", "setstat", "delete", "rmdir"} <= actions
 
 
+def test_a_range_read_twice_is_counted_once(sftp_env: SftpEnv) -> None:
+    """paramiko's prefetch can read a range again; the audit counts the file's bytes
+    the client got, once, and says how much was read in all."""
+    data = payload(300_000, seed=12)
+    (sftp_env.root / "TRT" / "twice.mxf").write_bytes(data)
+    with paramiko_sftp(sftp_env, "trt-up") as sftp:
+        with sftp.open("/TRT/twice.mxf") as fh:
+            assert fh.read() == data
+            fh.seek(0)
+            assert fh.read(50_000) == data[:50_000]
+        with sftp.open("/TRT/twice.mxf") as fh:  # overlapping ranges, not to the end
+            assert [bytes(b) for b in fh.readv([(0, 1000), (500, 1000), (5000, 10)])] == [
+                data[:1000],
+                data[500:1500],
+                data[5000:5010],
+            ]
+    downloads = [
+        (r["status"], r["bytes"], r["detail"])
+        for r in audit_rows(sftp_env, "download")
+        if r["path"] == "/TRT/twice.mxf"
+    ]
+    assert downloads == [
+        ("complete", len(data), f"{len(data) + 50_000} bytes read, some more than once"),
+        ("partial", 1510, "2010 bytes read, some more than once"),
+    ]
+
+
 def run_audit(env: SftpEnv) -> list[dict]:
     import json
 
