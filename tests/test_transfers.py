@@ -4,6 +4,8 @@ reaches the door that began or ended the transfer."""
 
 from __future__ import annotations
 
+import threading
+
 from pool_server.core.transfers import Transfers
 
 
@@ -35,3 +37,32 @@ def test_a_failing_listener_never_reaches_the_door(caplog):
         pass
     assert heard == [False, True, False]
     assert "a transfer listener failed" in caplog.text
+
+
+def test_the_last_word_is_the_state_when_doors_race():
+    """One transfer ends on one thread while the next begins on another: listeners must
+    hear "none" then "some", never the reverse (the gate would then let a job run free
+    while a file moves)."""
+    transfers = Transfers()
+    heard: list[bool] = []
+    telling_none, release = threading.Event(), threading.Event()
+
+    def slow(active: bool) -> None:  # the ending door is still telling when the next begins
+        if heard == [False, True] and not active:
+            telling_none.set()
+            assert release.wait(10)
+        heard.append(active)
+
+    transfers.listen(slow)
+    transfers.begin()
+    ending = threading.Thread(target=transfers.end)
+    ending.start()
+    assert telling_none.wait(10)
+    beginning = threading.Thread(target=transfers.begin)
+    beginning.start()
+    beginning.join(0.5)  # before the fix it told "some" here, ahead of the ending "none"
+    release.set()
+    ending.join(10)
+    beginning.join(10)
+    assert transfers.count == 1
+    assert heard == [False, True, False, True]

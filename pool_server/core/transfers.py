@@ -2,8 +2,8 @@
 
 Doors mark each data transfer (an FTP RETR/STOR, an SFTP file being read or written, an
 HTTP download or tus PATCH) with `running()`, or `Session.transferring`. Listeners hear
-each change between "no transfer" and "some transfer" at once, on the door's thread:
-the preview workers use it to give the CPU back to transfers while they run.
+each change between "no transfer" and "some transfer" at once, in order, on the door's
+thread: the preview workers use it to give the CPU back to transfers while they run.
 """
 
 from __future__ import annotations
@@ -33,26 +33,29 @@ class Transfers:
         """Call `listener(active)` now and on every change between none and some."""
         with self._lock:
             self._listeners.append(listener)
-            active = self._count > 0
-        self._tell(listener, active)
+            self._tell(listener, self._count > 0)
+
+    # Listeners are told under the lock: a transfer ending on one thread and the next
+    # starting on another must reach them in the order the count changed, or the last
+    # word could be "none" while one runs. Listeners must be quick and never call back.
 
     def begin(self) -> None:
         with self._lock:
             self._count += 1
-            first = self._count == 1
-            listeners = list(self._listeners) if first else []
-        for listener in listeners:
-            self._tell(listener, True)
+            if self._count == 1:
+                self._tell_all(True)
 
     def end(self) -> None:
         with self._lock:
             if self._count == 0:
                 return
             self._count -= 1
-            last = self._count == 0
-            listeners = list(self._listeners) if last else []
-        for listener in listeners:
-            self._tell(listener, False)
+            if self._count == 0:
+                self._tell_all(False)
+
+    def _tell_all(self, active: bool) -> None:
+        for listener in self._listeners:
+            self._tell(listener, active)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:

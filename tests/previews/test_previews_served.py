@@ -57,8 +57,15 @@ def wait_state(data: Path, path: str, *states: str, timeout: float = 90) -> dict
     return found
 
 
+def work_marker(data: Path, item_id: str) -> str:
+    """The start of the work folder of `item_id`'s job in this test's pool. Item ids come
+    from paths, so another test run on the machine (the same path in its own pool) has
+    the same id: only the whole folder tells this pool's job apart."""
+    return f"{data.resolve() / 'pool' / '.catalog' / 'previews'}/.ortak-work-{item_id}-"
+
+
 def ffmpeg_children(marker: str) -> list[int]:
-    """Pids of processes whose command line mentions `marker` (our work folder)."""
+    """Pids of processes whose command line mentions `marker` (`work_marker`)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -116,7 +123,7 @@ def test_sigkill_of_server_and_of_ffmpeg_mid_transcode(data, server_factory, med
         ftp.storbinary(f"STOR {path}", f)
     ftp.quit()
     item_id = wait_for_id(data, path)
-    marker = f".ortak-work-{item_id}-"
+    marker = work_marker(data, item_id)
     wait_for(lambda: ffmpeg_children(marker), 30, "ffmpeg to start")
     server.kill()  # SIGKILL: no clean-up at all
     wait_for(lambda: not ffmpeg_children(marker), 30, "ffmpeg to die with its server")
