@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import re
 
 import paramiko
 import pytest
@@ -63,10 +64,14 @@ def test_a_range_read_twice_is_counted_once(sftp_env: SftpEnv) -> None:
         for r in audit_rows(sftp_env, "download")
         if r["path"] == "/TRT/twice.mxf"
     ]
-    assert downloads == [
-        ("complete", len(data), f"{len(data) + 50_000} bytes read, some more than once"),
-        ("partial", 1510, "2010 bytes read, some more than once"),
+    assert [(status, nbytes) for status, nbytes, _ in downloads] == [
+        ("complete", len(data)),
+        ("partial", 1510),
     ]
+    # What was read in all depends on the client (readv prefetches, and may ask twice).
+    for (_, _, detail), least in zip(downloads, (len(data) + 50_000, 2010), strict=True):
+        read = re.fullmatch(r"(\d+) bytes read, some more than once", detail or "")
+        assert read and int(read[1]) >= least, detail
 
 
 def run_audit(env: SftpEnv) -> list[dict]:
