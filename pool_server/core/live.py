@@ -47,7 +47,8 @@ class LiveSessions:
         self._closers: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self._changes: queue.SimpleQueue[tuple[str, tuple[Any, ...]]] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        self._writer: threading.Thread | None = None  # the writer taking changes now
+        self._started: threading.Thread | None = None  # the last one (may be finishing)
         self._complained = -COMPLAIN_EVERY
 
     def _queue(self, sql: str, *args: Any) -> None:
@@ -55,16 +56,19 @@ class LiveSessions:
             self._changes.put((sql, args))
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write, name="live", daemon=True)
+                self._started = self._writer
                 self._writer.start()
 
     def stop(self) -> None:
         """Apply what is queued and end the writer thread (the pool is closing)."""
         with self._lock:
-            writer = self._writer
-            if writer is not None:
+            if self._writer is not None:
                 self._changes.put(("", ("stop",)))
-        if writer is not None:
-            writer.join(10)
+            # A writer that found nothing to do has left `_writer` but may still be
+            # releasing its connection: join it all the same.
+            last = self._started
+        if last is not None:
+            last.join(10)
 
     def _write(self) -> None:
         """The writer thread: applies queued changes in order and polls in between, for
