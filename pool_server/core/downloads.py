@@ -32,7 +32,6 @@ class Download:
         self.file = file
         self.size = os.fstat(file.fileno()).st_size
         self.ranges: list[list[int]] = []  # disjoint [start, end) runs read, sorted
-        self.tracked = True  # False once reads left more than MAX_RANGES runs
         self.nbytes = 0  # every byte read, re-reads included
         self.opened_only = True
         self.finished = False
@@ -48,7 +47,11 @@ class Download:
         self.nbytes += n
         if n and self.tracked:
             self._add(offset, offset + n)
-            self.tracked = len(self.ranges) <= MAX_RANGES
+
+    @property
+    def tracked(self) -> bool:
+        """False once reads left more than MAX_RANGES runs (no more are added then)."""
+        return len(self.ranges) <= MAX_RANGES
 
     def _add(self, start: int, end: int) -> None:
         ranges = self.ranges
