@@ -108,6 +108,10 @@ class Indexer:
         self._small: collections.deque[tuple[str, str]] = collections.deque()
         self._large: collections.deque[tuple[str, str]] = collections.deque()
         self._queued: set[tuple[str, str]] = set()
+        self._running: set[tuple[str, str]] = set()
+        """Jobs a worker is doing now: the same job is never done by two at once."""
+        self._again: set[tuple[str, str]] = set()
+        """Jobs submitted while running: queued again once the running one ends."""
         self._active = 0
         self._reconciling = 0
         self._settling: dict[str, tuple[int, float]] = {}
@@ -128,19 +132,35 @@ class Indexer:
     def submit(self, kind: str, rel: str, size: int | None = None) -> None:
         """Queue work; small files (and folder jobs) in the fast lane."""
         job = (kind, rel)
-        if size is None and kind == FILE:
+        large = self._is_large(kind, rel, size)
+        with self._cond:
+            self._settling.pop(rel, None)
+            if job in self._running:
+                # The file may have changed after the running job looked at it: do the
+                # job again once that one ends, never beside it (two workers on one file
+                # hash it twice and may commit the older result last).
+                self._again.add(job)
+                return
+            self._enqueue(job, large)
+
+    def _is_large(self, kind: str, rel: str, size: int | None = None) -> bool:
+        """Whether a job goes to the large-file lane (a file of `large_file_bytes` or more)."""
+        if kind != FILE:
+            return False
+        if size is None:
             try:
                 size = os.stat(self.pool_root / rel.lstrip("/")).st_size
             except OSError:
                 size = 0
-        large = kind == FILE and (size or 0) >= int(self.settings["large_file_bytes"])
-        with self._cond:
-            self._settling.pop(rel, None)
-            if job in self._queued:
-                return
-            self._queued.add(job)
-            (self._large if large else self._small).append(job)
-            self._cond.notify_all()
+        return size >= int(self.settings["large_file_bytes"])
+
+    def _enqueue(self, job: tuple[str, str], large: bool) -> None:
+        """Queue `job` unless it is queued already; under `_cond`."""
+        if job in self._queued:
+            return
+        self._queued.add(job)
+        (self._large if large else self._small).append(job)
+        self._cond.notify_all()
 
     def settle(self, rel: str) -> None:
         """A file being written in place: take it once its size stops changing."""
@@ -160,6 +180,7 @@ class Indexer:
                 if lane:
                     job = lane.popleft()
                     self._queued.discard(job)
+                    self._running.add(job)
                     self._active += 1
                     return job
                 self._cond.wait(0.5)
@@ -177,9 +198,16 @@ class Indexer:
                 self.errors += 1
                 log.error("queueing previews failed: %s", exc)
 
-    def _done(self) -> None:
+    def _done(self, job: tuple[str, str]) -> None:
         self._flush_previews()
         with self._cond:
+            again = job in self._again
+        large = again and self._is_large(*job)
+        with self._cond:
+            self._running.discard(job)
+            if job in self._again:  # queued before the job counts as done: never idle between
+                self._again.discard(job)
+                self._enqueue(job, large)
             self._active -= 1
             self._cond.notify_all()
 
@@ -192,6 +220,15 @@ class Indexer:
             or self._rescans
             or self._reconciling
         )
+
+    def backlog(self) -> dict[str, int]:
+        """Jobs waiting in the lanes, being done, and to be done again once done."""
+        with self._cond:
+            return {
+                "queued": len(self._small) + len(self._large),
+                "running": self._active,
+                "again": len(self._again),
+            }
 
     def is_idle(self) -> bool:
         with self._cond:
@@ -390,7 +427,7 @@ class Indexer:
                 if kind == FILE:
                     self._record_failure(rel, exc)
             finally:
-                self._done()
+                self._done(job)
 
     def _record_failure(self, rel: str, exc: Exception) -> None:
         """Catalogue a file that could not be indexed, with the error on its item (so it

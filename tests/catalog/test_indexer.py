@@ -243,6 +243,61 @@ def test_small_files_do_not_wait_behind_large_ones(pool: Path, db_path: Path, se
         ix.stop()
 
 
+class _HoldingIndexer(Indexer):
+    """Fault injection: the first file taken is held until released; records how many
+    workers are inside `_process_file` at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.inside = 0
+        self.most_inside = 0
+        self.taken = 0
+        self._count = threading.Lock()
+
+    def _process_file(self, rel: str) -> None:
+        with self._count:
+            self.inside += 1
+            self.taken += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        try:
+            if not self.entered.is_set():
+                self.entered.set()
+                assert self.release.wait(20)
+            super()._process_file(rel)
+        finally:
+            with self._count:
+                self.inside -= 1
+
+
+def test_a_file_submitted_while_it_is_indexed_waits_for_that_worker(
+    pool: Path, db_path: Path, settings
+):
+    """The watcher and the start-up scan can both queue a file. Two workers on one file
+    hashed it twice and wrote its item twice, the older result possibly last; the second
+    job now waits for the first and then finds the file known."""
+    settings.update({"index_workers": 3})
+    ix = _HoldingIndexer(pool, db_path, settings, publish_feed=False)
+    ix.start(initial_reconcile=False)
+    try:
+        put(pool, "/TRT/news/twice.json", '{"title": "iki kez"}')
+        assert ix.entered.wait(30), "the file was never taken"
+        ix.submit("file", "/TRT/news/twice.json")  # as the start-up scan would
+        ix.submit("file", "/TRT/news/twice.json")
+        # taken by an idle worker (before) or put aside until the first ends (now)
+        assert wait_for(lambda: ix.backlog()["queued"] == 0, timeout=10), ix.backlog()
+        ix.release.set()
+        assert ix.wait_idle(30)
+        assert ix.most_inside == 1
+        assert ix.taken >= 2  # done again after the first (the file was known by then)
+        assert ix.processed == 1
+        assert [op for _, op, _ in journal(ix)] == ["upsert"]
+    finally:
+        ix.release.set()
+        ix.stop()
+
+
 def test_reconcile_catches_changes_made_while_stopped(pool: Path, db_path: Path, settings):
     put(pool, "/MTRK/news/a.json", '{"title": "a"}')
     put(pool, "/MTRK/news/b.json", '{"title": "b"}')
