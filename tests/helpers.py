@@ -7,9 +7,12 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,6 +198,19 @@ def ftp_login(port: int, user: str, source: str = "127.0.0.1", tls: bool = False
         ftp.login(user, password(user))
     ftp.voidcmd("TYPE I")
     return ftp
+
+
+@contextmanager
+def reserved_port() -> Iterator[int]:
+    """A loopback port held for the test while it lasts: bound (SO_REUSEADDR) and never
+    listening. A connection to it is refused, as to a server that is down; no port-0
+    bind elsewhere on the machine is given it (another suite's server could otherwise
+    take a port the test closed and means to use again); and the test's own server
+    can still bind it, with SO_REUSEADDR as asyncio and socketserver do, and listen."""
+    with socket.socket() as hold:
+        hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hold.bind(("127.0.0.1", 0))
+        yield int(hold.getsockname()[1])
 
 
 def wait_for(predicate, timeout: float = 10.0, what: str = "condition") -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from ..helpers import reserved_port
 from .conftest import SCHEMES, Pool
 
 
@@ -25,10 +25,8 @@ def test_no_password_anywhere_is_exit_3(pool: Pool) -> None:
 
 
 def test_server_down_is_exit_6(pool: Pool, tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once closed
-    result = pool.run("update", expect=6, port=port, POOL_RETRIES="1")
+    with reserved_port() as port:  # nothing listens there, and nobody else can
+        result = pool.run("update", expect=6, port=port, POOL_RETRIES="1")
     assert "connection refused" in result.stderr and "retrying" in result.stderr
     assert "Traceback" not in result.output
 

@@ -8,6 +8,7 @@ import json
 import sqlite3
 import ssl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,21 @@ from aiosmtpd.smtp import AuthResult
 
 from catalog.items import item_id
 
-from ..helpers import ftp_login, run_cli, set_setting, wait_for
-from .helpers import fast_delivery, free_port, notifications, outbox_rows, smtp_server
+from ..helpers import ftp_login, reserved_port, run_cli, set_setting, wait_for
+from .helpers import fast_delivery, notifications, outbox_rows, smtp_server
 
 RELAY_OUTAGE_SECONDS = 30.0  # issue 16: "the relay down for 30 s"
 
 
 @pytest.fixture
-def mail_data(data: Path) -> tuple[Path, int]:
-    port = free_port()
+def mail_data(data: Path) -> Iterator[tuple[Path, int]]:
+    """The pool's relay port stays reserved for the whole test: while the relay is
+    down, connections are refused and no other process can take the port."""
+    with reserved_port() as port:
+        yield _mail_settings(data, port), port
+
+
+def _mail_settings(data: Path, port: int) -> Path:
     fast_delivery(
         data,
         mail__host='"127.0.0.1"',
@@ -39,7 +46,7 @@ def mail_data(data: Path) -> tuple[Path, int]:
     with notifications(data) as service:
         reader = service.pool.accounts.get_user("news")
         service.add_alert(reader, "nevruz", "nevruz", {"member": "TRT"}, email="desk@example.org")
-    return data, port
+    return data
 
 
 def upload_story(port: int, stem: str, title: str, clip: Path) -> None:
