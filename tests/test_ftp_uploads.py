@@ -259,6 +259,28 @@ def test_abor_during_an_upload_keeps_a_resumable_partial(ftp_server, area):
     assert (area / "abor.mov").read_bytes() == body
 
 
+def test_abor_replies_once_the_upload_has_ended_so_the_next_command_resumes(ftp_server, area):
+    """ABOR, PASV and APPE in one packet: the APPE is read only after ABOR's 226, and by
+    then the aborted upload has ended (its partial is free to resume). A loop run saw a
+    450 "already in progress" when the APPE came right after the 226."""
+    body = payload(2 * 1024 * 1024)
+    for attempt in range(5):
+        name = f"abor-{attempt}.mov"
+        up, conn = upload_partly(ftp_server.ftp_port, area, name, body, 500_000)
+        up.sock.sendall(f"ABOR\r\nPASV\r\nAPPE /TRT/news/{name}\r\n".encode())
+        assert up.getline().startswith("426 ")
+        assert up.getline().startswith("226 ")
+        conn.close()
+        host, port = ftplib.parse227(up.getresp())
+        assert up.getresp().startswith("150 ")
+        with socket.create_connection((host, port), timeout=10) as data:
+            data.sendall(body[500_000:])
+        assert up.voidresp().startswith("226")
+        up.quit()
+        assert (area / name).read_bytes() == body
+    assert partials(area) == []
+
+
 def test_uploads_from_the_event_loop_when_data_threads_is_off(data, server_factory):
     set_setting(data, "ftp", "data_threads", "false")
     srv = server_factory(sftp=False)

@@ -141,6 +141,9 @@ class PoolDTPHandler(TLS_DTPHandler):
     data_threads = True
     _deciding = False
     _thread: DataThread | None = None
+    # Called on the event loop once an upload stopped by `close` has been ended by the
+    # core (ABOR waits for it before replying).
+    when_ended: Callable[[], None] | None = None
     # A download's sender stopped by `close` (ABOR, the control connection lost): its
     # count is final only once it has stopped, and the transfer is logged then.
     _stopping_sender: DataThread | None = None
@@ -204,6 +207,11 @@ class PoolDTPHandler(TLS_DTPHandler):
         self._thread = workers.receive(
             upload.write, self.socket.fileno(), progress=self._count_received, done=self._received
         )
+
+    def receiving_on_thread(self) -> bool:
+        """An upload is being moved by a data thread: `close` ends it only once the
+        thread has stopped (`when_ended` is called then)."""
+        return self._thread is not None and self.receive and isinstance(self.file_obj, Upload)
 
     def transfer_in_progress(self) -> bool:
         # From the moment a thread starts: its first bytes may reach the client (which
@@ -321,7 +329,12 @@ class PoolDTPHandler(TLS_DTPHandler):
             return True
 
     def _gone(self, upload: Upload, why: str) -> None:
-        self._end(upload, Outcome.CLIENT_GONE, why)
+        try:
+            self._end(upload, Outcome.CLIENT_GONE, why)
+        finally:
+            then, self.when_ended = self.when_ended, None
+            if then is not None:
+                then()
 
     def _end(self, upload: Upload, outcome: Outcome, why: str | None = None) -> PoolError | None:
         """The core decides what the upload becomes; its refusal, if any, is returned."""
@@ -367,6 +380,7 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
     session: Session | None = None
     workers: Workers | None = None  # set by server.py
     tls: ClassVar[ReloadingContext | None] = None  # set by server.py
+    data_channel: Any  # pyftpdlib's, untyped
     _off_loop = False
     prelogin_timeout = 30.0
     _held_lines: list[bytes] | None = None
@@ -498,23 +512,50 @@ class PoolFTPHandler(PoolCommands, TLS_FTPHandler):
             else:
                 then(result, None)
             return
+        self._hold()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if self._closed and isinstance(result, Upload):
+                result.end(Outcome.CLIENT_GONE, "connection closed before the transfer")
+            self._go_on(lambda: then(result, error))
+
+        workers.jobs.submit(work, done)
+
+    def _hold(self) -> None:
+        """Read no further command until `_go_on` (lines already read are held)."""
         self._off_loop = True
         self.del_channel()
 
-        def done(result: Any, error: BaseException | None) -> None:
-            self._off_loop = False
-            if self._closed:
-                if isinstance(result, Upload):
-                    result.end(Outcome.CLIENT_GONE, "connection closed before the transfer")
-                return
-            self.add_channel()
-            try:
-                then(result, error)
-                self._replay_held()
-            except Exception:
-                self.handle_error()
+    def _go_on(self, then: Callable[[], None]) -> None:
+        """On the event loop, after `_hold`: `then()`, then the commands held meanwhile
+        (nothing if the connection was closed in between)."""
+        self._off_loop = False
+        if self._closed:
+            return
+        self.add_channel()
+        try:
+            then()
+            self._replay_held()
+        except Exception:
+            self.handle_error()
 
-        workers.jobs.submit(work, done)
+    def ftp_ABOR(self, line: str) -> None:
+        """pyftpdlib's ABOR, except while a data thread receives an upload: the thread
+        stops within one file operation, and the core ends the upload (a resumable
+        partial) before 426 and 226 are sent. The session reads no command meanwhile, so
+        the next one (an APPE to resume) finds the upload ended and its partial free."""
+        dtp = self.data_channel
+        if not (isinstance(dtp, PoolDTPHandler) and dtp.receiving_on_thread()):
+            super().ftp_ABOR(line)
+            return
+        self._hold()
+        dtp.when_ended = functools.partial(self._go_on, self._aborted)
+        self.data_channel = None
+        dtp.close()
+
+    def _aborted(self) -> None:
+        self.respond("426 Transfer aborted via ABOR.", logfun=logger.info)
+        self.respond("226 ABOR command successful.")
 
     def _replay_held(self) -> None:
         held, self._held_lines = self._held_lines or [], None
